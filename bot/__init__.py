@@ -1,0 +1,1 @@
+"""The Slack side: app factory, listeners, Block Kit builders, HTTP routes and the CLI."""

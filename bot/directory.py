@@ -1,0 +1,268 @@
+"""The people directory: who is who, in which time zone, and who manages whom.
+
+Filled from a CSV of people, from Slack's `users.list` (paged, one call per 200 people rather
+than one `users.lookupByEmail` per person), and kept current by `user_change` events.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
+
+from bot.slack import slack_error
+from scheduler.nudges import replan_manager_nudges
+from scheduler.planning import Rules
+from storage import crud
+from storage.db import Database
+from storage.models import Person, utcnow
+
+log = logging.getLogger(__name__)
+
+EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
+MAX_CSV_BYTES = 50 * 1024 * 1024
+
+
+@dataclass
+class ImportReport:
+    """What an import did, and every row it refused with its line number and reason."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def lines(self, noun: str) -> list[str]:
+        head = (
+            f"{self.created} {noun} created, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {len(self.errors)} rows refused"
+        )
+        return [head] + [f"  line {line}: {reason}" for line, reason in self.errors]
+
+
+def valid_email(value: str) -> bool:
+    return bool(EMAIL_RE.match(value)) and len(value) <= 320
+
+
+def read_csv(text: str, required: list[str], optional: list[str]) -> tuple[list[dict], str | None]:
+    """Rows as dicts keyed by lower-case column, or the error that makes the file unreadable."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if reader.fieldnames is None:
+        return [], "the file is empty; the first line must name the columns"
+    columns = [(c or "").strip().lower() for c in reader.fieldnames]
+    missing = [c for c in required if c not in columns]
+    if missing:
+        return [], (
+            f"missing column(s) {', '.join(missing)}; the first line must be "
+            f"{','.join(required + ['[' + c + ']' for c in optional])}"
+        )
+    rows = []
+    for raw in reader:
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+        row["_line"] = reader.line_num
+        rows.append(row)
+    return rows, None
+
+
+def import_people(
+    db: Database,
+    text: str,
+    *,
+    rules: Rules,
+    default_tz: str,
+    clock: Callable[[], datetime] = utcnow,
+) -> ImportReport:
+    """Columns `email,manager_email[,name][,slack_id]`; valid rows kept, bad rows reported."""
+    report = ImportReport()
+    rows, error = read_csv(text, ["email", "manager_email"], ["name", "slack_id"])
+    if error:
+        report.errors.append((1, error))
+        return report
+    good: list[dict] = []
+    seen: dict[str, int] = {}
+    for row in rows:
+        email = row.get("email", "").lower()
+        manager_email = row.get("manager_email", "").lower()
+        slack_id = row.get("slack_id", "")
+        line = row["_line"]
+        if not valid_email(email):
+            report.errors.append((line, f"email {email!r} is not an email address"))
+        elif manager_email and not valid_email(manager_email):
+            report.errors.append((line, f"manager_email {manager_email!r} is not an email address"))
+        elif manager_email == email:
+            report.errors.append((line, "a person cannot be their own manager"))
+        elif slack_id and not SLACK_ID_RE.match(slack_id):
+            report.errors.append((line, f"slack_id {slack_id!r} is not a Slack user id (U...)"))
+        elif len(row.get("name", "")) > 200:
+            report.errors.append((line, "name is longer than 200 characters"))
+        elif email in seen:
+            report.errors.append((line, f"{email} already appears on line {seen[email]}"))
+        else:
+            seen[email] = line
+            good.append(row)
+    now = clock()
+    with db.session() as session:
+        # People first, managers second: a manager may appear on a later line than a report.
+        people: dict[str, Person] = {}
+        before: dict[str, tuple] = {}
+        for row in good:
+            existing = crud.person_by_email(session, email=row["email"])
+            before[row["email"]] = _snapshot(existing)
+            people[row["email"]] = crud.upsert_person(
+                session,
+                email=row["email"],
+                name=row.get("name") or None,
+                slack_id=row.get("slack_id") or None,
+            )
+        moved: list[Person] = []
+        for row in good:
+            person = people[row["email"]]
+            manager = None
+            if row["manager_email"]:
+                manager = people.get(row["manager_email"]) or crud.upsert_person(
+                    session, email=row["manager_email"]
+                )
+            manager_id = manager.id if manager else None
+            if person.manager_id != manager_id:
+                person.manager_id = manager_id
+                person.updated_at = now
+                session.add(person)
+                moved.append(person)
+            old = before[row["email"]]
+            if old == ():
+                report.created += 1
+            elif old != _snapshot(person):
+                report.updated += 1
+            else:
+                report.unchanged += 1
+        session.flush()
+        for person in moved:
+            replan_manager_nudges(
+                session, learner=person, now=now, rules=rules, default_tz=default_tz
+            )
+    log.info(
+        "directory.import_people created=%s updated=%s refused=%s",
+        report.created,
+        report.updated,
+        len(report.errors),
+    )
+    return report
+
+
+def _snapshot(person: Person | None) -> tuple:
+    if person is None:
+        return ()
+    return (person.email, person.name, person.slack_id, person.manager_id)
+
+
+# -- Slack ------------------------------------------------------------------------------
+
+
+def profile_manager_ref(profile: Mapping[str, Any], field_id: str) -> str | None:
+    """The manager named in a custom profile field: a user id (user fields) or an email."""
+    fields = profile.get("fields") or {}
+    if not field_id or not isinstance(fields, Mapping):
+        return None
+    value = (fields.get(field_id) or {}).get("value", "")
+    value = str(value).strip()
+    if SLACK_ID_RE.match(value) or valid_email(value):
+        return value
+    return None
+
+
+def apply_slack_user(
+    session: Session, user: Mapping[str, Any], *, manager_field_id: str = ""
+) -> tuple[Person | None, bool]:
+    """Store what Slack says of one user; returns the person and whether the manager moved."""
+    if user.get("is_bot") or user.get("id") == "USLACKBOT" or user.get("is_app_user"):
+        return None, False
+    profile = user.get("profile") or {}
+    email = crud.normalize_email(profile.get("email"))
+    existing = crud.person_by_slack_id(session, slack_id=user["id"])
+    if existing is None and email:
+        existing = crud.person_by_email(session, email=email)
+    if existing is None and not email:
+        return None, False  # nobody we could ever match or need to reach
+    person = crud.upsert_person(
+        session,
+        slack_id=user["id"],
+        email=email,
+        name=profile.get("real_name") or user.get("real_name") or user.get("name"),
+        tz=user.get("tz"),
+        active=not user.get("deleted", False),
+    )
+    person.status_text = (profile.get("status_text") or "")[:200] or None
+    person.status_emoji = (profile.get("status_emoji") or "")[:100] or None
+    session.add(person)
+    moved = False
+    ref = profile_manager_ref(profile, manager_field_id)
+    if ref:
+        manager = crud.find_person(session, key=ref)
+        if manager is None and SLACK_ID_RE.match(ref):
+            manager = crud.upsert_person(session, slack_id=ref)
+        if manager is not None and manager.id != person.id and person.manager_id != manager.id:
+            person.manager_id = manager.id
+            moved = True
+    session.flush()
+    return person, moved
+
+
+def sync_from_slack(
+    db: Database,
+    client: WebClient,
+    *,
+    rules: Rules,
+    default_tz: str,
+    manager_field_id: str = "",
+    clock: Callable[[], datetime] = utcnow,
+    page_size: int = 200,
+) -> int:
+    """Page through `users.list`, one transaction per page; returns how many people it saw."""
+    seen = 0
+    cursor = None
+    while True:
+        response = client.users_list(limit=page_size, cursor=cursor)
+        members: Iterable[Mapping[str, Any]] = response.get("members") or []
+        with db.session() as session:
+            for user in members:
+                person, moved = apply_slack_user(session, user, manager_field_id=manager_field_id)
+                if person is None:
+                    continue
+                seen += 1
+                if moved:
+                    replan_manager_nudges(
+                        session, learner=person, now=clock(), rules=rules, default_tz=default_tz
+                    )
+        cursor = (response.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            break
+    log.info("directory.sync people=%s", seen)
+    return seen
+
+
+def lookup_in_slack(client: WebClient | None, ref: str) -> Mapping[str, Any] | None:
+    """One person we have never seen, by email or id; None when Slack knows nobody."""
+    if client is None:
+        return None
+    try:
+        if "@" in ref:
+            return client.users_lookupByEmail(email=ref).get("user")
+        return client.users_info(user=ref).get("user")
+    except SlackApiError as exc:
+        if slack_error(exc) in ("users_not_found", "user_not_found"):
+            return None
+        raise

@@ -1,0 +1,75 @@
+"""Every Block Kit action, callback and block id, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    # Manager prompts (value: the nudge id)
+    LOG_CONVERSATION = "log_conversation"  # opens the pre-training or debrief modal
+    REMIND_TOMORROW = "remind_tomorrow"
+    NOT_NEEDED = "not_needed"  # opens the small "why not?" modal
+    # Follow-up answers, manager's and learner's (value: the nudge id)
+    APPLIED = "followup_applied"
+    PARTLY = "followup_partly"
+    NOT_YET = "followup_not_yet"
+    # Learner's goal invite (value: the nudge id)
+    SHARE_GOAL = "share_goal"  # opens the goal modal for that enrollment
+    INTEREST = "learner_interest"  # static_select / buttons: "1", "2", "3"
+    # App Home and /goal list (value: the goal id)
+    EDIT_GOAL = "edit_goal"
+    DELETE_GOAL = "delete_goal"
+    # App Home of L&D leads
+    SEND_SUMMARY = "send_summary"
+    # App Home: sharing switch and "delete my data"
+    TOGGLE_SHARING = "toggle_goal_sharing"
+    FORGET_ME = "forget_me"
+
+
+class View(StrEnum):
+    ENROLL = "enroll_modal"
+    PRE_TRAINING = "pre_training_modal"
+    DEBRIEF = "debrief_modal"
+    FOLLOW_UP = "follow_up_modal"
+    NOT_NEEDED = "not_needed_modal"
+    GOAL = "goal_modal"
+    CHOOSE_ENROLLMENT = "choose_enrollment_modal"
+    FORGET_ME = "forget_me_modal"
+    NOTICE = "notice_modal"  # tells what a submission did; nothing to submit
+
+
+class Block(StrEnum):
+    """block_id of each input block; the action_id inside is always `value`."""
+
+    LEARNERS = "learners"
+    TRAINING = "training"
+    STARTS_ON = "starts_on"
+    ENDS_ON = "ends_on"
+    MANAGER = "manager"
+    EXTERNAL_ID = "external_id"
+    WHAT = "what"
+    WHY = "why"
+    HOW = "how"
+    ORG_IMPORTANCE = "org_importance"
+    CHECKIN_ON = "checkin_on"
+    TAKEAWAYS = "takeaways"
+    FIRST_APPLICATION = "first_application"
+    SUPPORT = "support"
+    OUTCOME = "outcome"
+    NOTE = "note"
+    REASON = "reason"
+    ENROLLMENT = "enrollment"
+    GOAL_TEXT = "goal_text"
+    GOAL_MEASURE = "goal_measure"
+    SHARE = "share"
+    CONFIRM = "confirm"
+
+
+INPUT_ACTION = "value"
+
+# Message metadata that marks a nudge's DM, so a crashed send can be recognised.
+NUDGE_EVENT_TYPE = "coachbot_nudge"
+
+# The value of the single "Share with my manager" checkbox in the goal modal (Block.SHARE).
+SHARE_OPTION_VALUE = "share"

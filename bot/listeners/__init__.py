@@ -1,0 +1,14 @@
+"""Slack listeners, one module per capability, each with a `register(app, services)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.services import Services
+
+
+def register_all(app: App, services: Services) -> None:
+    from bot.listeners import directory, enroll
+
+    for module in (enroll, directory):
+        module.register(app, services)

@@ -1,0 +1,75 @@
+"""The Slack app manifest: the commands, events and the fewest scopes that work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Each scope, and what needs it; nothing more is asked for.
+BOT_SCOPES = {
+    "chat:write": "send the nudges and digest, update a DM after an answer",
+    "commands": "/enroll, /goal and /training-summary",
+    "users:read": "the directory sync (users.list), time zones, deactivations",
+    "users:read.email": "match Slack people to the emails of the LMS and the CSV",
+    "users.profile:read": "out-of-office statuses and the manager profile field",
+    "im:history": "record a manager's reply in the thread of a prompt (message.im)",
+    "im:write": "find a DM after a crash, to never send a nudge twice",
+    "reactions:write": "acknowledge a recorded thread reply with a reaction",
+    "usergroups:read": "LD_USERGROUP: the members of the L&D user group",
+    "files:write": "the weekly chart and CSV for L&D leads",
+}
+
+BOT_EVENTS = ["app_home_opened", "message.im", "user_change"]
+
+COMMANDS = [
+    ("/enroll", "Enroll people in a training", ""),
+    ("/goal", "Share or list your application goals", "[your goal | list]"),
+    ("/training-summary", "The L&D summary (L&D leads)", "[last | YYYY-Www | csv]"),
+]
+
+
+def manifest(request_url: str | None = None) -> dict[str, Any]:
+    """Socket Mode by default; with `request_url` (https://host), HTTP mode on one URL."""
+    events_url = f"{request_url.rstrip('/')}/slack/events" if request_url else None
+    commands = []
+    for command, description, hint in COMMANDS:
+        entry: dict[str, Any] = {
+            "command": command,
+            "description": description,
+            "should_escape": False,
+        }
+        if hint:
+            entry["usage_hint"] = hint
+        if events_url:
+            entry["url"] = events_url
+        commands.append(entry)
+    event_subscriptions: dict[str, Any] = {"bot_events": BOT_EVENTS}
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if events_url:
+        event_subscriptions["request_url"] = events_url
+        interactivity["request_url"] = events_url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {
+            "name": "Coachbot",
+            "description": "Turns training into performance: nudges managers to talk with "
+            "their people before and after a training, and remembers what they agreed.",
+            "background_color": "#2c5f2d",
+        },
+        "features": {
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": False,
+            },
+            "bot_user": {"display_name": "Coachbot", "always_online": True},
+            "slash_commands": commands,
+        },
+        "oauth_config": {"scopes": {"bot": sorted(BOT_SCOPES)}},
+        "settings": {
+            "event_subscriptions": event_subscriptions,
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": events_url is None,
+            "token_rotation_enabled": False,
+        },
+    }

@@ -1,0 +1,143 @@
+"""Where a process starts: wires the app, the dispatcher and the scheduler together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.app import create_app, create_web
+from bot.delivery import SlackSender
+from bot.directory import sync_from_slack
+from bot.prompts import Prompts, load_prompts
+from bot.settings import Settings
+from bot.slack import make_client
+from bot.web import make_server
+from scheduler.dispatcher import Dispatcher, TickReport
+from scheduler.jobs import Job, build_scheduler
+from storage.db import Database
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_SYNC_SECONDS = 6 * 3600
+
+
+def make_dispatcher(
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    prompts: Prompts,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> Dispatcher:
+    sender = SlackSender(
+        client, prompts, rules=settings.rules, default_tz=settings.default_timezone
+    )
+    return Dispatcher(
+        db,
+        sender,
+        rules=settings.rules,
+        default_tz=settings.default_timezone,
+        clock=clock,
+        owner=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def scheduler_jobs(
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    prompts: Prompts,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> list[Job]:
+    dispatcher = make_dispatcher(settings, db, client, prompts, clock=clock)
+    jobs = [Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)]
+    jobs.append(
+        Job(
+            "directory_sync",
+            lambda: sync_directory(settings, db, client=client),
+            DIRECTORY_SYNC_SECONDS,
+        )
+    )
+    try:
+        from bot.digest import digest_job
+
+        jobs.append(digest_job(settings, db, client, prompts, clock=clock))
+    except ImportError:
+        pass
+    return jobs
+
+
+def dispatch_once(settings: Settings, db: Database) -> TickReport:
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    prompts = load_prompts(settings.prompts_file or None)
+    return make_dispatcher(settings, db, client, prompts).tick()
+
+
+def sync_directory(settings: Settings, db: Database, *, client: WebClient | None = None) -> int:
+    client = client or make_client(settings.slack_bot_token, settings.slack_api_url)
+    return sync_from_slack(
+        db,
+        client,
+        rules=settings.rules,
+        default_tz=settings.default_timezone,
+        manager_field_id=settings.slack_manager_field_id,
+    )
+
+
+def run_worker(settings: Settings, db: Database, *, stop: threading.Event) -> int:
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    prompts = load_prompts(settings.prompts_file or None)
+    scheduler = build_scheduler(scheduler_jobs(settings, db, client, prompts))
+    scheduler.start()
+    log.info("worker.started")
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    return 0
+
+
+def run_bot(
+    settings: Settings,
+    db: Database,
+    *,
+    http: bool,
+    port: int,
+    scheduler: bool,
+    stop: threading.Event,
+) -> int:
+    app, services = create_app(settings, db)
+    web = create_web(settings, app, services, http=http)
+    background = None
+    if scheduler:
+        background = build_scheduler(
+            scheduler_jobs(settings, db, services.client, services.prompts)
+        )
+        background.start()
+    server = make_server(web, port=port, host="0.0.0.0")
+    threading.Thread(target=server.run, name="http", daemon=True).start()
+    socket_handler = None
+    if not http:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        from bot.socket import SocketWatchdog
+
+        socket_handler = SocketModeHandler(app, settings.slack_app_token)
+        socket_handler.connect()
+        SocketWatchdog(socket_handler, stop=stop).start()
+        log.info("socket_mode.connected http_port=%s", port)
+    else:
+        log.info("http.listening port=%s", port)
+    stop.wait()
+    if socket_handler is not None:
+        socket_handler.close()
+    server.close()
+    if background is not None:
+        background.shutdown(wait=True)
+    return 0

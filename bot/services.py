@@ -1,0 +1,64 @@
+"""What every listener needs, built once per process and handed around explicitly."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.intake import Intake
+from bot.prompts import Prompts
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+USERGROUP_CACHE_SECONDS = 300
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    client: WebClient
+    prompts: Prompts
+    clock: Callable[[], datetime] = utcnow
+    intake: Intake = field(init=False)
+    _group: frozenset[str] = field(default=frozenset(), init=False)
+    _group_read_at: float = field(default=-1e9, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+
+    def __post_init__(self) -> None:
+        self.intake = Intake(
+            self.db,
+            rules=self.settings.rules,
+            default_tz=self.settings.default_timezone,
+            client=self.client,
+            manager_field_id=self.settings.slack_manager_field_id,
+            clock=self.clock,
+        )
+
+    def is_ld_lead(self, user_id: str) -> bool:
+        """LD_LEADS, plus the members of LD_USERGROUP (read at most every five minutes)."""
+        if user_id in self.settings.ld_leads:
+            return True
+        if not self.settings.ld_usergroup:
+            return False
+        with self._lock:
+            if time.monotonic() - self._group_read_at > USERGROUP_CACHE_SECONDS:
+                try:
+                    users = self.client.usergroups_users_list(
+                        usergroup=self.settings.ld_usergroup
+                    ).get("users")
+                    self._group = frozenset(users or ())
+                    self._group_read_at = time.monotonic()
+                except SlackApiError as exc:
+                    log.warning("ld_usergroup.read_failed error=%s", exc.response.get("error"))
+            return user_id in self._group

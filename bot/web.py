@@ -1,0 +1,147 @@
+"""HTTP routes: Slack's one URL, the LMS webhook and the health check, served by waitress."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.intake import IntakeError, input_from_webhook
+from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 256 * 1024  # Slack's payloads and an enrollment are a few KB
+StartResponse = Callable[..., Any]
+
+
+def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    )
+    return [data]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request body, or None when it is larger than we accept."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return None
+    data = environ["wsgi.input"].read(length) if length else b""
+    return data
+
+
+class WebApp:
+    """A WSGI application: three routes, each small enough not to need a framework."""
+
+    def __init__(self, services: Services, bolt: App | None) -> None:
+        self.services = services
+        # Without a signing secret (Socket Mode) Slack's route is not mounted at all, so
+        # nothing unsigned can ever reach the listeners over HTTP.
+        self.slack = SlackRequestHandler(bolt) if bolt is not None else None
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            if path == "/healthz" and method in ("GET", "HEAD"):
+                return self.health(start_response)
+            if path == "/api/enrollments":
+                if method != "POST":
+                    return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
+                return self.enrollment(environ, start_response)
+            if path == "/slack/events" and self.slack is not None:
+                if method != "POST":
+                    return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
+                if int(environ.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+                    return _json(start_response, "413 Payload Too Large", {"error": "too large"})
+                return self.slack(environ, start_response)
+            return _json(start_response, "404 Not Found", {"error": "not found"})
+        except Exception:
+            request_id = uuid.uuid4().hex[:12]
+            log.exception("http.error path=%s request=%s", path, request_id)
+            return _json(
+                start_response,
+                "500 Internal Server Error",
+                {"error": f"internal error, reference {request_id}"},
+            )
+
+    def health(self, start_response: StartResponse) -> list[bytes]:
+        if self.services.db.ping():
+            return _json(start_response, "200 OK", {"ok": True, "database": "ok"})
+        return _json(start_response, "503 Service Unavailable", {"ok": False, "database": "down"})
+
+    def enrollment(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        expected = self.services.settings.enrollment_webhook_token
+        given = environ.get("HTTP_AUTHORIZATION", "")
+        scheme, _, token = given.partition(" ")
+        if (
+            not expected
+            or scheme.lower() != "bearer"
+            or not hmac.compare_digest(token.strip().encode(), expected.encode())
+        ):
+            return _json(
+                start_response,
+                "401 Unauthorized",
+                {"error": "missing or wrong bearer token (Authorization: Bearer <token>)"},
+            )
+        raw = _read_body(environ)
+        if raw is None:
+            return _json(
+                start_response, "413 Payload Too Large", {"error": "body larger than 256 KB"}
+            )
+        try:
+            body = json.loads(raw or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return _json(start_response, "400 Bad Request", {"error": "body is not valid JSON"})
+        try:
+            result = self.services.intake.enroll_one(input_from_webhook(body))
+        except IntakeError as exc:
+            message = exc.message if exc.field in exc.message else f"{exc.field}: {exc.message}"
+            return _json(start_response, "400 Bad Request", {"error": message, "field": exc.field})
+        enrollment = result.enrollment
+        answer = {
+            "id": enrollment.id,
+            "external_id": enrollment.external_id,
+            "status": enrollment.status,
+            "result": "created"
+            if result.created
+            else ("updated" if result.changed else "duplicate"),
+            "manager_known": not result.no_manager,
+        }
+        return _json(start_response, "201 Created" if result.created else "200 OK", answer)
+
+
+def serve(wsgi: WebApp, *, port: int, host: str = "0.0.0.0", threads: int = 8) -> None:
+    """Block serving HTTP with waitress, a production WSGI server."""
+    from waitress import serve as waitress_serve
+
+    log.info("http.listening port=%s", port)
+    waitress_serve(
+        wsgi,
+        host=host,
+        port=port,
+        threads=threads,
+        max_request_body_size=MAX_BODY_BYTES,
+        ident="coachbot",
+        clear_untrusted_proxy_headers=True,
+    )
+
+
+def make_server(wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8) -> Any:
+    """A waitress server object (for tests and the demo): `.run()` in a thread, `.close()`."""
+    from waitress.server import create_server
+
+    return create_server(
+        wsgi, host=host, port=port, threads=threads, max_request_body_size=MAX_BODY_BYTES
+    )

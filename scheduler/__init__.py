@@ -1,0 +1,1 @@
+"""Scheduling: when nudges are due, and sending them when they are."""

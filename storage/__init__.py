@@ -1,0 +1,1 @@
+"""Storage: the tables, the engine and sessions, the queries, and the migrations."""

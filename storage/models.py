@@ -1,0 +1,236 @@
+"""The tables: people, trainings, enrollments, nudges and what people answered.
+
+Every timestamp is stored in UTC and comes back timezone-aware, on SQLite as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """`timestamp with time zone` that always hands back aware UTC datetimes.
+
+    SQLite has no time zone type, so naive values read from it are UTC by construction.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class EnrollmentStatus(StrEnum):
+    ENROLLED = "enrolled"
+    CANCELLED = "cancelled"
+
+
+class Source(StrEnum):
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+    CSV = "csv"
+
+
+class NudgeKind(StrEnum):
+    GOAL_INVITE = "goal_invite"  # to the learner
+    PRE_TRAINING = "pre_training"  # to the manager
+    DEBRIEF = "debrief"  # to the manager
+    FOLLOW_UP = "follow_up"  # to the manager
+    LEARNER_FOLLOW_UP = "learner_follow_up"  # to the learner, with the manager's follow-up
+    REMINDER = "reminder"  # to the manager, about an unanswered prompt (parent_id)
+
+
+MANAGER_PROMPTS = (NudgeKind.PRE_TRAINING, NudgeKind.DEBRIEF, NudgeKind.FOLLOW_UP)
+LEARNER_NUDGES = (NudgeKind.GOAL_INVITE, NudgeKind.LEARNER_FOLLOW_UP)
+
+
+class NudgeStatus(StrEnum):
+    PENDING = "pending"  # planned, waiting for its due time
+    SENDING = "sending"  # claimed by a dispatcher under a lease
+    SENT = "sent"  # delivered, waiting for an answer
+    ANSWERED = "answered"  # the recipient logged it
+    NOT_NEEDED = "not_needed"  # the recipient said it was not needed
+    SKIPPED = "skipped"  # not sent, with a reason (too late, out of office, inactive...)
+    CANCELLED = "cancelled"  # its enrollment was cancelled or re-planned
+    FAILED = "failed"  # Slack refused it for good, with the reason
+
+
+OPEN_NUDGE_STATUSES = (NudgeStatus.PENDING, NudgeStatus.SENDING)
+
+
+class Outcome(StrEnum):
+    LOGGED = "logged"
+    NOT_NEEDED = "not_needed"
+    APPLIED = "applied"
+    PARTLY = "partly"
+    NOT_YET = "not_yet"
+
+
+class Quadrant(StrEnum):
+    SWEET_SPOT = "sweet_spot"
+    UPHILL = "uphill"
+    GIFT = "gift"
+    WASTE = "waste"
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slack_id: str | None = Field(default=None, max_length=32, unique=True, index=True)
+    email: str | None = Field(default=None, max_length=320, unique=True, index=True)
+    name: str | None = Field(default=None, max_length=200)
+    tz: str | None = Field(default=None, max_length=64)
+    manager_id: int | None = Field(
+        default=None, foreign_key="person.id", index=True, ondelete="SET NULL"
+    )
+    active: bool = Field(default=True)
+    share_goals: bool = Field(default=True)
+    # Kept by the directory sync and `user_change`; read again from Slack before a nudge goes out.
+    status_text: str | None = Field(default=None, max_length=200)
+    status_emoji: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Training(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Enrollment(SQLModel, table=True):
+    __table_args__ = (sa.Index("ix_enrollment_learner_training", "learner_id", "training_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    external_id: str | None = Field(default=None, max_length=200, unique=True)
+    learner_id: int = Field(foreign_key="person.id", ondelete="CASCADE")
+    manager_id: int | None = Field(
+        default=None, foreign_key="person.id", index=True, ondelete="SET NULL"
+    )
+    training_id: int = Field(foreign_key="training.id", index=True)
+    starts_on: date
+    ends_on: date
+    status: str = Field(default=EnrollmentStatus.ENROLLED, max_length=16)
+    source: str = Field(max_length=16)
+    enrolled_by: str | None = Field(default=None, max_length=32)
+    # How much the training matters to the learner (1 = little, 3 = a lot), asked in the invite.
+    learner_interest: int | None = None
+    # Bumped when a cancelled enrollment is enrolled again, so its nudges are planned afresh.
+    generation: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Nudge(SQLModel, table=True):
+    # The dispatcher's one query walks this index: pending rows by due time.
+    __table_args__ = (sa.Index("ix_nudge_status_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=24)
+    recipient_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    parent_id: int | None = Field(default=None, foreign_key="nudge.id", ondelete="CASCADE")
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default=NudgeStatus.PENDING, max_length=16)
+    attempts: int = 0
+    deliveries: int = 0  # how many messages went out (a snooze sends it again)
+    ooo_deferrals: int = 0
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    channel: str | None = Field(default=None, max_length=32)
+    ts: str | None = Field(default=None, max_length=32, index=True)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reason: str | None = Field(default=None, max_length=300)
+    idempotency_key: str = Field(max_length=120, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ConversationRecord(SQLModel, table=True):
+    """What a person logged against one nudge: one record per nudge, whatever the clicks."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    nudge_id: int = Field(foreign_key="nudge.id", unique=True, ondelete="CASCADE")
+    enrollment_id: int = Field(foreign_key="enrollment.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=24)
+    answered_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    outcome: str = Field(max_length=16)
+    # Pre-training: the three agreements and the organisation's side of the quadrant.
+    what: str | None = None
+    why: str | None = None
+    how: str | None = None
+    org_importance: int | None = None
+    quadrant: str | None = Field(default=None, max_length=16)
+    # Debrief.
+    takeaways: str | None = None
+    first_application: str | None = None
+    support: str | None = None
+    checkin_on: date | None = None
+    # Follow-up, not-needed reason, or any free note.
+    note: str | None = None
+
+
+class Note(SQLModel, table=True):
+    """A thread reply under a nudge's DM; (channel, ts) makes Slack's retries harmless."""
+
+    __table_args__ = (sa.UniqueConstraint("channel", "ts", name="uq_note_message"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    nudge_id: int = Field(foreign_key="nudge.id", index=True, ondelete="CASCADE")
+    author_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    channel: str = Field(max_length=32)
+    ts: str = Field(max_length=32)
+    text: str
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Goal(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    enrollment_id: int = Field(foreign_key="enrollment.id", index=True, ondelete="CASCADE")
+    learner_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
+    text: str
+    measure: str | None = None
+    shared: bool = True
+    shared_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class DigestRun(SQLModel, table=True):
+    """One row per ISO week: the unique week is what makes the digest go out once."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    week: str = Field(max_length=8, unique=True)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default="claimed", max_length=16)
+
+
+class AppState(SQLModel, table=True):
+    """Small facts the processes share, such as when the scheduler first ran."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
