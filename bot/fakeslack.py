@@ -147,6 +147,7 @@ class FakeSlack:
         self.views: dict[str, Json] = {}
         self.home_views: dict[str, Json] = {}
         self.files: list[Json] = []
+        self.responses: list[Json] = []
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -455,6 +456,8 @@ class FakeSlack:
     ) -> tuple[int, dict[str, str], bytes]:
         if path.startswith("/upload/"):
             return self._receive_upload(path[len("/upload/") :], headers, body)
+        if path.startswith("/response/"):
+            return self._receive_response(path[len("/response/") :], body)
         if not path.startswith("/api/"):
             return _reply(404, {}, {"ok": False, "error": "unknown_method"})
         method = path[len("/api/") :]
@@ -496,6 +499,24 @@ class FakeSlack:
             except Exception as e:  # a bug in the fake must reach the test, not hang the client
                 return _reply(500, {}, {"ok": False, "error": "fatal_error", "detail": repr(e)})
             return _reply(200, {}, payload)
+
+    def _receive_response(self, key: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """A `response_url` post: what the app answered a slash command or a click."""
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return 400, {"Content-Type": "text/plain"}, b"invalid_payload"
+        with self._changed:
+            self.responses.append({"key": key, **payload})
+            self._changed.notify_all()
+        return 200, {"Content-Type": "text/plain"}, b"ok"
+
+    def wait_for_responses(self, n: int = 1, timeout: float = 5.0) -> list[Json]:
+        """Block until `n` response_url posts arrived (listeners answer after their ack)."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self.responses) >= n, timeout):
+                raise TimeoutError(f"{len(self.responses)} responses, wanted {n}")
+            return list(self.responses)
 
     # -- auth, apps --------------------------------------------------------------------------
 

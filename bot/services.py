@@ -62,3 +62,12 @@ class Services:
                 except SlackApiError as exc:
                     log.warning("ld_usergroup.read_failed error=%s", exc.response.get("error"))
             return user_id in self._group
+
+    def refresh_home(self, user_id: str) -> None:
+        """Re-publish a user's Home tab after they acted, so it never shows stale buttons."""
+        from bot.home import publish_home
+
+        try:
+            publish_home(self, user_id)
+        except Exception:
+            log.warning("home.refresh_failed user=%s", user_id, exc_info=True)

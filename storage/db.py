@@ -57,7 +57,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        # IMMEDIATE by default: in WAL mode a deferred transaction that read first and then
+        # writes fails at once with "database is locked" when another writer got in between,
+        # busy timeout or not. Taking the write lock up front makes writers queue instead.
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 

@@ -122,6 +122,7 @@ class Bot:
     fake: FakeSlack
     services: Any
     clock: Clock
+    views_seen: int = 0
 
     def post(self, path: str, body: bytes | str, headers: dict[str, str] | None = None) -> Response:
         data = body.encode() if isinstance(body, str) else body
@@ -136,6 +137,7 @@ class Bot:
         return self.post("/slack/events", body, headers)
 
     def command(self, command: str, text: str = "", *, user: str) -> Response:
+        self.views_seen = self.fake.count("views.open")
         form = {
             "command": command,
             "text": text,
@@ -238,3 +240,84 @@ def checkbox_value(values: list[str]) -> dict[str, Any]:
             ],
         }
     }
+
+
+def dispatch_due(bot: Bot) -> Any:
+    """One dispatcher tick on the bot's clock, as `coachbot worker` would run it."""
+    from bot.runtime import make_dispatcher
+
+    dispatcher = make_dispatcher(
+        bot.settings, bot.db, bot.services.client, bot.services.prompts, clock=bot.clock
+    )
+    return dispatcher.tick()
+
+
+def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The buttons and selects of a message or view, by action id."""
+    found: dict[str, dict[str, Any]] = {}
+    for block in message.get("blocks") or []:
+        elements = list(block.get("elements") or [])
+        if block.get("accessory"):
+            elements.append(block["accessory"])
+        for element in elements:
+            if element.get("action_id"):
+                found.setdefault(
+                    element["action_id"], {**element, "block_id": block.get("block_id")}
+                )
+    return found
+
+
+def click(
+    bot: Bot, message: dict[str, Any], action_id: str, *, user: str, value: str | None = None
+) -> Response:
+    """Press a button of a DM the fake received, as Slack sends it."""
+    element = buttons(message)[action_id]
+    action = {
+        "action_id": action_id,
+        "block_id": element.get("block_id") or "b",
+        "type": element.get("type", "button"),
+        "action_ts": "1700000000.000001",
+    }
+    if element.get("type") == "radio_buttons" or (value is not None and element.get("options")):
+        action["selected_option"] = {"value": value, "text": {"type": "plain_text", "text": "x"}}
+    else:
+        action["value"] = value if value is not None else element.get("value")
+    channel = message.get("channel")
+    bot.views_seen = bot.fake.count("views.open")
+    return bot.interact(
+        {
+            "type": "block_actions",
+            "user": {"id": user},
+            "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
+            "container": {
+                "type": "message",
+                "channel_id": channel,
+                "message_ts": message.get("ts"),
+                "is_ephemeral": False,
+            },
+            "channel": {"id": channel},
+            "message": {"ts": message.get("ts"), "text": message.get("text", "")},
+            "response_url": f"{bot.fake.url}/response/{uuid.uuid4().hex[:8]}",
+            "actions": [action],
+        }
+    )
+
+
+def opened_view(bot: Bot, *, index: int = -1) -> dict[str, Any]:
+    """The view the app opened (views.open) after the last command or click."""
+    call = bot.fake.wait_for_calls("views.open", bot.views_seen + 1)[index]
+    view = call.params["view"]
+    return view if isinstance(view, dict) else json.loads(view)
+
+
+def eventually(check: Any, timeout: float = 5.0) -> Any:
+    """Wait for work a listener does after its ack; returns the first truthy result."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            assert result, "the expected effect never happened"
+            return result
+        time.sleep(0.02)

@@ -1,11 +1,55 @@
-"""Listeners for this capability (being written)."""
+"""App Home: published when opened and after each action; goal sharing and "delete my data"."""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import logging
+from typing import Any
 
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import blocks
+from bot.home import publish_home
+from bot.ids import Action, View
+from bot.privacy import forget_person
 from bot.services import Services
+from storage import crud
+
+log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
-    pass
+    prompts = services.prompts
+
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        publish_home(services, event["user"])
+
+    @app.action(Action.TOGGLE_SHARING)
+    def toggle_sharing(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        actor = body["user"]["id"]
+        on = action.get("value") == "on"
+        with services.db.session() as session:
+            person = crud.upsert_person(session, slack_id=actor)
+            person.share_goals = on
+            session.add(person)
+        log.info("goals.sharing user=%s on=%s", actor, on)
+        services.refresh_home(actor)
+
+    @app.action(Action.FORGET_ME)
+    def forget_me(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.forget_me_modal(prompts))
+
+    @app.view(View.FORGET_ME)
+    def confirm_forget(ack: Ack, body: dict[str, Any]) -> None:
+        actor = body["user"]["id"]
+        forget_person(services.db, actor, now=services.clock())
+        ack(
+            response_action="update",
+            view=blocks.notice_modal(prompts, lines=[prompts.text("ephemeral.forgotten")]),
+        )
+        services.refresh_home(actor)

@@ -1,0 +1,146 @@
+"""The App Home tab: what waits for a manager, a learner's own trainings and goals, and the
+L&D lead's headline numbers, each person seeing only their own."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import Session, col, select
+
+from bot import blocks
+from bot.delivery import nudge_context
+from storage import crud
+from storage.models import (
+    MANAGER_PROMPTS,
+    ConversationRecord,
+    Enrollment,
+    EnrollmentStatus,
+    Goal,
+    Nudge,
+    NudgeKind,
+    NudgeStatus,
+    Person,
+    Training,
+)
+
+if TYPE_CHECKING:
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+RECENT_DAYS = 7
+ANSWERABLE_KINDS = (*MANAGER_PROMPTS, NudgeKind.LEARNER_FOLLOW_UP)
+
+
+def _name(person: Person | None) -> str:
+    return (person.name or person.email or "") if person else ""
+
+
+def build_home(services: Services, user_id: str) -> dict[str, Any]:
+    settings = services.settings
+    today = services.clock().date()
+    with services.db.session() as session:
+        me = crud.person_by_slack_id(session, slack_id=user_id)
+        sections: dict[str, Any] = {}
+        if me is not None and me.id is not None:
+            sections = _manager_sections(session, me.id, today) | _learner_sections(
+                session, me.id, today
+            )
+        lead = services.is_ld_lead(user_id)
+        numbers: list[tuple[str, str]] = []
+        if lead:
+            try:
+                from bot.reporting import headline_numbers
+
+                numbers = headline_numbers(services.db, settings, services.clock())
+            except ImportError:
+                numbers = []
+        return blocks.home_view(
+            services.prompts,
+            is_ld_lead=lead,
+            ld_numbers=numbers,
+            sharing_on=me.share_goals if me else True,
+            **sections,
+        )
+
+
+def _manager_sections(session: Session, me: int, today: Any) -> dict[str, Any]:
+    waiting = session.exec(
+        select(Nudge)
+        .where(
+            Nudge.recipient_id == me,
+            col(Nudge.kind).in_(ANSWERABLE_KINDS),
+            Nudge.status == NudgeStatus.SENT,
+        )
+        .order_by(col(Nudge.sent_at).desc())
+        .limit(20)
+    ).all()
+    open_prompts = [nudge_context(session, n) for n in waiting]
+    rows = session.exec(
+        select(Enrollment, Training, Person)
+        .join(Training, col(Training.id) == Enrollment.training_id)
+        .join(Person, col(Person.id) == Enrollment.learner_id)
+        .where(
+            Enrollment.manager_id == me,
+            Enrollment.status == EnrollmentStatus.ENROLLED,
+            col(Enrollment.ends_on) >= today - timedelta(days=RECENT_DAYS),
+        )
+        .order_by(col(Enrollment.starts_on))
+        .limit(50)
+    ).all()
+    trainings = [
+        blocks.TrainingView(t.name, e.starts_on, e.ends_on, _name(p), p.slack_id)
+        for e, t, p in rows
+    ]
+    records = session.exec(
+        select(ConversationRecord, Enrollment, Training, Person)
+        .join(Enrollment, col(Enrollment.id) == ConversationRecord.enrollment_id)
+        .join(Training, col(Training.id) == Enrollment.training_id)
+        .join(Person, col(Person.id) == Enrollment.learner_id)
+        .where(ConversationRecord.answered_by == me, Enrollment.learner_id != me)
+        .order_by(col(ConversationRecord.answered_at).desc())
+        .limit(15)
+    ).all()
+    logged = [
+        blocks.RecordView(r.answered_at.date(), r.kind, r.outcome, t.name, _name(p), p.slack_id)
+        for r, e, t, p in records
+    ]
+    return {"open_prompts": open_prompts, "reports_trainings": trainings, "logged_before": logged}
+
+
+def _learner_sections(session: Session, me: int, today: Any) -> dict[str, Any]:
+    mine = crud.open_enrollments_of(session, learner_id=me, today=today)
+    trainings = [blocks.TrainingView(t.name, e.starts_on, e.ends_on) for e, t in mine]
+    goals = session.exec(
+        select(Goal, Training)
+        .join(Enrollment, col(Enrollment.id) == Goal.enrollment_id)
+        .join(Training, col(Training.id) == Enrollment.training_id)
+        .where(Goal.learner_id == me)
+        .order_by(col(Goal.id).desc())
+        .limit(20)
+    ).all()
+    my_goals = [
+        (blocks.GoalView(g.id, g.text, g.measure, g.shared), t.name)  # type: ignore[arg-type]
+        for g, t in goals
+    ]
+    coming = session.exec(
+        select(Nudge, Training)
+        .join(Enrollment, col(Enrollment.id) == Nudge.enrollment_id)
+        .join(Training, col(Training.id) == Enrollment.training_id)
+        .where(
+            Enrollment.learner_id == me,
+            Nudge.status == NudgeStatus.PENDING,
+            Nudge.kind != NudgeKind.REMINDER,
+        )
+        .order_by(col(Nudge.due_at))
+        .limit(10)
+    ).all()
+    coming_next = [blocks.ComingView(n.due_at.date(), n.kind, t.name) for n, t in coming]
+    return {"my_trainings": trainings, "my_goals": my_goals, "coming_next": coming_next}
+
+
+def publish_home(services: Services, user_id: str) -> None:
+    view = build_home(services, user_id)
+    services.client.views_publish(user_id=user_id, view=view)

@@ -1,0 +1,96 @@
+"""Forgetting a person and retaining free text only as long as configured.
+
+What is deleted: the person's profile (name, email, Slack id, time zone, status), their
+goals, the notes they wrote, and the free text of every answer they gave or that was
+written about their trainings. What stays: anonymous rows (an enrollment happened, a
+prompt was answered "applied"), so L&D counts do not change after the fact.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, col, delete, select
+
+from storage import crud
+from storage.db import Database
+from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person, utcnow
+
+log = logging.getLogger(__name__)
+
+FREE_TEXT = ("what", "why", "how", "takeaways", "first_application", "support", "note")
+
+
+def forget_person(db: Database, who: str, *, now: datetime | None = None) -> str | None:
+    """Delete a person's personal data; returns a one-line account, or None if unknown."""
+    now = now or utcnow()
+    with db.session() as session:
+        person = crud.find_person(session, key=who)
+        if person is None:
+            return None
+        counts = _forget(session, person, now)
+    # The audit line names the row and what was removed, never the removed text.
+    log.info("privacy.forget person=%s goals=%s notes=%s answers=%s", person.id, *counts)
+    return (
+        f"Forgot person #{person.id}: {counts[0]} goals and {counts[1]} notes deleted, "
+        f"{counts[2]} answers cleared of free text; anonymous counts kept."
+    )
+
+
+def _forget(session: Session, person: Person, now: datetime) -> tuple[int, int, int]:
+    goals = session.exec(select(Goal).where(Goal.learner_id == person.id)).all()
+    for goal in goals:
+        session.delete(goal)
+    notes = session.exec(select(Note).where(Note.author_id == person.id)).all()
+    for note in notes:
+        session.delete(note)
+    their_enrollments = select(Enrollment.id).where(Enrollment.learner_id == person.id)
+    cleared = session.execute(
+        update(ConversationRecord)
+        .where(
+            or_(
+                ConversationRecord.answered_by == person.id,  # type: ignore[arg-type]
+                col(ConversationRecord.enrollment_id).in_(their_enrollments),
+            )
+        )
+        .values({name: None for name in FREE_TEXT})
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        delete(Note).where(
+            col(Note.nudge_id).in_(
+                select(Nudge.id)
+                .join(Enrollment, col(Enrollment.id) == Nudge.enrollment_id)
+                .where(Enrollment.learner_id == person.id)
+            )
+        )
+    )
+    person.slack_id = None
+    person.email = None
+    person.name = None
+    person.tz = None
+    person.status_text = None
+    person.status_emoji = None
+    person.active = False
+    person.updated_at = now
+    session.add(person)
+    return len(goals), len(notes), int(cleared or 0)
+
+
+def apply_retention(db: Database, days: int, *, now: datetime | None = None) -> int:
+    """Clear free text older than `days`; returns how many rows lost text."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    with db.session() as session:
+        cleared = session.execute(
+            update(ConversationRecord)
+            .where(col(ConversationRecord.answered_at) < cutoff)
+            .values({name: None for name in FREE_TEXT})
+        ).rowcount  # type: ignore[attr-defined]
+        notes = session.execute(delete(Note).where(col(Note.created_at) < cutoff)).rowcount  # type: ignore[attr-defined]
+        goals = session.execute(
+            update(Goal).where(col(Goal.created_at) < cutoff).values(text="", measure=None)
+        ).rowcount  # type: ignore[attr-defined]
+    total = int(cleared or 0) + int(notes or 0) + int(goals or 0)
+    log.info("privacy.retention days=%s rows=%s", days, total)
+    return total
