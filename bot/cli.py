@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.logs import setup_logging
+from bot.prompts import PromptsError
 from bot.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch_command(args, settings)
     except (ConfigError, UsageError) as exc:
         print(f"coachbot: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except PromptsError as exc:
+        print(f"coachbot: PROMPTS_FILE needs fixing: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_OK

@@ -59,20 +59,39 @@ def valid_email(value: str) -> bool:
 
 
 def read_csv(text: str, required: list[str], optional: list[str]) -> tuple[list[dict], str | None]:
-    """Rows as dicts keyed by lower-case column, or the error that makes the file unreadable."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if reader.fieldnames is None:
+    """Rows as dicts keyed by lower-case column, or the error that makes the file unreadable.
+
+    A row the csv module cannot parse comes back as a row with `_error`, so the import reports
+    it with its line number and keeps the rows around it.
+    """
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        return [], f"the first line is not valid CSV ({exc})"
+    if fieldnames is None:
         return [], "the file is empty; the first line must name the columns"
-    columns = [(c or "").strip().lower() for c in reader.fieldnames]
+    columns = [(c or "").strip().lower() for c in fieldnames]
     missing = [c for c in required if c not in columns]
     if missing:
         return [], (
             f"missing column(s) {', '.join(missing)}; the first line must be "
             f"{','.join(required + ['[' + c + ']' for c in optional])}"
         )
-    rows = []
-    for raw in reader:
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k}
+    rows: list[dict] = []
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            rows.append({"_line": reader.line_num, "_error": f"not valid CSV ({exc})"})
+            break  # the parser's position is lost; the rows before stay imported
+        row: dict[str, Any] = {
+            (k or "").strip().lower(): (v if isinstance(v, str) else "").strip()
+            for k, v in raw.items()
+            if k
+        }
         row["_line"] = reader.line_num
         rows.append(row)
     return rows, None
@@ -95,6 +114,9 @@ def import_people(
     good: list[dict] = []
     seen: dict[str, int] = {}
     for row in rows:
+        if "_error" in row:
+            report.errors.append((row["_line"], row["_error"]))
+            continue
         email = row.get("email", "").lower()
         manager_email = row.get("manager_email", "").lower()
         slack_id = row.get("slack_id", "")

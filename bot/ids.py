@@ -34,7 +34,6 @@ class View(StrEnum):
     FOLLOW_UP = "follow_up_modal"
     NOT_NEEDED = "not_needed_modal"
     GOAL = "goal_modal"
-    CHOOSE_ENROLLMENT = "choose_enrollment_modal"
     FORGET_ME = "forget_me_modal"
     NOTICE = "notice_modal"  # tells what a submission did; nothing to submit
 

@@ -267,6 +267,9 @@ class Intake:
             report.errors.append((1, error))
             return report
         for row in rows:
+            if "_error" in row:
+                report.errors.append((row["_line"], row["_error"]))
+                continue
             data = EnrollmentInput(
                 learner=row.get("learner_email", ""),
                 training=row.get("training", ""),

@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import sys
+from typing import TextIO
 
 # Slack tokens and bearer secrets, wherever they might slip into a message or a traceback.
 SECRET_RE = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|Bearer\s+\S+)")
@@ -16,11 +17,14 @@ class RedactingFormatter(logging.Formatter):
         return SECRET_RE.sub("[redacted]", super().format(record))
 
 
-def setup_logging(level: str | None = None) -> None:
+def setup_logging(
+    level: str | None = None, *, stream: TextIO | None = None, force: bool = False
+) -> logging.Handler:
     root = logging.getLogger()
-    if getattr(root, "_coachbot", False):
-        return
-    handler = logging.StreamHandler(sys.stderr)
+    existing = getattr(root, "_coachbot", None)
+    if existing is not None and not force:
+        return existing  # type: ignore[no-any-return]
+    handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(
         RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     )
@@ -29,4 +33,5 @@ def setup_logging(level: str | None = None) -> None:
     # The Slack SDK logs request bodies at DEBUG, and they carry what people wrote.
     for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "waitress", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    root._coachbot = True  # type: ignore[attr-defined]
+    root._coachbot = handler  # type: ignore[attr-defined]
+    return handler

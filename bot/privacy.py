@@ -16,7 +16,17 @@ from sqlmodel import Session, col, delete, select
 
 from storage import crud
 from storage.db import Database
-from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person, utcnow
+from storage.models import (
+    OPEN_NUDGE_STATUSES,
+    ConversationRecord,
+    Enrollment,
+    Goal,
+    Note,
+    Nudge,
+    NudgeStatus,
+    Person,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,31 @@ def _forget(session: Session, person: Person, now: datetime) -> tuple[int, int, 
             )
         )
     )
+    # Nothing more goes out to or about them, and nothing links the row to anyone.
+    for nudge in session.exec(
+        select(Nudge)
+        .join(Enrollment, col(Enrollment.id) == Nudge.enrollment_id)
+        .where(
+            or_(Enrollment.learner_id == person.id, Nudge.recipient_id == person.id),  # type: ignore[arg-type]
+            col(Nudge.status).in_(OPEN_NUDGE_STATUSES),
+        )
+    ).all():
+        nudge.status, nudge.reason, nudge.updated_at = (
+            NudgeStatus.CANCELLED,
+            "person forgotten",
+            now,
+        )
+        session.add(nudge)
+    if person.slack_id:
+        session.execute(
+            update(Enrollment)
+            .where(Enrollment.enrolled_by == person.slack_id)  # type: ignore[arg-type]
+            .values(enrolled_by=None)
+        )
+    session.execute(
+        update(Person).where(Person.manager_id == person.id).values(manager_id=None)  # type: ignore[arg-type]
+    )
+    person.manager_id = None
     person.slack_id = None
     person.email = None
     person.name = None

@@ -122,26 +122,16 @@ class WebApp:
         return _json(start_response, "201 Created" if result.created else "200 OK", answer)
 
 
-def serve(wsgi: WebApp, *, port: int, host: str = "0.0.0.0", threads: int = 8) -> None:
-    """Block serving HTTP with waitress, a production WSGI server."""
-    from waitress import serve as waitress_serve
+def make_server(wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8) -> Any:
+    """A waitress server (a production WSGI server): `.run()` serves, `.close()` stops."""
+    from waitress.server import create_server
 
-    log.info("http.listening port=%s", port)
-    waitress_serve(
+    return create_server(
         wsgi,
         host=host,
         port=port,
         threads=threads,
         max_request_body_size=MAX_BODY_BYTES,
-        ident="coachbot",
         clear_untrusted_proxy_headers=True,
-    )
-
-
-def make_server(wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8) -> Any:
-    """A waitress server object (for tests and the demo): `.run()` in a thread, `.close()`."""
-    from waitress.server import create_server
-
-    return create_server(
-        wsgi, host=host, port=port, threads=threads, max_request_body_size=MAX_BODY_BYTES
+        ident="coachbot",
     )

@@ -56,6 +56,18 @@ def register(app: App, services: Services) -> None:
             return
         assert starts_on is not None and ends_on is not None
         is_lead = services.is_ld_lead(actor)
+        if (
+            manager
+            and not is_lead
+            and manager != actor
+            and not _is_directory_manager(services, learners, manager)
+        ):
+            # Naming a manager sends them prompts and shared goals: not anyone's choice.
+            ack(
+                response_action="errors",
+                errors={Block.MANAGER: prompts.text("validation.manager_not_yours")},
+            )
+            return
         no_manager: list[str] = []
         try:
             with services.db.session() as session:
@@ -106,3 +118,14 @@ def register(app: App, services: Services) -> None:
 
 def _manages(me: Person | None, learner: Person | None) -> bool:
     return me is not None and learner is not None and learner.manager_id == me.id
+
+
+def _is_directory_manager(services: Services, learners: list[str], manager: str) -> bool:
+    """Whether `manager` already manages every one of the learners in the directory."""
+    with services.db.session() as session:
+        boss = crud.person_by_slack_id(session, slack_id=manager)
+        for learner_id in learners:
+            learner = crud.person_by_slack_id(session, slack_id=learner_id)
+            if boss is None or learner is None or learner.manager_id != boss.id:
+                return False
+    return True

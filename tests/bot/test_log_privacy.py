@@ -1,0 +1,84 @@
+"""The logs carry ids, never a token nor what people wrote to each other."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime
+
+from support import Bot, buttons, click, dispatch_due, opened_view, radio_value, text_value
+
+from bot.ids import Action, Block
+from bot.logs import setup_logging
+
+SECRET_GOAL = "Secret-goal-text-4711"
+SECRET_WHAT = "Private-agreement-0815"
+SECRET_NOTE = "Confidential-thread-reply-1234"
+
+
+def test_a_whole_flow_logs_no_token_and_no_private_text(bot: Bot) -> None:
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, getattr(root, "_coachbot", None))
+    handler = setup_logging("DEBUG", stream=stream, force=True)
+    try:
+        bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
+        bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
+        assert (
+            bot.webhook(
+                {
+                    "external_id": "x",
+                    "learner_email": "ada@example.org",
+                    "manager_email": "grace@example.org",
+                    "training": "Coaching",
+                    "starts_on": "2026-12-08",
+                    "ends_on": "2026-12-09",
+                }
+            ).status
+            == 201
+        )
+        bot.webhook({"training": "x"}, token="wrong-token-secret")
+        bot.command("/goal", SECRET_GOAL, user="UADA")
+        bot.fake.wait_for_responses()
+        bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
+        dispatch_due(bot)
+        dm = next(m for m in bot.fake.dms_to("UGRACE") if Action.LOG_CONVERSATION in buttons(m))
+        click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
+        bot.view_submission(
+            opened_view(bot),
+            {Block.WHAT: text_value(SECRET_WHAT), Block.ORG_IMPORTANCE: radio_value("2")},
+            user="UGRACE",
+        )
+        bot.event(
+            {
+                "type": "message",
+                "channel_type": "im",
+                "channel": dm["channel"],
+                "user": "UGRACE",
+                "text": SECRET_NOTE,
+                "ts": "1765000000.000900",
+                "thread_ts": dm["ts"],
+            }
+        )
+        bot.fake.wait_for_calls("reactions.add")
+        handler.flush()
+        logs = stream.getvalue()
+        # Try a token in a log message: the formatter must redact it.
+        logging.getLogger("bot.test").warning("oops %s", bot.settings.slack_bot_token)
+        logs += stream.getvalue()
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        root._coachbot = saved[2]  # type: ignore[attr-defined]
+    assert "answer.recorded" in logs and "note.recorded" in logs and "goal.saved" in logs
+    for secret in (
+        SECRET_GOAL,
+        SECRET_WHAT,
+        SECRET_NOTE,
+        bot.settings.slack_bot_token,
+        bot.settings.slack_signing_secret,
+        bot.settings.enrollment_webhook_token,
+        "wrong-token-secret",
+    ):
+        assert secret not in logs, secret
+    assert "[redacted]" in logs
