@@ -138,6 +138,7 @@ def _dispatch_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "dispatch":
         from bot.runtime import dispatch_once
 
+        _require_token(settings)
         report = dispatch_once(settings, db)
         print(
             f"Claimed {report.claimed}: {report.sent} sent, {report.deferred} deferred, "

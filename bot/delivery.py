@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import urllib.error
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot import blocks
 from bot.ids import NUDGE_EVENT_TYPE
 from bot.prompts import Prompts
-from bot.slack import is_permanent, slack_error
+from bot.slack import is_permanent, retry_after, slack_error
 from scheduler.dispatcher import Deferred, Failed, RetryLater, SendResult, Sent, Skipped
 from scheduler.planning import Rules, is_out_of_office, ooo_defer, zone
 from storage import crud
@@ -94,7 +94,17 @@ class SlackSender:
         assert recipient is not None and recipient.slack_id
         try:
             if maybe_sent:
-                found = self._find_sent(recipient.slack_id, nudge, now)
+                try:
+                    found = self._find_sent(session, recipient, nudge)
+                except SlackApiError as exc:
+                    if is_permanent(exc):
+                        raise
+                    # Not knowing is no licence to post: look again at the next attempt.
+                    return RetryLater(
+                        f"could not check for an earlier post: {slack_error(exc)}",
+                        after_seconds=retry_after(exc),
+                        uncertain=True,
+                    )
                 if found is not None:
                     log.info("nudge.recovered nudge=%s", nudge.id)
                     return found
@@ -107,28 +117,37 @@ class SlackSender:
             if nudge.kind == NudgeKind.REMINDER and nudge.parent_id:
                 parent = session.get(Nudge, nudge.parent_id)
                 thread_ts = parent.ts if parent else None
-            response = self.client.chat_postMessage(
-                channel=recipient.slack_id,
-                text=message["text"],
-                blocks=message["blocks"],
-                thread_ts=thread_ts,
-                # A reminder lives in the prompt's thread, and still shows in the DM itself.
-                reply_broadcast=bool(thread_ts),
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata={
-                    "event_type": NUDGE_EVENT_TYPE,
-                    "event_payload": {"nudge_id": nudge.id, "delivery": nudge.deliveries + 1},
-                },
-            )
+            try:
+                response = self.client.chat_postMessage(
+                    channel=recipient.slack_id,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                    thread_ts=thread_ts,
+                    # A reminder lives in the prompt's thread, and still shows in the DM itself.
+                    reply_broadcast=bool(thread_ts),
+                    unfurl_links=False,
+                    unfurl_media=False,
+                    metadata={
+                        "event_type": NUDGE_EVENT_TYPE,
+                        "event_payload": {"nudge_id": nudge.id, "delivery": nudge.deliveries + 1},
+                    },
+                )
+            except SlackApiError as exc:
+                status = getattr(exc.response, "status_code", 200)
+                if status >= 500:
+                    # Slack may have posted before failing to answer.
+                    return RetryLater(f"Slack answered {slack_error(exc)}", uncertain=True)
+                raise
+            except (urllib.error.URLError, OSError) as exc:
+                return RetryLater(f"network: {type(exc).__name__}", uncertain=True)
             return Sent(channel=response["channel"], ts=response["ts"])
         except SlackApiError as exc:
             error = slack_error(exc)
             if is_permanent(exc):
                 return Failed(f"Slack answered {error}")
-            retry_after = float(exc.response.headers.get("Retry-After", 0) or 0)
-            return RetryLater(f"Slack answered {error}", after_seconds=retry_after)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            return RetryLater(f"Slack answered {error}", after_seconds=retry_after(exc))
+        except (urllib.error.URLError, OSError) as exc:
+            # Only reads (status, history) got here: nothing was posted.
             return RetryLater(f"network: {type(exc).__name__}")
 
     def _away(
@@ -136,13 +155,17 @@ class SlackSender:
     ) -> SendResult | None:
         try:
             profile = self.client.users_profile_get(user=recipient.slack_id).get("profile") or {}
+            recipient.status_text = (profile.get("status_text") or "")[:200] or None
+            recipient.status_emoji = (profile.get("status_emoji") or "")[:100] or None
+            session.add(recipient)
         except SlackApiError as exc:
             if is_permanent(exc):
                 raise
-            return None  # the status is a courtesy: an outage must not hold nudges back
-        recipient.status_text = (profile.get("status_text") or "")[:200] or None
-        recipient.status_emoji = (profile.get("status_emoji") or "")[:100] or None
-        session.add(recipient)
+            # Rate-limited or down: the last status the directory sync or a user_change event
+            # recorded stands in; an outage must not hold nudges back.
+            profile = {"status_text": recipient.status_text, "status_emoji": recipient.status_emoji}
+        except (urllib.error.URLError, OSError):
+            profile = {"status_text": recipient.status_text, "status_emoji": recipient.status_emoji}
         if not is_out_of_office(profile, now):
             return None
         tz = zone(recipient.tz, self.default_tz)
@@ -155,13 +178,18 @@ class SlackSender:
                 return Skipped("out of office until the training started")
         return Deferred(slot.due_at, "out of office")
 
-    def _find_sent(self, slack_id: str, nudge: Nudge, now: datetime) -> Sent | None:
+    def _find_sent(self, session: Session, recipient: Person, nudge: Nudge) -> Sent | None:
         """Look in the DM for this delivery's message, recognised by its metadata."""
-        channel = self.client.conversations_open(users=slack_id)["channel"]["id"]
-        # This delivery cannot predate its due time (a snooze moves the due time too).
-        oldest = (nudge.due_at - timedelta(minutes=1)).timestamp()
+        known = session.exec(
+            select(Nudge.channel).where(
+                Nudge.recipient_id == recipient.id, col(Nudge.channel).is_not(None)
+            )
+        ).first()
+        channel = known or self.client.conversations_open(users=recipient.slack_id)["channel"]["id"]
+        # No `oldest`: Slack's ts is Slack's clock, not ours. The lost post is among the
+        # newest messages of the DM, since it went out at most a lease or back-off ago.
         history = self.client.conversations_history(
-            channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            channel=channel, include_all_metadata=True, limit=100
         )
         for message in history.get("messages") or []:
             meta = message.get("metadata") or {}

@@ -48,22 +48,20 @@ def build_home(services: Services, user_id: str) -> dict[str, Any]:
             sections = _manager_sections(session, me.id, today) | _learner_sections(
                 session, me.id, today
             )
-        lead = services.is_ld_lead(user_id)
-        numbers: list[tuple[str, str]] = []
-        if lead:
-            try:
-                from bot.reporting import headline_numbers
+        sharing_on = me.share_goals if me else True
+    # Outside the session above: the numbers open their own, and on SQLite a second write
+    # transaction in the same thread would wait for the first one forever.
+    lead = services.is_ld_lead(user_id)
+    numbers: list[tuple[str, str]] = []
+    if lead:
+        from bot.reporting import headline_numbers
 
-                numbers = headline_numbers(services.db, settings, services.clock())
-            except ImportError:
-                numbers = []
-        return blocks.home_view(
-            services.prompts,
-            is_ld_lead=lead,
-            ld_numbers=numbers,
-            sharing_on=me.share_goals if me else True,
-            **sections,
+        numbers = headline_numbers(
+            services.db, settings, services.clock(), prompts=services.prompts
         )
+    return blocks.home_view(
+        services.prompts, is_ld_lead=lead, ld_numbers=numbers, sharing_on=sharing_on, **sections
+    )
 
 
 def _manager_sections(session: Session, me: int, today: Any) -> dict[str, Any]:

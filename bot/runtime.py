@@ -13,7 +13,9 @@ from slack_sdk import WebClient
 
 from bot.app import create_app, create_web
 from bot.delivery import SlackSender
+from bot.digest import digest_job
 from bot.directory import sync_from_slack
+from bot.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
 from bot.slack import make_client
@@ -26,6 +28,13 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 DIRECTORY_SYNC_SECONDS = 6 * 3600
+RETENTION_SECONDS = 6 * 3600
+
+
+def dispatch_client(settings: Settings) -> WebClient:
+    """The dispatcher's own client: a 429 goes back to the row with its Retry-After instead
+    of a sleep inside the SDK, so one rate-limited DM does not hold up the batch."""
+    return make_client(settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0)
 
 
 def make_dispatcher(
@@ -57,7 +66,7 @@ def scheduler_jobs(
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> list[Job]:
-    dispatcher = make_dispatcher(settings, db, client, prompts, clock=clock)
+    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), prompts, clock=clock)
     jobs = [Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)]
     jobs.append(
         Job(
@@ -66,19 +75,20 @@ def scheduler_jobs(
             DIRECTORY_SYNC_SECONDS,
         )
     )
-    try:
-        from bot.digest import digest_job
-
-        jobs.append(digest_job(settings, db, client, prompts, clock=clock))
-    except ImportError:
-        pass
+    jobs.append(digest_job(settings, db, client, prompts, clock=clock))
+    if settings.retention_days:
+        days = settings.retention_days
+        jobs.append(
+            Job("retention", lambda: apply_retention(db, days, now=clock()), RETENTION_SECONDS)
+        )
     return jobs
 
 
-def dispatch_once(settings: Settings, db: Database) -> TickReport:
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+def dispatch_once(
+    settings: Settings, db: Database, *, clock: Callable[[], datetime] = utcnow
+) -> TickReport:
     prompts = load_prompts(settings.prompts_file or None)
-    return make_dispatcher(settings, db, client, prompts).tick()
+    return make_dispatcher(settings, db, dispatch_client(settings), prompts, clock=clock).tick()
 
 
 def sync_directory(settings: Settings, db: Database, *, client: WebClient | None = None) -> int:

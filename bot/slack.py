@@ -1,8 +1,14 @@
-"""The Slack Web API client: honours SLACK_API_URL, retries rate limits and server errors."""
+"""The Slack Web API client: honours SLACK_API_URL, keeps under Slack's per-method rate limits
+client-side, and retries only what is safe to repeat."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -11,6 +17,11 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web import SlackResponse
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +49,168 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 
+# A post whose answer was lost (time-out, dropped connection, 5xx) may have reached Slack;
+# repeating it blindly could DM someone twice, so only the dispatcher retries it, after
+# looking for the message first.
+NOT_SAFE_TO_REPEAT = frozenset({"chat.postMessage"})
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket: `per_second` sustained, `burst` at once.
+
+    `per_channel` keeps one bucket per channel (chat.postMessage's limit is per channel).
+    A call that would wait longer than `max_wait` seconds is refused at once with a
+    client-side `ratelimited` error, shaped like Slack's own 429, so callers handle both alike.
+    """
+
+    per_second: float
+    burst: float
+    per_channel: bool = False
+    max_wait: float = 10.0
+
+
+# Slack's tiers are floors ("100+ per minute"); these stay at or under them. postMessage is
+# about 1 per second per channel with short bursts, so different people never slow each
+# other down; the workspace-wide bucket only caps a runaway loop.
+DEFAULT_LIMITS: dict[str, Limit] = {
+    "chat.postMessage": Limit(per_second=1.0, burst=3, per_channel=True),
+    "chat.postMessage*": Limit(per_second=1000.0, burst=1000),
+    "users.profile.get": Limit(per_second=100 / 60, burst=100, max_wait=0.0),
+    "conversations.history": Limit(per_second=50 / 60, burst=50, max_wait=5.0),
+}
+
+
+class ClientRateLimited(SlackApiError):
+    """Refused before it was sent: the call would break a rate limit."""
+
+
+class RateLimiter:
+    """Per-method token buckets, shared by every thread using one client."""
+
+    def __init__(
+        self,
+        limits: dict[str, Limit] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.limits = DEFAULT_LIMITS if limits is None else limits
+        self.clock = clock
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str, str], tuple[float, float]] = {}  # key -> (tokens, at)
+        self._paused_until: dict[str, float] = {}
+
+    def acquire(self, method: str, channel: str | None = None) -> float:
+        """Take one token for `method` (and `channel`), sleeping if need be.
+
+        Returns the seconds slept; raises ClientRateLimited when the wait would exceed the
+        method's `max_wait` (nothing is taken then).
+        """
+        buckets = []
+        for name in (method, f"{method}*"):
+            limit = self.limits.get(name)
+            if limit is not None:
+                key = (channel or "") if limit.per_channel else ""
+                buckets.append(((name, key), limit))
+        with self._lock:
+            now = self.clock()
+            wait = max(0.0, self._paused_until.get(method, now) - now)
+            taken = []
+            for bucket, limit in buckets:
+                tokens, at = self._tokens.get(bucket, (limit.burst, now))
+                tokens = min(limit.burst, tokens + (now - at) * limit.per_second) - 1
+                taken.append((bucket, tokens, now))
+                if tokens < 0:
+                    wait = max(wait, -tokens / limit.per_second)
+            max_wait = min((limit.max_wait for _, limit in buckets), default=float("inf"))
+            if wait > max_wait + 1e-9:
+                raise ClientRateLimited(
+                    f"client-side rate limit for {method}", _limited_response(method, wait)
+                )
+            for bucket, tokens, at in taken:
+                self._tokens[bucket] = (tokens, at)
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+    def pause(self, method: str, seconds: float) -> None:
+        """Slack answered 429 with Retry-After: hold every caller of `method` that long."""
+        with self._lock:
+            until = self.clock() + max(0.0, seconds)
+            self._paused_until[method] = max(self._paused_until.get(method, 0.0), until)
+
+
+def _limited_response(method: str, wait: float) -> SlackResponse:
+    return SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url=method,
+        req_args={},
+        data={"ok": False, "error": "ratelimited"},
+        headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        status_code=429,
+    )
+
+
+class LimitedWebClient(WebClient):
+    """A WebClient whose every call first takes a token from its RateLimiter."""
+
+    limiter: RateLimiter
+
+    def api_call(  # type: ignore[override]
+        self, api_method: str, *, http_verb: str = "POST", **kwargs: Any
+    ) -> SlackResponse:
+        args = kwargs.get("json") or kwargs.get("data") or kwargs.get("params") or {}
+        channel = args.get("channel") if isinstance(args, dict) else None
+        self.limiter.acquire(api_method, str(channel) if channel else None)
+        try:
+            return super().api_call(api_method, http_verb=http_verb, **kwargs)
+        except SlackApiError as exc:
+            if getattr(exc.response, "status_code", None) == 429:
+                self.limiter.pause(api_method, retry_after(exc))
+            raise
+
+
+class _SafeToRepeat(RetryHandler):
+    """Retries a lost or failed answer only for methods that may be called twice."""
+
+    def __init__(self, inner: RetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_SAFE_TO_REPEAT:
+            return False
+        return self.inner._can_retry(state=state, request=request, response=response, error=error)
+
 
 def make_client(
-    token: str, base_url: str, *, timeout: int = 10, rate_limit_retries: int = 3
-) -> WebClient:
-    client = WebClient(token=token, base_url=base_url, timeout=timeout)
-    client.retry_handlers = [
-        ConnectionErrorRetryHandler(max_retry_count=2),
-        RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
-        ServerErrorRetryHandler(max_retry_count=2),
+    token: str,
+    base_url: str,
+    *,
+    timeout: int = 10,
+    rate_limit_retries: int = 3,
+    limiter: RateLimiter | None = None,
+) -> LimitedWebClient:
+    client = LimitedWebClient(token=token, base_url=base_url, timeout=timeout)
+    client.limiter = limiter or RateLimiter()
+    handlers: list[RetryHandler] = [
+        _SafeToRepeat(ConnectionErrorRetryHandler(max_retry_count=2)),
+        _SafeToRepeat(ServerErrorRetryHandler(max_retry_count=2)),
     ]
+    if rate_limit_retries:
+        # A 429 means Slack did nothing, so repeating any method after Retry-After is safe.
+        handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
+    client.retry_handlers = handlers
     return client
 
 
@@ -57,6 +220,18 @@ def slack_error(exc: SlackApiError) -> str:
     if isinstance(data, dict):
         return str(data.get("error") or "unknown_error")
     return f"http_{getattr(exc.response, 'status_code', 'error')}"
+
+
+def retry_after(exc: SlackApiError) -> float:
+    """Seconds Slack asked us to wait (0 when it did not say)."""
+    headers = getattr(exc.response, "headers", None) or {}
+    for name, value in dict(headers).items():
+        if name.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return 0.0
+    return 0.0
 
 
 def is_permanent(exc: SlackApiError) -> bool:

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
-from scheduler.nudges import reminder_key
+from scheduler.nudges import UNCERTAIN, is_uncertain, reminder_key
 from scheduler.planning import Rules, in_window, next_window_start, reminder_slot, zone
 from storage.db import Database, is_sqlite
 from storage.models import (
@@ -61,10 +61,15 @@ class Failed:
 
 @dataclass(frozen=True)
 class RetryLater:
-    """A passing fault (rate limit, 5xx, time-out): tried again after a back-off."""
+    """A passing fault (rate limit, 5xx, time-out): tried again after a back-off.
+
+    `uncertain` when the message may have reached Slack all the same (the answer was lost):
+    the next attempt then looks for it before posting.
+    """
 
     reason: str
     after_seconds: float = 0.0
+    uncertain: bool = False
 
 
 SendResult = Sent | Deferred | Skipped | Failed | RetryLater
@@ -130,28 +135,36 @@ class Dispatcher:
     # -- claiming ----------------------------------------------------------------------
 
     def claim(self, now: datetime, limit: int) -> list[tuple[int, bool]]:
-        """Atomically lease up to `limit` due rows; returns (id, maybe_sent) pairs."""
+        """Atomically lease up to `limit` due rows; returns (id, maybe_sent) pairs.
+
+        `maybe_sent` is true for a row whose earlier lease expired: its dispatcher died
+        somewhere between claiming and recording the outcome, perhaps after Slack posted.
+        """
         table = Nudge.__table__  # type: ignore[attr-defined]
-        due = (
-            sa.select(table.c.id)
-            .where(table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
-            .order_by(table.c.due_at)
-            .limit(limit)
-        )
         expired = (
             sa.select(table.c.id)
             .where(table.c.status == NudgeStatus.SENDING.value, table.c.lease_until < now)
+            .order_by(table.c.lease_until, table.c.id)
             .limit(limit)
         )
         with self.db.engine.connect() as conn:
-            if is_sqlite(self.db.engine):
+            sqlite = is_sqlite(self.db.engine)
+            if sqlite:
+                # Takes the write lock at BEGIN, so two claims never read the same rows.
                 conn.execution_options(sqlite_begin="IMMEDIATE")
             else:
-                due = due.with_for_update(skip_locked=True)
                 expired = expired.with_for_update(skip_locked=True)
             with conn.begin():
                 reclaimed = list(conn.execute(expired).scalars())
-                fresh = list(conn.execute(due.limit(limit - len(reclaimed))).scalars())
+                due = (
+                    sa.select(table.c.id)
+                    .where(table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
+                    .order_by(table.c.due_at, table.c.id)
+                    .limit(limit - len(reclaimed))
+                )
+                if not sqlite:
+                    due = due.with_for_update(skip_locked=True)
+                fresh = list(conn.execute(due).scalars()) if len(reclaimed) < limit else []
                 ids = reclaimed + fresh
                 if ids:
                     conn.execute(
@@ -164,6 +177,8 @@ class Dispatcher:
                             updated_at=now,
                         )
                     )
+        if reclaimed:
+            log.warning("nudge.reclaimed count=%s owner=%s", len(reclaimed), self.owner)
         return [(i, True) for i in reclaimed] + [(i, False) for i in fresh]
 
     # -- one tick ----------------------------------------------------------------------
@@ -174,6 +189,7 @@ class Dispatcher:
         if not self._lock.acquire(blocking=False):
             return report  # the previous tick of this process is still running
         try:
+            seen: set[int] = set()
             while True:
                 now = self.clock()
                 claimed = self.claim(now, self.batch_size)
@@ -183,7 +199,11 @@ class Dispatcher:
                 for nudge_id, maybe_sent in claimed:
                     report.reclaimed += maybe_sent
                     self._process(nudge_id, maybe_sent, report)
-                if len(claimed) < self.batch_size:
+                # A row retried within this tick (a zero back-off on a frozen clock) would
+                # otherwise be claimed again and again; it waits for the next tick instead.
+                fresh = {i for i, _ in claimed} - seen
+                seen.update(fresh)
+                if len(claimed) < self.batch_size or not fresh:
                     break
         finally:
             self._lock.release()
@@ -196,16 +216,22 @@ class Dispatcher:
                 nudge = session.get(Nudge, nudge_id)
                 if nudge is None or nudge.status != NudgeStatus.SENDING:
                     return
+                if nudge.lease_until is not None and nudge.lease_until <= now:
+                    # Too slow: another dispatcher may hold this row by now; leave it to them.
+                    return
+                maybe_sent = maybe_sent or is_uncertain(nudge.reason)
                 outcome = self._precheck(session, nudge, now)
-                # A retry may follow a time-out after Slack had already posted the message.
-                maybe_sent = maybe_sent or nudge.attempts > 1
+                asked_slack = outcome is None
                 if outcome is None:
                     try:
                         outcome = self.sender(session, nudge, now=now, maybe_sent=maybe_sent)
                     except Exception as exc:  # a bug or an outage must not stop the batch
                         log.exception("nudge.send_error nudge=%s", nudge_id)
-                        outcome = RetryLater(f"{type(exc).__name__}")
-                self._apply(session, nudge, outcome, now, report)
+                        # Whether the post went out before the error is unknown.
+                        outcome = RetryLater(type(exc).__name__, uncertain=True)
+                # Held back before the sender could look: the doubt carries over.
+                still_uncertain = maybe_sent and not asked_slack
+                self._apply(session, nudge, outcome, now, report, still_uncertain)
         except Exception:
             # The row keeps its lease and is claimed again once it expires.
             log.exception("nudge.process_error nudge=%s", nudge_id)
@@ -226,7 +252,7 @@ class Dispatcher:
         tz = zone(recipient.tz, self.default_tz)
         if not in_window(now, tz, self.rules):
             # A retry or a slow batch must never reach someone outside their working hours.
-            return Deferred(next_window_start(now, tz, self.rules), "outside the delivery window")
+            return Deferred(next_window_start(now, tz, self.rules), OUTSIDE_WINDOW)
         return None
 
     def _apply(
@@ -236,6 +262,7 @@ class Dispatcher:
         outcome: SendResult,
         now: datetime,
         report: TickReport,
+        uncertain: bool = False,
     ) -> None:
         nudge.updated_at = now
         nudge.lease_until = None
@@ -252,10 +279,10 @@ class Dispatcher:
             log.info("nudge.sent nudge=%s kind=%s", nudge.id, nudge.kind)
         elif isinstance(outcome, Deferred):
             nudge.status = NudgeStatus.PENDING
-            nudge.attempts = 0  # nothing went out, so the next try need not look for it
-            if outcome.reason != "outside the delivery window":
+            nudge.attempts = 0  # a new day, a new budget of attempts
+            if outcome.reason != OUTSIDE_WINDOW:
                 nudge.ooo_deferrals += 1
-            nudge.reason = outcome.reason
+            nudge.reason = _reason(outcome.reason, uncertain)
             if outcome.due_at is None:
                 nudge.status = NudgeStatus.SKIPPED
                 report.count(nudge.id, "skipped")
@@ -284,7 +311,7 @@ class Dispatcher:
                 backoff = min(30 * 2 ** (nudge.attempts - 1), 3600)
                 nudge.status = NudgeStatus.PENDING
                 nudge.due_at = now + timedelta(seconds=max(backoff, outcome.after_seconds))
-                nudge.reason = outcome.reason
+                nudge.reason = _reason(outcome.reason, uncertain or outcome.uncertain)
                 report.count(nudge.id, "retried")
                 log.info("nudge.retry nudge=%s reason=%s", nudge.id, outcome.reason)
             session.add(nudge)
@@ -297,14 +324,12 @@ class Dispatcher:
             return
         if parent is None:
             return
-        existing = session.exec(
-            select(Nudge).where(
-                Nudge.parent_id == parent.id,
-                Nudge.kind == NudgeKind.REMINDER,
-                col(Nudge.status) != NudgeStatus.CANCELLED,
-            )
+        reminders = session.exec(
+            select(Nudge).where(Nudge.parent_id == parent.id, Nudge.kind == NudgeKind.REMINDER)
         ).all()
-        if len(existing) >= self.rules.max_reminders:
+        # A snooze cancels the pending reminder; the prompt that comes back earns its own.
+        counted = [r for r in reminders if r.status != NudgeStatus.CANCELLED]
+        if len(counted) >= self.rules.max_reminders:
             return
         recipient = session.get(Person, nudge.recipient_id)
         enrollment = session.get(Enrollment, nudge.enrollment_id)
@@ -317,8 +342,8 @@ class Dispatcher:
             starts_on=enrollment.starts_on if parent.kind == NudgeKind.PRE_TRAINING else None,
         )
         if slot.due_at is None:
+            log.info("nudge.no_reminder nudge=%s reason=%s", parent.id, slot.skip_reason)
             return
-        key = reminder_key(parent, len(existing) + 1)
         session.add(
             Nudge(
                 enrollment_id=nudge.enrollment_id,
@@ -326,6 +351,14 @@ class Dispatcher:
                 recipient_id=nudge.recipient_id,
                 parent_id=parent.id,
                 due_at=slot.due_at,
-                idempotency_key=key,
+                idempotency_key=reminder_key(parent, len(reminders) + 1),
             )
         )
+
+
+OUTSIDE_WINDOW = "outside the delivery window"
+
+
+def _reason(reason: str, uncertain: bool) -> str:
+    text = reason.removeprefix(UNCERTAIN)
+    return (UNCERTAIN + text if uncertain else text)[:300]

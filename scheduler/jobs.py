@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -37,6 +38,11 @@ def build_scheduler(jobs: list[Job]) -> BackgroundScheduler:
         },
     )
     for job in jobs:
+        extra = {}
+        if job.run_at_start:
+            # A first run right away, so a restart catches up without waiting an interval;
+            # the same job, so max_instances keeps it from overlapping its next run.
+            extra["next_run_time"] = datetime.now(UTC)
         scheduler.add_job(
             _guarded(job),
             "interval",
@@ -44,15 +50,11 @@ def build_scheduler(jobs: list[Job]) -> BackgroundScheduler:
             id=job.id,
             name=job.id,
             replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=MISFIRE_GRACE_SECONDS,
+            **extra,
         )
-        if job.run_at_start:
-            # A first run right away, so a restart catches up without waiting an interval.
-            scheduler.add_job(
-                _guarded(job),
-                id=f"{job.id}-at-start",
-                name=f"{job.id}-at-start",
-                replace_existing=True,
-            )
     return scheduler
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +25,15 @@ log = logging.getLogger(__name__)
 # Statuses a re-plan may still move: nothing has gone out for these rows yet.
 REPLANNABLE = (NudgeStatus.PENDING, NudgeStatus.SKIPPED, NudgeStatus.CANCELLED)
 PLANNED_KINDS = (*LEARNER_NUDGES, *MANAGER_PROMPTS)
+
+# Marks the reason of a pending row whose last attempt may have reached Slack (the answer was
+# lost): whoever sends it next looks for the message first. Kept in `reason` so that no
+# schema change is needed; it survives re-plans and deferrals until a sender has looked.
+UNCERTAIN = "may have been sent; "
+
+
+def is_uncertain(reason: str | None) -> bool:
+    return bool(reason and reason.startswith(UNCERTAIN))
 
 
 def nudge_key(enrollment: Enrollment, kind: str) -> str:
@@ -107,7 +116,9 @@ def _apply_slot(row: Nudge, slot: Slot, recipient: Person, now: datetime) -> Non
     elif slot.due_at is None:
         row.status, row.reason = NudgeStatus.SKIPPED, slot.skip_reason
     else:
-        row.status, row.reason, row.due_at = NudgeStatus.PENDING, None, slot.due_at
+        # A re-plan must not forget that the last attempt may have gone out.
+        keep = UNCERTAIN if row.status == NudgeStatus.PENDING and is_uncertain(row.reason) else None
+        row.status, row.reason, row.due_at = NudgeStatus.PENDING, keep, slot.due_at
         row.attempts = 0
         row.ooo_deferrals = 0
 
@@ -125,11 +136,14 @@ def replan_manager_nudges(
     session: Session, *, learner: Person, now: datetime, rules: Rules, default_tz: str
 ) -> int:
     """A learner's manager changed: their open enrollments follow, pending nudges re-routed."""
+    # The follow-up goes out a month after the end (and may be late by max_late_days), so an
+    # enrollment that ended weeks ago can still have a manager nudge waiting.
+    horizon = now.date() - timedelta(days=rules.follow_up_days + rules.max_late_days + 7)
     enrollments = session.exec(
         select(Enrollment).where(
             Enrollment.learner_id == learner.id,
             Enrollment.status == EnrollmentStatus.ENROLLED,
-            col(Enrollment.ends_on) >= now.date(),
+            col(Enrollment.ends_on) >= horizon,
         )
     ).all()
     count = 0

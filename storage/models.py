@@ -122,7 +122,13 @@ class Training(SQLModel, table=True):
 
 
 class Enrollment(SQLModel, table=True):
-    __table_args__ = (sa.Index("ix_enrollment_learner_training", "learner_id", "training_id"),)
+    # The weekly summary selects enrollments by the week they were created, started or ended.
+    __table_args__ = (
+        sa.Index("ix_enrollment_learner_training", "learner_id", "training_id"),
+        sa.Index("ix_enrollment_starts_on", "starts_on"),
+        sa.Index("ix_enrollment_ends_on", "ends_on"),
+        sa.Index("ix_enrollment_created_at", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     external_id: str | None = Field(default=None, max_length=200, unique=True)
@@ -145,8 +151,12 @@ class Enrollment(SQLModel, table=True):
 
 
 class Nudge(SQLModel, table=True):
-    # The dispatcher's one query walks this index: pending rows by due time.
-    __table_args__ = (sa.Index("ix_nudge_status_due", "status", "due_at"),)
+    # The dispatcher's one query walks the first index: pending rows by due time; the
+    # summary's overdue count walks the second: sent rows by when they went out.
+    __table_args__ = (
+        sa.Index("ix_nudge_status_due", "status", "due_at"),
+        sa.Index("ix_nudge_status_sent", "status", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     enrollment_id: int = Field(foreign_key="enrollment.id", index=True, ondelete="CASCADE")
@@ -170,6 +180,8 @@ class Nudge(SQLModel, table=True):
 
 class ConversationRecord(SQLModel, table=True):
     """What a person logged against one nudge: one record per nudge, whatever the clicks."""
+
+    __table_args__ = (sa.Index("ix_conversationrecord_answered_at", "answered_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     nudge_id: int = Field(foreign_key="nudge.id", unique=True, ondelete="CASCADE")

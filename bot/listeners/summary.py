@@ -1,11 +1,89 @@
-"""Listeners for this capability (being written)."""
+"""`/training-summary [last | YYYY-Www | csv]` and the App Home button, for L&D leads only.
+
+Both acknowledge at once; the summary, chart and CSV are built afterwards (a lazy listener)
+and arrive in the lead's DM with the bot.
+"""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import contextlib
+import logging
+from typing import Any
 
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot import reporting
+from bot.ids import Action
 from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/training-summary"
 
 
 def register(app: App, services: Services) -> None:
-    pass
+    prompts = services.prompts
+    settings = services.settings
+
+    def _request(body: dict[str, Any]) -> reporting.Request | None:
+        try:
+            return reporting.parse_request(
+                body.get("text") or "", services.clock(), settings.default_timezone
+            )
+        except reporting.WeekArgumentError:
+            return None
+
+    def acknowledge(ack: Ack, body: dict[str, Any]) -> None:
+        user = body.get("user_id") or ""
+        if not services.is_ld_lead(user):
+            ack(text=prompts.text("ephemeral.not_authorized_summary"))
+            log.info("summary.refused user=%s", user)
+            return
+        request = _request(body)
+        if request is None:
+            ack(text=prompts.text("summary.usage"))
+            return
+        key = "summary.preparing_csv" if request.csv_only else "summary.preparing"
+        ack(text=prompts.text(key, week=request.week.label))
+
+    def deliver(body: dict[str, Any], client: WebClient) -> None:
+        user = body.get("user_id") or ""
+        request = _request(body)
+        if request is None or not services.is_ld_lead(user):
+            return
+        _send(client, user, request)
+
+    def _send(client: WebClient, user: str, request: reporting.Request) -> None:
+        now = services.clock()
+        try:
+            channel = reporting.dm_channel(client, user)
+            csv_data = reporting.build_csv(services.db, settings, request.week, now)
+            if request.csv_only:
+                reporting.post_csv(client, channel, request.week, csv_data, prompts)
+            else:
+                summary = reporting.build_summary(services.db, settings, request.week, now)
+                reporting.post_summary(client, channel, summary, csv_data, prompts)
+        except Exception as exc:
+            error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc)
+            log.exception(
+                "summary.failed user=%s week=%s error=%s", user, request.week.label, error
+            )
+            with contextlib.suppress(SlackApiError):
+                client.chat_postMessage(channel=user, text=prompts.text("ephemeral.error"))
+
+    app.command(COMMAND)(ack=acknowledge, lazy=[deliver])
+
+    def ack_button(ack: Ack) -> None:
+        ack()
+
+    def send_from_home(body: dict[str, Any], client: WebClient) -> None:
+        user = (body.get("user") or {}).get("id") or ""
+        if not services.is_ld_lead(user):
+            log.info("summary.button_refused user=%s", user)
+            return
+        week = reporting.parse_request("", services.clock(), settings.default_timezone).week
+        _send(client, user, reporting.Request(week))
+
+    app.action(Action.SEND_SUMMARY)(ack=ack_button, lazy=[send_from_home])

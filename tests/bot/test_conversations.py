@@ -139,6 +139,7 @@ def test_quadrant_comes_from_both_sides(bot: Bot) -> None:
     _setup(bot)
     invite = _prompt(bot, datetime(2026, 12, 1, 9, 31, tzinfo=UTC), user="UADA")
     click(bot, invite, Action.INTEREST, user="UADA", value=f"{_nudge(bot, 'goal_invite').id}:1")
+    bot.fake.wait_for_calls("chat.postEphemeral")  # "Thanks, noted": the answer is stored
     dm = _prompt(bot, PRE)
     click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
     values = {Block.WHAT: text_value("Negotiation basics"), Block.ORG_IMPORTANCE: radio_value("3")}

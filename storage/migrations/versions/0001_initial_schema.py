@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 22:09:52.562044
+Create Date: 2026-11-22 22:31:33.647696
 
 """
 
@@ -96,10 +96,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_id"),
     )
     with op.batch_alter_table("enrollment", schema=None) as batch_op:
+        batch_op.create_index("ix_enrollment_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_enrollment_ends_on", ["ends_on"], unique=False)
         batch_op.create_index(
             "ix_enrollment_learner_training", ["learner_id", "training_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_enrollment_manager_id"), ["manager_id"], unique=False)
+        batch_op.create_index("ix_enrollment_starts_on", ["starts_on"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_enrollment_training_id"), ["training_id"], unique=False
         )
@@ -153,6 +156,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_nudge_enrollment_id"), ["enrollment_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_nudge_recipient_id"), ["recipient_id"], unique=False)
         batch_op.create_index("ix_nudge_status_due", ["status", "due_at"], unique=False)
+        batch_op.create_index("ix_nudge_status_sent", ["status", "sent_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_nudge_ts"), ["ts"], unique=False)
 
     op.create_table(
@@ -181,6 +185,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("nudge_id"),
     )
     with op.batch_alter_table("conversationrecord", schema=None) as batch_op:
+        batch_op.create_index("ix_conversationrecord_answered_at", ["answered_at"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_conversationrecord_enrollment_id"), ["enrollment_id"], unique=False
         )
@@ -214,10 +219,12 @@ def downgrade() -> None:
     op.drop_table("note")
     with op.batch_alter_table("conversationrecord", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversationrecord_enrollment_id"))
+        batch_op.drop_index("ix_conversationrecord_answered_at")
 
     op.drop_table("conversationrecord")
     with op.batch_alter_table("nudge", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_nudge_ts"))
+        batch_op.drop_index("ix_nudge_status_sent")
         batch_op.drop_index("ix_nudge_status_due")
         batch_op.drop_index(batch_op.f("ix_nudge_recipient_id"))
         batch_op.drop_index(batch_op.f("ix_nudge_enrollment_id"))
@@ -230,8 +237,11 @@ def downgrade() -> None:
     op.drop_table("goal")
     with op.batch_alter_table("enrollment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_enrollment_training_id"))
+        batch_op.drop_index("ix_enrollment_starts_on")
         batch_op.drop_index(batch_op.f("ix_enrollment_manager_id"))
         batch_op.drop_index("ix_enrollment_learner_training")
+        batch_op.drop_index("ix_enrollment_ends_on")
+        batch_op.drop_index("ix_enrollment_created_at")
 
     op.drop_table("enrollment")
     op.drop_table("training")

@@ -1,0 +1,584 @@
+"""The L&D summary: metrics read from storage, turned into text, Block Kit, a CSV and a chart.
+
+The numbers are defined in `storage.metrics`; this module only chooses the week, formats and
+delivers them (to a DM or a channel, with files_upload_v2).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk import WebClient
+
+from bot.blocks import escape, user_text
+from bot.prompts import Prompts
+from bot.settings import Settings
+from scheduler.planning import Rules, working_days_after
+from storage.db import Database
+from storage.metrics import (
+    QUADRANTS,
+    Counts,
+    EnrollmentRow,
+    Week,
+    WeekReport,
+    enrollment_rows,
+    local_midnight,
+    parse_week,
+    week_of,
+    week_report,
+    weekly_totals,
+    weeks_ending,
+)
+from storage.models import NudgeKind
+
+log = logging.getLogger(__name__)
+
+CHART_WEEKS = 8
+NOTES_MAX = 3
+NOTE_CHARS = 280
+MESSAGE_BLOCKS_MAX = 50
+SECTION_MAX = 3000
+
+Json = dict[str, Any]
+
+
+class WeekArgumentError(ValueError):
+    """`/training-summary` or `--week` got something that is not last, csv or an ISO week."""
+
+
+@dataclass(frozen=True)
+class Request:
+    week: Week
+    csv_only: bool = False
+
+
+def parse_request(text: str, now: datetime, tz: str) -> Request:
+    """`""`, `last`, `2026-W48`, each optionally with `csv` (in any order)."""
+    week = week_of(now, tz)
+    csv_only = False
+    chosen = False
+    for token in text.lower().split():
+        if token == "csv" and not csv_only:
+            csv_only = True
+        elif token == "last" and not chosen:
+            week, chosen = week.shifted(-1), True
+        elif re.fullmatch(r"\d{4}-?w\d{2}", token) and not chosen:
+            try:
+                week, chosen = parse_week(token, tz), True
+            except ValueError as exc:
+                raise WeekArgumentError(str(exc)) from None
+        else:
+            raise WeekArgumentError(f"unexpected {token!r}")
+    return Request(week, csv_only)
+
+
+def overdue_span(week: Week, now: datetime, rules: Rules) -> tuple[datetime, datetime]:
+    """The `sent_at` span of manager prompts whose reminder moment fell in `week`, up to `now`.
+
+    A prompt DM'd on local day d is reminded at DELIVERY_TIME, REMINDER_AFTER_DAYS working days
+    later; that is monotonic in d, so the span is found by walking the days.
+    """
+    tz = ZoneInfo(week.tz)
+    end = min(week.end, now)
+
+    def reminded_at(day: date) -> datetime:
+        on = working_days_after(day, rules.reminder_after_days, rules)
+        return datetime.combine(on, rules.delivery_time, tzinfo=tz)
+
+    # The earliest day whose reminder is in the week, and the first whose reminder is not yet.
+    first = week.monday - timedelta(days=rules.reminder_after_days * 7 + 7)
+    while reminded_at(first) < week.start:
+        first += timedelta(days=1)
+    stop = first
+    while reminded_at(stop) <= end and stop <= week.sunday:
+        stop += timedelta(days=1)
+    return local_midnight(first, tz), local_midnight(stop, tz)
+
+
+@dataclass
+class Summary:
+    week: Week
+    report: WeekReport
+    series: list[tuple[Week, Counts]]
+    min_group_size: int
+    notes: list[str]
+
+
+def build_summary(db: Database, settings: Settings, week: Week, now: datetime) -> Summary:
+    weeks = weeks_ending(week, CHART_WEEKS)
+    with db.session() as session:
+        report = week_report(
+            session,
+            week,
+            min_group_size=settings.min_group_size,
+            overdue_sent=overdue_span(week, now, settings.rules),
+        )
+        series = [*weekly_totals(session, weeks[:-1], rates_only=True), Counts()]
+        notes: list[str] = []
+        if settings.share_notes_with_ld:
+            notes = _notes(enrollment_rows(session, week))
+    series[-1] = report.total  # the same figures, overdue included
+    return Summary(
+        week, report, list(zip(weeks, series, strict=True)), settings.min_group_size, notes
+    )
+
+
+def _notes(rows: Sequence[EnrollmentRow]) -> list[str]:
+    """Follow-up notes of the week, unattributed; only when the organisation chose to share."""
+    found = [
+        (answer.answered_at, answer.texts["note"])
+        for row in rows
+        for kind, answer in row.answers.items()
+        if kind == NudgeKind.FOLLOW_UP and answer.texts.get("note")
+    ]
+    return [text for _, text in sorted(found, reverse=True)[:NOTES_MAX]]
+
+
+# --- text ------------------------------------------------------------------------------------
+
+
+def _percent(value: float) -> int:
+    return round(value * 100)
+
+
+def _rate(part: int, whole: int, prompts: Prompts) -> str:
+    if not whole:
+        return prompts.text("summary.no_rate")
+    return prompts.text("summary.rate", percent=_percent(part / whole), part=part, whole=whole)
+
+
+def _cell(part: int, whole: int, min_size: int, prompts: Prompts) -> str:
+    if whole < max(min_size, 1):
+        return prompts.text("summary.hidden")
+    return prompts.text("summary.cell", percent=_percent(part / whole))
+
+
+def _duration(seconds: float | None, prompts: Prompts) -> str:
+    if seconds is None:
+        return prompts.text("summary.no_duration")
+    hours = seconds / 3600
+    if hours < 48:
+        return prompts.text("summary.hours", hours=f"{hours:.1f}".rstrip("0").rstrip("."))
+    return prompts.text("summary.days", days=f"{hours / 24:.1f}".rstrip("0").rstrip("."))
+
+
+def summary_lines(summary: Summary, prompts: Prompts) -> tuple[str, list[str], list[str]]:
+    """The title, the headline lines (mrkdwn) and the per-training lines."""
+    t = summary.report.total
+    week = summary.week
+    title = prompts.text("summary.title", week=week.label)
+    dates = prompts.text(
+        "summary.dates",
+        start=prompts.format_date(week.monday),
+        end=prompts.format_date(week.sunday),
+    )
+    mix = " · ".join(
+        prompts.text(
+            "summary.quadrant_item", name=prompts.text(f"summary.{q}"), count=t.quadrants[q]
+        )
+        for q in QUADRANTS
+    )
+    lines = [
+        f"_{dates}_",
+        prompts.text(
+            "summary.enrollments",
+            count=t.enrollments,
+            no_manager=t.without_manager,
+            started=t.started,
+            finished=t.finished,
+        ),
+        prompts.text("summary.pre_training", rate=_rate(t.pre_logged, t.pre_cohort, prompts)),
+        prompts.text("summary.goals", rate=_rate(t.goals, t.goal_cohort, prompts)),
+        prompts.text("summary.debrief", rate=_rate(t.debriefs, t.debrief_cohort, prompts)),
+        prompts.text(
+            "summary.application",
+            rate=_rate(t.applied + t.partly, t.follow_ups, prompts),
+            applied=t.applied,
+            partly=t.partly,
+            not_yet=t.not_yet,
+        ),
+        prompts.text("summary.agreement", rate=_rate(t.agreeing, t.pairs, prompts)),
+        prompts.text(
+            "summary.median",
+            duration=_duration(t.median_answer_seconds, prompts),
+            count=t.answers,
+        ),
+        prompts.text("summary.quadrants", mix=mix),
+        prompts.text("summary.overdue", count=t.overdue),
+    ]
+    k = summary.min_group_size
+    groups = []
+    for group in summary.report.groups:
+        c = group.counts
+        cells = {
+            "pre": _cell(c.pre_logged, c.pre_cohort, k, prompts),
+            "goals": _cell(c.goals, c.goal_cohort, k, prompts),
+            "debrief": _cell(c.debriefs, c.debrief_cohort, k, prompts),
+            "applied": _cell(c.applied + c.partly, c.follow_ups, k, prompts),
+        }
+        if group.training_id:
+            groups.append(
+                prompts.text(
+                    "summary.training_line",
+                    training=user_text(group.name, 100),
+                    size=group.size,
+                    **cells,
+                )
+            )
+        else:
+            groups.append(
+                prompts.text(
+                    "summary.other_line", trainings=group.trainings, size=group.size, **cells
+                )
+            )
+    return title, lines, groups
+
+
+def summary_blocks(summary: Summary, prompts: Prompts, *, intro: str | None = None) -> Json:
+    """The Slack message: `{"text": fallback, "blocks": [...]}` within Slack's limits."""
+    title, lines, groups = summary_lines(summary, prompts)
+    blocks: list[Json] = [{"type": "header", "text": _plain(title, 150)}]
+    if intro:
+        blocks.append(_section(intro))
+    blocks.append(_section("\n".join(lines)))
+    if groups:
+        blocks.append(_section(prompts.text("summary.by_training") + "\n" + "\n".join(groups)))
+    if summary.notes:
+        quoted = [
+            prompts.text("summary.note_line", note=user_text(n.replace("\n", " "), NOTE_CHARS))
+            for n in summary.notes
+        ]
+        blocks.append(_section(prompts.text("summary.notes_title") + "\n" + "\n".join(quoted)))
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": prompts.text("summary.privacy", min=summary.min_group_size)[:3000],
+                }
+            ],
+        }
+    )
+    return {"text": escape(title), "blocks": blocks[:MESSAGE_BLOCKS_MAX]}
+
+
+def summary_text(summary: Summary, prompts: Prompts) -> str:
+    """The same summary for a terminal: no mrkdwn markers."""
+    title, lines, groups = summary_lines(summary, prompts)
+    out = [title, "=" * len(title), *lines]
+    if groups:
+        out += ["", prompts.text("summary.by_training"), *groups]
+    if summary.notes:
+        out += ["", prompts.text("summary.notes_title"), *(f"> {n}" for n in summary.notes)]
+    out += ["", prompts.text("summary.privacy", min=summary.min_group_size)]
+    text = "\n".join(out)
+    text = re.sub(r"(?<![\w*])[*_]([^*_\n]+)[*_](?![\w*])", r"\1", text)
+    return text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+
+
+def _plain(text: str, limit: int) -> Json:
+    return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
+
+
+def _section(text: str) -> Json:
+    if len(text) > SECTION_MAX:
+        text = text[: SECTION_MAX - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+# --- App Home --------------------------------------------------------------------------------
+
+
+def headline_numbers(
+    db: Database, settings: Settings, now: datetime, *, prompts: Prompts | None = None
+) -> list[tuple[str, str]]:
+    """This week's headline numbers for a lead's App Home: (label, value) pairs."""
+    if prompts is None:
+        from bot.prompts import load_prompts
+
+        prompts = load_prompts(settings.prompts_file or None)
+    week = week_of(now, settings.default_timezone)
+    with db.session() as session:
+        t = week_report(
+            session,
+            week,
+            min_group_size=settings.min_group_size,
+            overdue_sent=overdue_span(week, now, settings.rules),
+        ).total
+    pairs = [
+        ("home_enrollments", str(t.enrollments)),
+        ("home_pre_training", _rate(t.pre_logged, t.pre_cohort, prompts)),
+        ("home_goals", _rate(t.goals, t.goal_cohort, prompts)),
+        ("home_debrief", _rate(t.debriefs, t.debrief_cohort, prompts)),
+        ("home_application", _rate(t.applied + t.partly, t.follow_ups, prompts)),
+        ("home_overdue", str(t.overdue)),
+    ]
+    return [(prompts.text(f"summary.{key}"), value) for key, value in pairs]
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+CSV_COLUMNS = (
+    "enrollment_id",
+    "external_id",
+    "training",
+    "starts_on",
+    "ends_on",
+    "has_manager",
+    "goal_shared_before_start",
+    "pre_training",
+    "pre_training_on",
+    "talked_before_start",
+    "quadrant",
+    "debrief",
+    "debrief_on",
+    "debriefed_within_7_days",
+    "manager_follow_up",
+    "learner_follow_up",
+    "follow_up_agree",
+)
+NOTE_COLUMNS = (
+    "pre_training_what",
+    "pre_training_why",
+    "pre_training_how",
+    "debrief_takeaways",
+    "debrief_first_application",
+    "debrief_support",
+    "follow_up_note",
+)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
+
+
+def csv_text(rows: Sequence[EnrollmentRow], tz: str, *, share_notes: bool) -> str:
+    """One row per enrollment counted in the week, with a header row; names never appear."""
+    zone = ZoneInfo(tz)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS + (NOTE_COLUMNS if share_notes else ()))
+    for row in rows:
+        a = row.answers
+        pre, debrief = a.get(NudgeKind.PRE_TRAINING), a.get(NudgeKind.DEBRIEF)
+        mine, theirs = a.get(NudgeKind.FOLLOW_UP), a.get(NudgeKind.LEARNER_FOLLOW_UP)
+        pre_on = pre.answered_at.astimezone(zone).date() if pre else None
+        debrief_on = debrief.answered_at.astimezone(zone).date() if debrief else None
+        goal_on = (
+            row.first_goal_shared_at.astimezone(zone).date() if row.first_goal_shared_at else None
+        )
+        values = [
+            row.id,
+            row.external_id or "",
+            _safe_cell(row.training),
+            row.starts_on.isoformat(),
+            row.ends_on.isoformat(),
+            _yes_no(row.has_manager),
+            _yes_no(goal_on is not None and goal_on <= row.starts_on),
+            pre.outcome if pre else "",
+            pre_on.isoformat() if pre_on else "",
+            _yes_no(
+                bool(pre and pre.outcome == "logged" and pre_on and pre_on <= row.starts_on)
+                if row.has_manager
+                else None
+            ),
+            (pre.quadrant or "") if pre else "",
+            debrief.outcome if debrief else "",
+            debrief_on.isoformat() if debrief_on else "",
+            _yes_no(
+                bool(
+                    debrief
+                    and debrief.outcome == "logged"
+                    and debrief_on
+                    and debrief_on <= row.ends_on + timedelta(days=7)
+                )
+                if row.has_manager
+                else None
+            ),
+            mine.outcome if mine else "",
+            theirs.outcome if theirs else "",
+            _yes_no(mine.outcome == theirs.outcome if mine and theirs else None),
+        ]
+        if share_notes:
+            texts = {
+                "pre_training_what": pre.texts.get("what") if pre else None,
+                "pre_training_why": pre.texts.get("why") if pre else None,
+                "pre_training_how": pre.texts.get("how") if pre else None,
+                "debrief_takeaways": debrief.texts.get("takeaways") if debrief else None,
+                "debrief_first_application": (
+                    debrief.texts.get("first_application") if debrief else None
+                ),
+                "debrief_support": debrief.texts.get("support") if debrief else None,
+                "follow_up_note": mine.texts.get("note") if mine else None,
+            }
+            values += [_safe_cell(texts[name] or "") for name in NOTE_COLUMNS]
+        writer.writerow(values)
+    return buffer.getvalue()
+
+
+def _safe_cell(text: str) -> str:
+    # A spreadsheet runs a cell starting with = + - @ as a formula; keep it text.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def build_csv(db: Database, settings: Settings, week: Week, now: datetime) -> str:
+    with db.session() as session:
+        rows = enrollment_rows(session, week, overdue_sent=overdue_span(week, now, settings.rules))
+    return csv_text(rows, settings.default_timezone, share_notes=settings.share_notes_with_ld)
+
+
+# --- chart -----------------------------------------------------------------------------------
+
+_COLORS = {
+    "pre": "#2E6FD8",
+    "goals": "#8A5CD1",
+    "debrief": "#F08A24",
+    "application": "#1B9E77",
+    "sweet_spot": "#1B9E77",
+    "uphill": "#F08A24",
+    "gift": "#8A5CD1",
+    "waste": "#B0B7C3",
+}
+
+
+def chart_png(summary: Summary, prompts: Prompts) -> bytes:
+    """Rates over the last weeks and the quadrant mix, as a PNG, rendered without a display."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
+    fig = Figure(figsize=(11, 4.6), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(1, 3)
+    rates, mix = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
+    fig.suptitle(
+        prompts.text("summary.chart_title", week=summary.week.label),
+        fontsize=14,
+        fontweight="bold",
+        x=0.01,
+        ha="left",
+    )
+    labels = [f"W{w.label[-2:]}" for w, _ in summary.series]
+    xs = list(range(len(labels)))
+    lines = (
+        ("pre", "chart_pre_training", lambda c: c.pre_training_rate),
+        ("goals", "chart_goals", lambda c: c.goal_rate),
+        ("debrief", "chart_debrief", lambda c: c.debrief_rate),
+        ("application", "chart_application", lambda c: c.application_rate),
+    )
+    for key, label, get in lines:
+        ys = [get(c) for _, c in summary.series]
+        values = [float("nan") if y is None else y for y in ys]
+        rates.plot(
+            xs,
+            values,
+            marker="o",
+            linewidth=2.2,
+            markersize=5,
+            color=_COLORS[key],
+            label=prompts.text(f"summary.{label}"),
+        )
+    rates.set_title(prompts.text("summary.chart_rates"), loc="left", fontsize=11)
+    rates.set_xticks(xs, labels)
+    rates.set_ylim(-0.03, 1.05)
+    rates.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    rates.grid(axis="y", color="#E3E6EB")
+    rates.legend(loc="upper left", bbox_to_anchor=(0, -0.1), ncols=4, frameon=False, fontsize=9)
+    for side in ("top", "right"):
+        rates.spines[side].set_visible(False)
+
+    totals = dict.fromkeys(QUADRANTS, 0)
+    for _, counts in summary.series:
+        for q, n in counts.quadrants.items():
+            totals[q] += n
+    names = [prompts.text(f"summary.{q}") for q in QUADRANTS]
+    mix.set_title(prompts.text("summary.chart_quadrants"), loc="left", fontsize=11)
+    if sum(totals.values()):
+        heights = [totals[q] for q in QUADRANTS]
+        bars = mix.barh(names, heights, color=[_COLORS[q] for q in QUADRANTS])
+        mix.bar_label(bars, padding=3)
+        mix.invert_yaxis()
+        mix.set_xlim(0, max(heights) * 1.25)
+        mix.xaxis.set_visible(False)
+    else:
+        mix.text(
+            0.5,
+            0.5,
+            prompts.text("summary.chart_no_quadrants"),
+            ha="center",
+            va="center",
+            color="#6B7280",
+            wrap=True,
+        )
+        mix.set_xticks([])
+        mix.set_yticks([])
+    for side in ("top", "right", "bottom"):
+        mix.spines[side].set_visible(False)
+    out = io.BytesIO()
+    fig.savefig(out, format="png", facecolor="white")
+    return out.getvalue()
+
+
+# --- delivery --------------------------------------------------------------------------------
+
+
+def dm_channel(client: WebClient, user_id: str) -> str:
+    """A user's DM channel id: files.completeUploadExternal refuses a user id."""
+    opened = client.conversations_open(users=user_id)
+    channel = opened.get("channel") or {}
+    return str(channel["id"])
+
+
+def post_summary(
+    client: WebClient,
+    channel: str,
+    summary: Summary,
+    csv_data: str,
+    prompts: Prompts,
+    *,
+    intro: str | None = None,
+) -> None:
+    """The summary message, then the chart and the CSV in the same conversation."""
+    message = summary_blocks(summary, prompts, intro=intro)
+    client.chat_postMessage(channel=channel, text=message["text"], blocks=message["blocks"])
+    label = summary.week.label
+    client.files_upload_v2(
+        channel=channel,
+        initial_comment=prompts.text("summary.upload_comment", week=label),
+        file_uploads=[
+            {
+                "content": chart_png(summary, prompts),
+                "filename": f"training-summary-{label}.png",
+                "title": prompts.text("summary.chart_file", week=label),
+                "alt_txt": prompts.text("summary.chart_alt", week=label)[:1000],
+            },
+            {
+                "content": csv_data.encode("utf-8"),
+                "filename": f"enrollments-{label}.csv",
+                "title": prompts.text("summary.csv_file", week=label),
+                "snippet_type": "csv",
+            },
+        ],
+    )
+    log.info("summary.posted channel=%s week=%s", channel, label)
+
+
+def post_csv(client: WebClient, channel: str, week: Week, csv_data: str, prompts: Prompts) -> None:
+    client.files_upload_v2(
+        channel=channel,
+        initial_comment=prompts.text("summary.csv_comment", week=week.label),
+        content=csv_data.encode("utf-8"),
+        filename=f"enrollments-{week.label}.csv",
+        title=prompts.text("summary.csv_file", week=week.label),
+        snippet_type="csv",
+    )
+    log.info("summary.csv_posted channel=%s week=%s", channel, week.label)

@@ -1,0 +1,43 @@
+"""`coachbot summary [--week YYYY-Www] [--csv FILE]`: the L&D summary in a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from bot.prompts import load_prompts
+from bot.reporting import WeekArgumentError, build_csv, build_summary, parse_request, summary_text
+from bot.settings import Settings
+from storage.db import Database
+from storage.models import utcnow
+
+
+def print_summary(
+    settings: Settings,
+    db: Database,
+    *,
+    week: str | None = None,
+    csv_path: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> int:
+    """Print the week's summary (this week by default); with `csv_path`, write the CSV too."""
+    from bot.cli import EXIT_OK, UsageError
+
+    now = clock()
+    try:
+        request = parse_request(week or "", now, settings.default_timezone)
+    except WeekArgumentError as exc:
+        raise UsageError(f"--week must be an ISO week such as 2026-W48 or 'last' ({exc})") from None
+    if request.csv_only:
+        raise UsageError("--week takes an ISO week such as 2026-W48 or 'last'; use --csv FILE")
+    prompts = load_prompts(settings.prompts_file or None)
+    print(summary_text(build_summary(db, settings, request.week, now), prompts))
+    if csv_path:
+        path = Path(csv_path)
+        if path.parent and not path.parent.is_dir():
+            raise UsageError(f"--csv: the folder {path.parent} does not exist")
+        text = build_csv(db, settings, request.week, now)
+        path.write_text(text, encoding="utf-8")
+        print(f"\nWrote {text.count(chr(10)) - 1} enrollments to {path}")
+    return EXIT_OK

@@ -1,0 +1,718 @@
+"""L&D metrics, aggregated in SQL per ISO week and per training, on SQLite and PostgreSQL.
+
+Every metric is defined once, here. A week is an ISO week (Monday 00:00 to the next Monday
+00:00) of one time zone (DEFAULT_TIMEZONE); dates such as "before the start" are read in that
+zone too. Cancelled enrollments count nowhere.
+
+Each metric, for week W: what it counts over, and what it is.
+
+- enrollments: enrollments created in W.
+- without a manager: of those, how many have no manager (so nobody is prompted).
+- started / finished: enrollments whose start / end date is in W.
+- pre-training conversation rate: over enrollments with a manager starting in W, the share
+  whose manager logged the pre-training conversation on or before the start date.
+- goal rate: over enrollments starting in W, the share whose learner shared an application
+  goal on or before the start date.
+- quadrant mix: pre-training conversations of enrollments starting in W, by quadrant.
+- debrief rate: over enrollments with a manager whose 7-day debrief window closed in W (they
+  ended in W-1), the share whose manager logged the debrief within 7 days after the end date.
+- application rate: over managers' follow-up answers logged in W, the share "applied" or
+  "partly"; "applied", "partly" and "not yet" are also counted apart.
+- learner-manager agreement: over enrollments whose manager's follow-up was answered in W and
+  whose learner answered too, the share where both gave the same answer.
+- median time to answer: over manager prompts (pre-training, debrief, follow-up) answered in
+  W, the median time from the prompt's DM (sent_at) to the answer.
+- overdue prompts: manager prompts whose reminder day fell in W (up to now) and that are
+  still unanswered.
+
+A rate is a share of its own group ("counted over"), so every number can be checked by hand.
+In the per-training breakdown, a training with fewer than MIN_GROUP_SIZE enrollments counted
+in the week is folded into "other trainings"; totals always include everyone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy import ColumnElement, func
+from sqlmodel import Session, col
+
+from storage.models import (
+    ConversationRecord,
+    Enrollment,
+    EnrollmentStatus,
+    Goal,
+    Nudge,
+    NudgeKind,
+    NudgeStatus,
+    Outcome,
+    Quadrant,
+    Training,
+)
+
+DEBRIEF_DAYS = 7
+OTHER = 0  # the group key of trainings too small to break out
+APPLICATION_OUTCOMES = (Outcome.APPLIED.value, Outcome.PARTLY.value, Outcome.NOT_YET.value)
+PROMPT_KINDS = (NudgeKind.PRE_TRAINING.value, NudgeKind.DEBRIEF.value, NudgeKind.FOLLOW_UP.value)
+QUADRANTS = tuple(q.value for q in Quadrant)
+
+_WEEK = re.compile(r"^(\d{4})-?W(\d{2})$", re.IGNORECASE)
+
+E = Enrollment.__table__  # type: ignore[attr-defined]
+R = ConversationRecord.__table__  # type: ignore[attr-defined]
+N = Nudge.__table__  # type: ignore[attr-defined]
+G = Goal.__table__  # type: ignore[attr-defined]
+T = Training.__table__  # type: ignore[attr-defined]
+
+
+# --- weeks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Week:
+    """One ISO week of a time zone: its label, its dates and the UTC instants it spans."""
+
+    monday: date
+    tz: str
+
+    @property
+    def label(self) -> str:
+        year, number, _ = self.monday.isocalendar()
+        return f"{year}-W{number:02d}"
+
+    @property
+    def sunday(self) -> date:
+        return self.monday + timedelta(days=6)
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.monday, ZoneInfo(self.tz))
+
+    @property
+    def end(self) -> datetime:
+        return local_midnight(self.monday + timedelta(days=7), ZoneInfo(self.tz))
+
+    def shifted(self, weeks: int) -> Week:
+        return Week(self.monday + timedelta(weeks=weeks), self.tz)
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
+
+
+def week_of(moment: datetime, tz: str) -> Week:
+    local = moment.astimezone(ZoneInfo(tz)).date()
+    return Week(local - timedelta(days=local.weekday()), tz)
+
+
+def parse_week(text: str, tz: str) -> Week:
+    """`2026-W48` (or `2026W48`); ValueError when it is not an ISO week that exists."""
+    match = _WEEK.match(text.strip())
+    if not match:
+        raise ValueError(f"not an ISO week such as 2026-W48: {text!r}")
+    year, number = int(match.group(1)), int(match.group(2))
+    try:
+        monday = date.fromisocalendar(year, number, 1)
+    except ValueError:
+        raise ValueError(f"{year} has no week {number}") from None
+    return Week(monday, tz)
+
+
+def weeks_ending(last: Week, count: int) -> list[Week]:
+    return [last.shifted(-i) for i in range(count - 1, -1, -1)]
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass
+class Counts:
+    """The raw counts behind every metric of one group (a week, a training or everyone)."""
+
+    enrollments: int = 0
+    without_manager: int = 0
+    started: int = 0
+    finished: int = 0
+    pre_cohort: int = 0
+    pre_logged: int = 0
+    goal_cohort: int = 0
+    goals: int = 0
+    debrief_cohort: int = 0
+    debriefs: int = 0
+    applied: int = 0
+    partly: int = 0
+    not_yet: int = 0
+    pairs: int = 0
+    agreeing: int = 0
+    answers: int = 0
+    median_answer_seconds: float | None = None
+    overdue: int = 0
+    quadrants: dict[str, int] = field(default_factory=lambda: dict.fromkeys(QUADRANTS, 0))
+
+    @property
+    def follow_ups(self) -> int:
+        return self.applied + self.partly + self.not_yet
+
+    @property
+    def pre_training_rate(self) -> float | None:
+        return _rate(self.pre_logged, self.pre_cohort)
+
+    @property
+    def goal_rate(self) -> float | None:
+        return _rate(self.goals, self.goal_cohort)
+
+    @property
+    def debrief_rate(self) -> float | None:
+        return _rate(self.debriefs, self.debrief_cohort)
+
+    @property
+    def application_rate(self) -> float | None:
+        return _rate(self.applied + self.partly, self.follow_ups)
+
+    @property
+    def agreement_rate(self) -> float | None:
+        return _rate(self.agreeing, self.pairs)
+
+    @property
+    def quadrant_total(self) -> int:
+        return sum(self.quadrants.values())
+
+
+@dataclass
+class Group:
+    training_id: int  # OTHER (0) for the folded small trainings
+    name: str
+    size: int  # enrollments counted in the week
+    counts: Counts
+    trainings: int = 1  # how many trainings the group holds (several for "other")
+
+
+@dataclass
+class WeekReport:
+    week: Week
+    total: Counts
+    groups: list[Group]  # big trainings by size, then "other" if any
+
+
+# --- SQL helpers -----------------------------------------------------------------------------
+
+
+def _int(value: int) -> ColumnElement[int]:
+    # Inline constants: a bound parameter in a GROUP BY key confuses PostgreSQL.
+    return sa.literal_column(str(int(value)), sa.Integer)
+
+
+def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(sa.case((condition, _int(1)), else_=_int(0))), _int(0))
+
+
+def _bucket(column: Any, bounds: Sequence[Any]) -> ColumnElement[int]:
+    """Index of the interval of `bounds` (ascending) that `column` falls in; filter first."""
+    if len(bounds) <= 2:
+        return _int(0)
+    whens = [(column < bound, _int(i)) for i, bound in enumerate(bounds[1:-1])]
+    return sa.case(*whens, else_=_int(len(bounds) - 2))
+
+
+def _offsets(tz: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
+    """The zone's UTC offsets from `lo` to `hi`: (from when, offset in seconds), ascending."""
+
+    def offset(at: datetime) -> int:
+        delta = at.astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta else 0
+
+    found = [(lo, offset(lo))]
+    step = lo
+    while step < hi:
+        nxt = min(step + timedelta(hours=12), hi)
+        if offset(nxt) != found[-1][1]:
+            a, b = step, nxt  # the change is in (a, b]: narrow it to the minute
+            while b - a > timedelta(minutes=1):
+                mid = a + (b - a) / 2
+                a, b = (mid, b) if offset(mid) == found[-1][1] else (a, mid)
+            found.append((b, offset(b)))
+        step = nxt
+    return found
+
+
+class _Sql:
+    """Dialect-specific date arithmetic, for one time zone and one span of interest."""
+
+    def __init__(self, session: Session, tz: str, lo: datetime, hi: datetime) -> None:
+        self.pg = session.get_bind().dialect.name == "postgresql"
+        self.tz = ZoneInfo(tz)
+        # Offsets only matter near a deadline; far from one, any offset gives the same answer.
+        self.offsets = [] if self.pg else _offsets(self.tz, lo - timedelta(days=2), hi)
+
+    def local_date(self, column: Any) -> ColumnElement[Any]:
+        if self.pg:
+            return sa.cast(func.timezone(self.tz.key, column), sa.Date)
+        mods: list[Any] = [sa.literal_column(f"'{off:+d} seconds'") for _, off in self.offsets]
+        if len(mods) == 1:
+            return func.date(column, mods[0])
+        whens = [(column < since, mods[i]) for i, (since, _) in enumerate(self.offsets[1:])]
+        return func.date(column, sa.case(*whens, else_=mods[-1]))
+
+    def plus_days(self, column: Any, days: int) -> ColumnElement[Any]:
+        if self.pg:
+            return column + _int(days)
+        return func.date(column, sa.literal_column(f"'{days:+d} days'"))
+
+    def seconds_between(self, earlier: Any, later: Any) -> ColumnElement[float]:
+        if self.pg:
+            return sa.cast(func.extract("epoch", later - earlier), sa.Float)
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+_ENROLLED = E.c.status == EnrollmentStatus.ENROLLED.value
+
+
+# --- the queries -----------------------------------------------------------------------------
+
+
+class _Query:
+    """Metric queries over contiguous weeks, grouped by week and optionally by training."""
+
+    def __init__(
+        self,
+        session: Session,
+        weeks: Sequence[Week],
+        *,
+        trainings: Sequence[int] | None = None,
+        overdue_sent: Sequence[tuple[datetime, datetime]] = (),
+        rates_only: bool = False,
+    ) -> None:
+        self.rates_only = rates_only  # the chart: no counts, agreement or medians
+        self.s = session
+        self.weeks = list(weeks)
+        self.days = [w.monday for w in self.weeks] + [self.weeks[-1].monday + timedelta(days=7)]
+        self.instants = [w.start for w in self.weeks] + [self.weeks[-1].end]
+        self.trainings = trainings
+        self.overdue_sent = list(overdue_sent)
+        span_hi = self.instants[-1] + timedelta(days=DEBRIEF_DAYS + 2)
+        self.sql = _Sql(session, self.weeks[0].tz, self.instants[0], span_hi)
+
+    def _group(self) -> ColumnElement[int]:
+        if self.trainings is None:
+            return _int(OTHER)
+        return sa.case(
+            (E.c.training_id.in_(list(self.trainings)), E.c.training_id), else_=_int(OTHER)
+        )
+
+    def _rows(self, inner: Any, *aggregates: Any, extra: Sequence[Any] = ()) -> list[Any]:
+        sub = inner.subquery()
+        keys = [sub.c.w, sub.c.g, *(sub.c[name] for name in extra)]
+        outer = sa.select(*keys, *(agg(sub) for agg in aggregates)).group_by(*keys)
+        return list(self.s.execute(outer).all())
+
+    def run(self) -> dict[tuple[int, int], Counts]:
+        out: dict[tuple[int, int], Counts] = {}
+
+        def at(w: int, g: int) -> Counts:
+            return out.setdefault((w, g), Counts())
+
+        created = E.c.created_at
+        inner = sa.select(
+            _bucket(created, self.instants).label("w"),
+            self._group().label("g"),
+            (E.c.manager_id.is_(None)).label("nm"),
+        ).where(_ENROLLED, created >= self.instants[0], created < self.instants[-1])
+        for w, g, n, nm in self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.nm)):
+            at(w, g).enrollments += n
+            at(w, g).without_manager += nm
+
+        # Started: the pre-training and goal cohorts, and their quadrant mix.
+        local_answer = self.sql.local_date(R.c.answered_at)
+        pre_logged = sa.exists().where(
+            R.c.enrollment_id == E.c.id,
+            R.c.kind == NudgeKind.PRE_TRAINING.value,
+            R.c.outcome == Outcome.LOGGED.value,
+            local_answer <= E.c.starts_on,
+        )
+        goal_shared = sa.exists().where(
+            G.c.enrollment_id == E.c.id,
+            G.c.shared.is_(True),
+            G.c.shared_at.is_not(None),
+            self.sql.local_date(G.c.shared_at) <= E.c.starts_on,
+        )
+        has_manager = E.c.manager_id.is_not(None)
+        started = (E.c.starts_on >= self.days[0]) & (E.c.starts_on < self.days[-1])
+        inner = sa.select(
+            _bucket(E.c.starts_on, self.days).label("w"),
+            self._group().label("g"),
+            has_manager.label("hm"),
+            (has_manager & pre_logged).label("pre"),
+            goal_shared.label("goal"),
+        ).where(_ENROLLED, started)
+        for w, g, n, hm, pre, goal in self._rows(
+            inner,
+            lambda s: func.count(),
+            lambda s: _count_if(s.c.hm),
+            lambda s: _count_if(s.c.pre),
+            lambda s: _count_if(s.c.goal),
+        ):
+            c = at(w, g)
+            c.started += n
+            c.goal_cohort += n
+            c.pre_cohort += hm
+            c.pre_logged += pre
+            c.goals += goal
+
+        inner = (
+            sa.select(
+                _bucket(E.c.starts_on, self.days).label("w"),
+                self._group().label("g"),
+                R.c.quadrant.label("q"),
+            )
+            .select_from(E.join(R, R.c.enrollment_id == E.c.id))
+            .where(
+                _ENROLLED,
+                started,
+                R.c.kind == NudgeKind.PRE_TRAINING.value,
+                R.c.quadrant.in_(QUADRANTS),
+            )
+        )
+        for w, g, q, n in self._rows(inner, lambda s: func.count(), extra=("q",)):
+            at(w, g).quadrants[q] += n
+
+        ended = (E.c.ends_on >= self.days[0]) & (E.c.ends_on < self.days[-1])
+        inner = sa.select(
+            _bucket(E.c.ends_on, self.days).label("w"), self._group().label("g")
+        ).where(_ENROLLED, ended)
+        for w, g, n in [] if self.rates_only else self._rows(inner, lambda s: func.count()):
+            at(w, g).finished += n
+
+        # Debrief: the window of trainings that ended the week before closes in the week.
+        debrief_days = [d - timedelta(days=DEBRIEF_DAYS) for d in self.days]
+        debriefed = sa.exists().where(
+            R.c.enrollment_id == E.c.id,
+            R.c.kind == NudgeKind.DEBRIEF.value,
+            R.c.outcome == Outcome.LOGGED.value,
+            local_answer <= self.sql.plus_days(E.c.ends_on, DEBRIEF_DAYS),
+        )
+        inner = sa.select(
+            _bucket(E.c.ends_on, debrief_days).label("w"),
+            self._group().label("g"),
+            debriefed.label("done"),
+        ).where(
+            _ENROLLED,
+            has_manager,
+            E.c.ends_on >= debrief_days[0],
+            E.c.ends_on < debrief_days[-1],
+        )
+        for w, g, n, done in self._rows(
+            inner, lambda s: func.count(), lambda s: _count_if(s.c.done)
+        ):
+            at(w, g).debrief_cohort += n
+            at(w, g).debriefs += done
+
+        # Follow-ups answered by managers in the week, and the learner's answer beside them.
+        answered = R.c.answered_at
+        in_weeks = (answered >= self.instants[0]) & (answered < self.instants[-1])
+        inner = (
+            sa.select(
+                _bucket(answered, self.instants).label("w"),
+                self._group().label("g"),
+                R.c.outcome.label("o"),
+            )
+            .select_from(R.join(E, E.c.id == R.c.enrollment_id))
+            .where(
+                _ENROLLED,
+                in_weeks,
+                R.c.kind == NudgeKind.FOLLOW_UP.value,
+                R.c.outcome.in_(APPLICATION_OUTCOMES),
+            )
+        )
+        for w, g, o, n in self._rows(inner, lambda s: func.count(), extra=("o",)):
+            c = at(w, g)
+            setattr(c, o, getattr(c, o) + n)
+
+        learner = R.alias("learner_answer")
+        inner = (
+            sa.select(
+                _bucket(answered, self.instants).label("w"),
+                self._group().label("g"),
+                (learner.c.outcome == R.c.outcome).label("same"),
+            )
+            .select_from(
+                R.join(E, E.c.id == R.c.enrollment_id).join(
+                    learner,
+                    (learner.c.enrollment_id == R.c.enrollment_id)
+                    & (learner.c.kind == NudgeKind.LEARNER_FOLLOW_UP.value),
+                )
+            )
+            .where(
+                _ENROLLED,
+                in_weeks,
+                R.c.kind == NudgeKind.FOLLOW_UP.value,
+                R.c.outcome.in_(APPLICATION_OUTCOMES),
+                learner.c.outcome.in_(APPLICATION_OUTCOMES),
+            )
+        )
+        for w, g, n, same in (
+            []
+            if self.rates_only
+            else self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.same))
+        ):
+            at(w, g).pairs += n
+            at(w, g).agreeing += same
+
+        if not self.rates_only:
+            self.medians(out)
+
+        # Overdue: manager prompts still unanswered whose reminder day fell in the week.
+        for w, (lo, hi) in enumerate(self.overdue_sent):
+            if hi <= lo:
+                continue
+            inner = (
+                sa.select(_int(w).label("w"), self._group().label("g"))
+                .select_from(N.join(E, E.c.id == N.c.enrollment_id))
+                .where(
+                    _ENROLLED,
+                    N.c.status == NudgeStatus.SENT.value,
+                    N.c.kind.in_(PROMPT_KINDS),
+                    N.c.sent_at >= lo,
+                    N.c.sent_at < hi,
+                )
+            )
+            for ww, g, n in self._rows(inner, lambda s: func.count()):
+                at(ww, g).overdue += n
+        return out
+
+    def medians(self, out: dict[tuple[int, int], Counts]) -> None:
+        """Median time to answer a manager prompt: ranked in SQL, only middle rows come back."""
+        answered = R.c.answered_at
+        in_weeks = (answered >= self.instants[0]) & (answered < self.instants[-1])
+        seconds = self.sql.seconds_between(N.c.sent_at, answered)
+        timed = (
+            sa.select(
+                _bucket(answered, self.instants).label("w"),
+                self._group().label("g"),
+                seconds.label("secs"),
+            )
+            .select_from(R.join(N, N.c.id == R.c.nudge_id).join(E, E.c.id == R.c.enrollment_id))
+            .where(
+                _ENROLLED,
+                in_weeks,
+                R.c.kind.in_(PROMPT_KINDS),
+                N.c.sent_at.is_not(None),
+                N.c.sent_at <= answered,
+            )
+            .subquery()
+        )
+        ranked = sa.select(
+            timed.c.w,
+            timed.c.g,
+            timed.c.secs,
+            func.row_number()
+            .over(partition_by=(timed.c.w, timed.c.g), order_by=timed.c.secs)
+            .label("rn"),
+            func.count().over(partition_by=(timed.c.w, timed.c.g)).label("n"),
+        ).subquery()
+        middle = (
+            sa.select(ranked.c.w, ranked.c.g, func.max(ranked.c.n), func.avg(ranked.c.secs))
+            .where(
+                ranked.c.rn.in_(
+                    [(ranked.c.n + _int(1)) // _int(2), (ranked.c.n + _int(2)) // _int(2)]
+                )
+            )
+            .group_by(ranked.c.w, ranked.c.g)
+        )
+        for w, g, n, median in self.s.execute(middle).all():
+            c = out.setdefault((w, g), Counts())
+            c.answers += int(n)
+            c.median_answer_seconds = float(median)
+
+    def enrollment_ids(self) -> Any:
+        """Every enrollment some figure of the (single) week counts: the breakdown's groups."""
+        lo, hi = self.instants[0], self.instants[-1]
+        d0, d1 = self.days[0], self.days[-1]
+        parts: list[Any] = [
+            sa.select(E.c.id).where(E.c.created_at >= lo, E.c.created_at < hi),
+            sa.select(E.c.id).where(E.c.starts_on >= d0, E.c.starts_on < d1),
+            sa.select(E.c.id).where(
+                E.c.ends_on >= d0 - timedelta(days=DEBRIEF_DAYS), E.c.ends_on < d1
+            ),
+            sa.select(R.c.enrollment_id).where(R.c.answered_at >= lo, R.c.answered_at < hi),
+        ]
+        for sent_lo, sent_hi in self.overdue_sent:
+            if sent_hi > sent_lo:
+                parts.append(
+                    sa.select(N.c.enrollment_id).where(
+                        N.c.status == NudgeStatus.SENT.value,
+                        N.c.kind.in_(PROMPT_KINDS),
+                        N.c.sent_at >= sent_lo,
+                        N.c.sent_at < sent_hi,
+                    )
+                )
+        return sa.union(*parts)
+
+
+# --- public functions ------------------------------------------------------------------------
+
+
+def weekly_totals(
+    session: Session,
+    weeks: Sequence[Week],
+    *,
+    overdue_sent: Sequence[tuple[datetime, datetime]] = (),
+    rates_only: bool = False,
+) -> list[Counts]:
+    """Everyone's counts for each of `weeks` (contiguous, ascending), for the chart.
+
+    With `rates_only`, only what the chart draws: the four rates and the quadrant mix.
+    """
+    if not weeks:
+        return []
+    found = _Query(session, weeks, overdue_sent=overdue_sent, rates_only=rates_only).run()
+    return [found.get((i, OTHER), Counts()) for i in range(len(weeks))]
+
+
+def week_report(
+    session: Session,
+    week: Week,
+    *,
+    min_group_size: int,
+    overdue_sent: tuple[datetime, datetime] | None = None,
+) -> WeekReport:
+    """Totals for `week`, and per training where at least `min_group_size` are counted.
+
+    `overdue_sent` is the span of `sent_at` whose reminder day fell in the week (up to now):
+    the caller knows the working days, storage does not.
+    """
+    spans = [overdue_sent] if overdue_sent else []
+    query = _Query(session, [week], overdue_sent=spans)
+    ids = query.enrollment_ids().subquery()
+    sizes = session.execute(
+        sa.select(E.c.training_id, T.c.name, func.count())
+        .select_from(E.join(T, T.c.id == E.c.training_id))
+        .where(_ENROLLED, E.c.id.in_(sa.select(ids.c[0])))
+        .group_by(E.c.training_id, T.c.name)
+    ).all()
+    big = {tid: (name, n) for tid, name, n in sizes if n >= min_group_size}
+    small = [(tid, n) for tid, _name, n in sizes if n < min_group_size]
+    query.trainings = sorted(big)
+    found = query.run()
+    groups: list[Group] = []
+    total = Counts()
+    for counts in found.values():
+        _add(total, counts)
+    # The median is not additive: everyone's comes from its own query.
+    medians: dict[tuple[int, int], Counts] = {}
+    _Query(session, [week]).medians(medians)
+    everyone = medians.get((0, OTHER), Counts())
+    total.answers, total.median_answer_seconds = everyone.answers, everyone.median_answer_seconds
+    for tid, (name, n) in sorted(big.items(), key=lambda item: (-item[1][1], item[1][0])):
+        groups.append(Group(tid, name, n, found.get((0, tid), Counts())))
+    if small and groups:
+        groups.append(
+            Group(
+                OTHER,
+                "",
+                sum(n for _, n in small),
+                found.get((0, OTHER), Counts()),
+                trainings=len(small),
+            )
+        )
+    return WeekReport(week, total, groups)
+
+
+def _add(into: Counts, more: Counts) -> None:
+    for name in (
+        "enrollments",
+        "without_manager",
+        "started",
+        "finished",
+        "pre_cohort",
+        "pre_logged",
+        "goal_cohort",
+        "goals",
+        "debrief_cohort",
+        "debriefs",
+        "applied",
+        "partly",
+        "not_yet",
+        "pairs",
+        "agreeing",
+        "overdue",
+    ):
+        setattr(into, name, getattr(into, name) + getattr(more, name))
+    for q, n in more.quadrants.items():
+        into.quadrants[q] = into.quadrants.get(q, 0) + n
+
+
+# --- per-enrollment rows (the CSV) -----------------------------------------------------------
+
+
+@dataclass
+class Answer:
+    outcome: str
+    answered_at: datetime
+    quadrant: str | None = None
+    texts: dict[str, str] = field(default_factory=dict)  # free text, by field name
+
+
+@dataclass
+class EnrollmentRow:
+    id: int
+    external_id: str | None
+    training: str
+    starts_on: date
+    ends_on: date
+    has_manager: bool
+    first_goal_shared_at: datetime | None = None
+    answers: dict[str, Answer] = field(default_factory=dict)  # by kind
+
+
+_TEXT_FIELDS = ("what", "why", "how", "takeaways", "first_application", "support", "note")
+
+
+def enrollment_rows(
+    session: Session,
+    week: Week,
+    *,
+    overdue_sent: tuple[datetime, datetime] | None = None,
+) -> list[EnrollmentRow]:
+    """The facts behind the week's figures, one row per enrollment counted in the week."""
+    query = _Query(session, [week], overdue_sent=[overdue_sent] if overdue_sent else [])
+    ids = query.enrollment_ids().subquery()
+    wanted = E.c.id.in_(sa.select(ids.c[0]))
+    rows: dict[int, EnrollmentRow] = {}
+    for eid, ext, name, starts_on, ends_on, manager_id in session.execute(
+        sa.select(E.c.id, E.c.external_id, T.c.name, E.c.starts_on, E.c.ends_on, E.c.manager_id)
+        .select_from(E.join(T, T.c.id == E.c.training_id))
+        .where(_ENROLLED, wanted)
+        .order_by(E.c.starts_on, E.c.id)
+    ).all():
+        rows[eid] = EnrollmentRow(eid, ext, name, starts_on, ends_on, manager_id is not None)
+    if not rows:
+        return []
+    in_rows = sa.select(E.c.id).where(_ENROLLED, wanted)
+    records = sa.select(ConversationRecord).where(
+        col(ConversationRecord.enrollment_id).in_(in_rows)
+    )
+    for r in session.execute(records).scalars():
+        row = rows.get(r.enrollment_id)
+        if row is None:
+            continue
+        texts = {name: getattr(r, name) for name in _TEXT_FIELDS if getattr(r, name)}
+        row.answers[r.kind] = Answer(r.outcome, r.answered_at, r.quadrant, texts)
+    shared_at = sa.type_coerce(func.min(G.c.shared_at), Goal.__table__.c.shared_at.type)  # type: ignore[attr-defined]
+    for eid, first in session.execute(
+        sa.select(G.c.enrollment_id, shared_at)
+        .where(G.c.enrollment_id.in_(in_rows), G.c.shared.is_(True), G.c.shared_at.is_not(None))
+        .group_by(G.c.enrollment_id)
+    ).all():
+        if eid in rows:
+            rows[eid].first_goal_shared_at = first
+    return list(rows.values())

@@ -1,0 +1,111 @@
+"""Forgetting a person (CLI and Slack) and RETENTION_DAYS: the text goes, the counts stay."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+from support import Bot, buttons, click, dispatch_due, opened_view, radio_value, text_value
+
+from bot.cli import main
+from bot.ids import Action, Block, View
+from bot.privacy import apply_retention
+from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person
+
+PRIVATE = "We agreed she leads the next retro"
+
+
+def _story(bot: Bot) -> None:
+    """Ada sets a goal; Grace logs a talk about her training and replies in the thread."""
+    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada Lovelace", tz="UTC")
+    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
+    assert (
+        bot.webhook(
+            {
+                "external_id": "e1",
+                "learner_email": "ada@example.org",
+                "manager_email": "grace@example.org",
+                "training": "Coaching",
+                "starts_on": "2026-12-08",
+                "ends_on": "2026-12-09",
+            }
+        ).status
+        == 201
+    )
+    bot.command("/goal", "Lead one retro", user="UADA")
+    bot.fake.wait_for_responses()
+    bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
+    dispatch_due(bot)
+    dm = next(m for m in bot.fake.dms_to("UGRACE") if Action.LOG_CONVERSATION in buttons(m))
+    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
+    bot.view_submission(
+        opened_view(bot),
+        {Block.WHAT: text_value(PRIVATE), Block.ORG_IMPORTANCE: radio_value("3")},
+        user="UGRACE",
+    )
+    bot.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": dm["channel"],
+            "user": "UGRACE",
+            "text": "Talked, all good",
+            "ts": "1765000000.000500",
+            "thread_ts": dm["ts"],
+        }
+    )
+    bot.fake.wait_for_calls("reactions.add")
+
+
+def _assert_ada_forgotten(bot: Bot) -> None:
+    with bot.db.session() as s:
+        assert s.exec(select(Person).where(Person.email == "ada@example.org")).first() is None
+        assert s.exec(select(func.count()).select_from(Goal)).one() == 0
+        assert s.exec(select(func.count()).select_from(Note)).one() == 0
+        record = s.exec(select(ConversationRecord)).one()  # the count stays
+        assert record.what is None and record.outcome == "logged" and record.org_importance == 3
+        assert s.exec(select(func.count()).select_from(Enrollment)).one() == 1
+        pending = s.exec(select(Nudge).where(Nudge.status == "pending")).all()
+        assert pending == []
+
+
+def test_coachbot_forget_deletes_the_personal_data_and_keeps_counts(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _story(bot)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", bot.settings.database_url)
+    monkeypatch.setattr("bot.cli.setup_logging", lambda: None)  # keep pytest's log capture
+    with caplog.at_level(logging.INFO):
+        assert main(["forget", "ada@example.org"]) == 0
+    _assert_ada_forgotten(bot)
+    audit = [r.getMessage() for r in caplog.records if "privacy.forget" in r.getMessage()]
+    assert audit and "Lead one retro" not in audit[0] and PRIVATE not in caplog.text
+    assert main(["forget", "nobody@example.org"]) == 2
+
+
+def test_delete_my_data_from_app_home(bot: Bot) -> None:
+    _story(bot)
+    bot.event({"type": "app_home_opened", "user": "UADA", "tab": "home"})
+    bot.fake.wait_for_calls("views.publish")
+    answer = bot.view_submission(
+        {"type": "modal", "callback_id": View.FORGET_ME}, {}, user="UADA"
+    ).json()
+    assert answer["response_action"] == "update"
+    _assert_ada_forgotten(bot)
+
+
+def test_retention_clears_old_free_text_only(bot: Bot) -> None:
+    _story(bot)
+    with bot.db.session() as s:
+        assert s.exec(select(ConversationRecord)).one().what == PRIVATE
+    assert apply_retention(bot.db, 30, now=bot.clock() + timedelta(days=10)) == 0
+    cleared = apply_retention(bot.db, 30, now=bot.clock() + timedelta(days=400))
+    assert cleared >= 2
+    with bot.db.session() as s:
+        record = s.exec(select(ConversationRecord)).one()
+        assert record.what is None and record.outcome == "logged"
+        assert s.exec(select(func.count()).select_from(Note)).one() == 0
