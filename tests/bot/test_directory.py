@@ -1,0 +1,129 @@
+"""The people directory from Slack: users.list pages, user_change events, the manager field."""
+
+from __future__ import annotations
+
+from sqlmodel import func, select
+from support import Bot, eventually
+
+from bot.directory import sync_from_slack
+from storage import crud
+from storage.models import Nudge, Person
+
+
+def _sync(bot: Bot) -> int:
+    return sync_from_slack(
+        bot.db,
+        bot.services.client,
+        rules=bot.settings.rules,
+        default_tz="UTC",
+        manager_field_id=bot.settings.slack_manager_field_id,
+        clock=bot.clock,
+    )
+
+
+def test_a_large_workspace_is_read_in_pages_not_one_lookup_per_person(bot: Bot) -> None:
+    for n in range(450):
+        bot.fake.add_user(
+            f"U{n:05d}",
+            email=f"p{n}@example.org",
+            real_name=f"P {n}",
+            tz="Europe/Paris",
+            deleted=(n == 7),
+        )
+    assert _sync(bot) == 450  # Slackbot and the app's own bot user are left out
+    assert bot.fake.count("users.list") == 3  # 200 + 200 + 50
+    assert bot.fake.count("users.lookupByEmail") == 0 and bot.fake.count("users.info") == 0
+    with bot.db.session() as s:
+        assert s.exec(select(func.count()).select_from(Person)).one() == 450
+        seven = crud.person_by_slack_id(s, slack_id="U00007")
+        assert seven is not None and seven.active is False and seven.tz == "Europe/Paris"
+    assert _sync(bot) == 450  # a second sync changes nothing
+    with bot.db.session() as s:
+        assert s.exec(select(func.count()).select_from(Person)).one() == 450
+
+
+def test_people_from_a_csv_are_matched_to_slack_by_email(bot: Bot) -> None:
+    with bot.db.session() as s:
+        crud.upsert_person(s, email="ADA@example.org", name="Ada from HR")
+    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada Lovelace", tz="Asia/Tokyo")
+    _sync(bot)
+    with bot.db.session() as s:
+        ada = crud.person_by_email(s, email="ada@example.org")
+        assert ada is not None and ada.slack_id == "UADA" and ada.tz == "Asia/Tokyo"
+        assert s.exec(select(func.count()).select_from(Person)).one() == 1
+
+
+def test_user_change_keeps_time_zone_and_deactivation_current_and_replans(bot: Bot) -> None:
+    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
+    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
+    assert (
+        bot.webhook(
+            {
+                "external_id": "e1",
+                "learner_email": "ada@example.org",
+                "manager_email": "grace@example.org",
+                "training": "Coaching",
+                "starts_on": "2026-12-08",
+                "ends_on": "2026-12-09",
+            }
+        ).status
+        == 201
+    )
+    moved = bot.fake.add_user(
+        "UGRACE", email="grace@example.org", real_name="Grace", tz="America/New_York"
+    )
+    assert bot.event({"type": "user_change", "user": moved}).status == 200
+
+    def pre_training() -> Nudge | None:
+        with bot.db.session() as s:
+            nudge = s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one()
+            return nudge if nudge.due_at.hour == 14 else None  # 09:30 in New York
+
+    eventually(pre_training)
+    gone = bot.fake.add_user(
+        "UGRACE", email="grace@example.org", real_name="Grace", tz="America/New_York", deleted=True
+    )
+    bot.event({"type": "user_change", "user": gone})
+
+    def skipped() -> bool:
+        with bot.db.session() as s:
+            nudge = s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one()
+            return nudge.status == "skipped" and "deactivated" in (nudge.reason or "")
+
+    eventually(skipped)
+
+
+def test_the_manager_can_come_from_a_custom_profile_field(
+    fake,
+    db,
+    clock,
+    db_url,  # type: ignore[no-untyped-def]
+) -> None:
+    from support import start_bot
+
+    bot, server = start_bot(fake, db, clock, db_url, slack_manager_field_id="Xf0MANAGER")
+    try:
+        fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
+        fake.add_user(
+            "UADA",
+            email="ada@example.org",
+            real_name="Ada",
+            tz="UTC",
+            fields={"Xf0MANAGER": {"value": "UGRACE", "alt": ""}},
+        )
+        answer = bot.webhook(
+            {
+                "external_id": "e1",
+                "learner_email": "ada@example.org",
+                "training": "Coaching",
+                "starts_on": "2026-12-08",
+                "ends_on": "2026-12-09",
+            }
+        )
+        assert answer.status == 201 and answer.json()["manager_known"] is True
+        with bot.db.session() as s:
+            ada = crud.person_by_slack_id(s, slack_id="UADA")
+            grace = crud.person_by_slack_id(s, slack_id="UGRACE")
+            assert ada is not None and grace is not None and ada.manager_id == grace.id
+    finally:
+        server.close()
