@@ -321,3 +321,25 @@ def eventually(check: Any, timeout: float = 5.0) -> Any:
             assert result, "the expected effect never happened"
             return result
         time.sleep(0.02)
+
+
+# The story most tests start from: Ada (learner) and her manager Grace, both in UTC, and Eve,
+# who has nothing to do with them; Ada is enrolled by the LMS in a training on 8-9 Dec 2026.
+ADA_ENROLLMENT = {
+    "external_id": "lms-1",
+    "learner_email": "ada@example.org",
+    "manager_email": "grace@example.org",
+    "training": "Coaching Skills",
+    "starts_on": "2026-12-08",
+    "ends_on": "2026-12-09",
+}
+
+
+def ada_and_grace(bot: Bot, **changes: Any) -> dict[str, Any]:
+    """Add Ada, Grace and Eve to the fake Slack and enroll Ada; returns the webhook body."""
+    for uid, name in (("UADA", "Ada"), ("UGRACE", "Grace"), ("UEVE", "Eve")):
+        bot.fake.add_user(uid, email=f"{name.lower()}@example.org", real_name=name, tz="UTC")
+    body = {**ADA_ENROLLMENT, **changes}
+    response = bot.webhook(body)
+    assert response.status == 201, response.text
+    return body

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 from support import (
     Bot,
+    ada_and_grace,
     buttons,
     click,
     date_value,
@@ -27,21 +28,9 @@ from support import (
 from bot.ids import Action, Block, View
 from storage.models import ConversationRecord, Note, Nudge, NudgeStatus
 
-ENROLL = {
-    "external_id": "lms-1",
-    "learner_email": "ada@example.org",
-    "manager_email": "grace@example.org",
-    "training": "Coaching Skills",
-    "starts_on": "2026-12-08",
-    "ends_on": "2026-12-09",
-}
-
 
 def _setup(bot: Bot) -> None:
-    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
-    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
-    bot.fake.add_user("UEVE", email="eve@example.org", real_name="Eve", tz="UTC")
-    assert bot.webhook(ENROLL).status == 201
+    ada_and_grace(bot)
 
 
 def _prompt(bot: Bot, when: datetime, user: str = "UGRACE") -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlmodel import func, select
-from support import Bot, eventually
+from support import Bot, ada_and_grace, eventually
 
 from bot.directory import sync_from_slack
 from storage import crud
@@ -54,21 +54,7 @@ def test_people_from_a_csv_are_matched_to_slack_by_email(bot: Bot) -> None:
 
 
 def test_user_change_keeps_time_zone_and_deactivation_current_and_replans(bot: Bot) -> None:
-    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
-    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
-    assert (
-        bot.webhook(
-            {
-                "external_id": "e1",
-                "learner_email": "ada@example.org",
-                "manager_email": "grace@example.org",
-                "training": "Coaching",
-                "starts_on": "2026-12-08",
-                "ends_on": "2026-12-09",
-            }
-        ).status
-        == 201
-    )
+    ada_and_grace(bot)
     moved = bot.fake.add_user(
         "UGRACE", email="grace@example.org", real_name="Grace", tz="America/New_York"
     )

@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 
 from sqlmodel import select
 from support import (
+    ADA_ENROLLMENT,
     Bot,
+    ada_and_grace,
     buttons,
     checkbox_value,
     click,
@@ -20,24 +22,15 @@ from support import (
 from bot.ids import SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import Goal
 
-ENROLL = {
-    "external_id": "lms-1",
-    "learner_email": "ada@example.org",
-    "manager_email": "grace@example.org",
-    "training": "Coaching Skills",
-    "starts_on": "2026-12-08",
-    "ends_on": "2026-12-09",
-}
-
 
 def _setup(bot: Bot, *, second: bool = False) -> None:
-    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
-    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
-    bot.fake.add_user("UEVE", email="eve@example.org", real_name="Eve", tz="UTC")
-    assert bot.webhook(ENROLL).status == 201
+    ada_and_grace(bot)
     if second:
         assert (
-            bot.webhook({**ENROLL, "external_id": "lms-2", "training": "Negotiation"}).status == 201
+            bot.webhook(
+                {**ADA_ENROLLMENT, "external_id": "lms-2", "training": "Negotiation"}
+            ).status
+            == 201
         )
 
 
@@ -111,7 +104,7 @@ def test_several_enrollments_ask_which_and_a_forged_one_is_refused(bot: Bot) -> 
     assert set(options) == {"Coaching Skills", "Negotiation"}
     # Someone else's enrollment id, forged into the submission.
     eve_enrollment = bot.webhook(
-        {**ENROLL, "external_id": "lms-3", "learner_email": "eve@example.org"}
+        {**ADA_ENROLLMENT, "external_id": "lms-3", "learner_email": "eve@example.org"}
     ).json()["id"]
     forged = {
         Block.ENROLLMENT: select_value(str(eve_enrollment)),
@@ -179,7 +172,9 @@ def test_goal_invite_button_opens_the_modal_for_that_training(bot: Bot) -> None:
     click(bot, invite, Action.SHARE_GOAL, user="UADA")
     view = opened_view(bot)
     assert view["callback_id"] == View.GOAL
-    assert all(b.get("block_id") != Block.ENROLLMENT for b in view["blocks"])  # fixed training
+    assert all(
+        b.get("block_id") != Block.ENROLLMENT for b in view["blocks"]
+    )  # fixed training
     bot.view_submission(
         view,
         {

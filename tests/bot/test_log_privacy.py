@@ -6,7 +6,16 @@ import io
 import logging
 from datetime import UTC, datetime
 
-from support import Bot, buttons, click, dispatch_due, opened_view, radio_value, text_value
+from support import (
+    Bot,
+    ada_and_grace,
+    buttons,
+    click,
+    dispatch_due,
+    opened_view,
+    radio_value,
+    text_value,
+)
 
 from bot.ids import Action, Block
 from bot.logs import setup_logging
@@ -22,21 +31,7 @@ def test_a_whole_flow_logs_no_token_and_no_private_text(bot: Bot) -> None:
     saved = (root.handlers[:], root.level, getattr(root, "_coachbot", None))
     handler = setup_logging("DEBUG", stream=stream, force=True)
     try:
-        bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
-        bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
-        assert (
-            bot.webhook(
-                {
-                    "external_id": "x",
-                    "learner_email": "ada@example.org",
-                    "manager_email": "grace@example.org",
-                    "training": "Coaching",
-                    "starts_on": "2026-12-08",
-                    "ends_on": "2026-12-09",
-                }
-            ).status
-            == 201
-        )
+        ada_and_grace(bot)
         bot.webhook({"training": "x"}, token="wrong-token-secret")
         bot.command("/goal", SECRET_GOAL, user="UADA")
         bot.fake.wait_for_responses()

@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
-from support import Bot, buttons, click, dispatch_due, opened_view, radio_value, text_value
+from support import (
+    Bot,
+    ada_and_grace,
+    buttons,
+    click,
+    dispatch_due,
+    opened_view,
+    radio_value,
+    text_value,
+)
 
 from bot.cli import main
 from bot.ids import Action, Block, View
@@ -20,21 +29,7 @@ PRIVATE = "We agreed she leads the next retro"
 
 def _story(bot: Bot) -> None:
     """Ada sets a goal; Grace logs a talk about her training and replies in the thread."""
-    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada Lovelace", tz="UTC")
-    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
-    assert (
-        bot.webhook(
-            {
-                "external_id": "e1",
-                "learner_email": "ada@example.org",
-                "manager_email": "grace@example.org",
-                "training": "Coaching",
-                "starts_on": "2026-12-08",
-                "ends_on": "2026-12-09",
-            }
-        ).status
-        == 201
-    )
+    ada_and_grace(bot)
     bot.command("/goal", "Lead one retro", user="UADA")
     bot.fake.wait_for_responses()
     bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
