@@ -123,6 +123,7 @@ class Bot:
     services: Any
     clock: Clock
     views_seen: int = 0
+    ephemerals_seen: int = 0
 
     def post(self, path: str, body: bytes | str, headers: dict[str, str] | None = None) -> Response:
         data = body.encode() if isinstance(body, str) else body
@@ -284,6 +285,7 @@ def click(
         action["value"] = value if value is not None else element.get("value")
     channel = message.get("channel")
     bot.views_seen = bot.fake.count("views.open")
+    bot.ephemerals_seen = bot.fake.count("chat.postEphemeral")
     return bot.interact(
         {
             "type": "block_actions",

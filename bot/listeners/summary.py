@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import reporting
 from bot.ids import Action
+from bot.replies import tell
 from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def register(app: App, services: Services) -> None:
         user = (body.get("user") or {}).get("id") or ""
         if not services.is_ld_lead(user):
             log.info("summary.button_refused user=%s", user)
+            tell(client, body, prompts.text("ephemeral.not_authorized_summary"), prompts)
             return
         week = reporting.parse_request("", services.clock(), settings.default_timezone).week
         _send(client, user, reporting.Request(week))

@@ -70,6 +70,21 @@ def _wait_listeners() -> None:
     time.sleep(0.25)  # listeners work after their ack; give a wrong one the time to act
 
 
+def _settle(bot: Bot, effect: Callable[[], object]) -> bool:
+    """After a click: wait for its effect or for the app's answer to it, whichever comes."""
+    views = bot.views_seen
+    eventually(
+        lambda: (
+            effect()
+            or bot.fake.count("chat.postEphemeral") > bot.ephemerals_seen
+            or bot.fake.count("views.open") > views
+        ),
+        timeout=15,
+    )
+    _wait_listeners()
+    return bool(effect())
+
+
 def _count(bot: Bot, model: type) -> int:
     with bot.db.session() as s:
         return len(s.exec(select(model)).all())
@@ -157,8 +172,7 @@ def edit_adas_goal(bot: Bot, user: str) -> bool:
         ],
     }
     click(bot, message, Action.EDIT_GOAL, user=user)
-    _wait_listeners()
-    opened = bot.fake.count("views.open") > bot.views_seen
+    opened = _settle(bot, lambda: bot.fake.count("views.open") > bot.views_seen)
     forged = {
         "type": "modal",
         "callback_id": View.GOAL,
@@ -195,25 +209,26 @@ def delete_adas_goal(bot: Bot, user: str) -> bool:
         ],
     }
     click(bot, message, Action.DELETE_GOAL, user=user)
-    _wait_listeners()
-    return _count(bot, Goal) == 0
+    return _settle(bot, lambda: _count(bot, Goal) == 0)
 
 
 def goal_invite_interest(bot: Bot, user: str) -> bool:
     invite = _dm(bot, "UADA", Action.SHARE_GOAL, INVITE)
     nudge_id = buttons(invite)[Action.SHARE_GOAL]["value"]
     click(bot, invite, Action.INTEREST, user=user, value=f"{nudge_id}:3")
-    _wait_listeners()
-    with bot.db.session() as s:
-        return s.exec(select(Enrollment)).one().learner_interest == 3
+
+    def stored() -> bool:
+        with bot.db.session() as s:
+            return s.exec(select(Enrollment)).one().learner_interest == 3
+
+    return _settle(bot, stored)
 
 
 def goal_invite_share_button(bot: Bot, user: str) -> bool:
     invite = _dm(bot, "UADA", Action.SHARE_GOAL, INVITE)
     bot.views_seen = bot.fake.count("views.open")
     click(bot, invite, Action.SHARE_GOAL, user=user)
-    _wait_listeners()
-    return bot.fake.count("views.open") > bot.views_seen
+    return _settle(bot, lambda: bot.fake.count("views.open") > bot.views_seen)
 
 
 def prompt_button(action: str) -> Callable[[Bot, str], bool]:
@@ -222,10 +237,13 @@ def prompt_button(action: str) -> Callable[[Bot, str], bool]:
         dm = _dm(bot, "UGRACE", Action.LOG_CONVERSATION, PRE)
         before = bot.fake.count("views.open")
         click(bot, dm, action, user=user)
-        _wait_listeners()
-        with bot.db.session() as s:
-            snoozed = s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one().status
-        return bot.fake.count("views.open") > before or snoozed == "pending"
+
+        def acted() -> bool:
+            with bot.db.session() as s:
+                status = s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one().status
+            return bot.fake.count("views.open") > before or status == "pending"
+
+        return _settle(bot, acted)
 
     return act
 
@@ -266,11 +284,13 @@ def follow_up_button(bot: Bot, user: str) -> bool:
     _seed_manager(bot)
     dm = _dm(bot, "UGRACE", Action.APPLIED, FOLLOW)
     click(bot, dm, Action.APPLIED, user=user)
-    _wait_listeners()
-    with bot.db.session() as s:
-        return bool(
-            s.exec(select(ConversationRecord).where(ConversationRecord.kind == "follow_up")).all()
-        )
+
+    def recorded() -> bool:
+        with bot.db.session() as s:
+            query = select(ConversationRecord).where(ConversationRecord.kind == "follow_up")
+            return bool(s.exec(query).all())
+
+    return _settle(bot, recorded)
 
 
 def thread_reply(bot: Bot, user: str) -> bool:
@@ -341,10 +361,18 @@ def post_summary_button(bot: Bot, user: str) -> bool:
             }
         ],
     }
-    before = bot.fake.count("files.completeUploadExternal")
+    refusals = bot.fake.count("chat.postEphemeral")
     click(bot, message, Action.SEND_SUMMARY, user=user)
-    time.sleep(1.0)
-    return bot.fake.count("files.completeUploadExternal") > before
+    # Either the summary's files arrive, or a polite refusal does; then nothing more comes.
+    eventually(
+        lambda: (
+            bot.fake.count("files.completeUploadExternal")
+            or bot.fake.count("chat.postEphemeral") > refusals
+        ),
+        timeout=20,
+    )
+    _wait_listeners()
+    return bot.fake.count("files.completeUploadExternal") > 0
 
 
 def forget_someone_else(bot: Bot, user: str) -> bool:
