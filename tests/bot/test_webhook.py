@@ -151,3 +151,12 @@ def test_healthz_answers_with_the_database(bot: Bot) -> None:
     assert response.status == 200
     assert response.json() == {"ok": True, "database": "ok"}
     assert bot.get("/nowhere").status == 404
+
+
+def test_slack_route_refuses_oversized_bodies_before_reading_them(bot: Bot) -> None:
+    assert bot.post("/slack/events", "payload=" + "a" * 300_000, {}).status == 413
+
+
+def test_served_by_waitress_not_a_development_server(bot: Bot) -> None:
+    response = bot.get("/healthz")
+    assert response.headers.get("Server") == "coachbot"  # waitress, with our ident
