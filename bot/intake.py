@@ -8,15 +8,17 @@ caller's transaction so a refused input leaves nothing half-written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.directory import (
     SLACK_ID_RE,
@@ -27,17 +29,27 @@ from bot.directory import (
     read_csv,
     valid_email,
 )
-from scheduler.nudges import plan_nudges
-from scheduler.planning import Rules
+from scheduler.nudges import LEARNER_NUDGES, PLANNED_KINDS, plan_nudges
+from scheduler.planning import Rules, plan_enrollment, zone
 from storage import crud
 from storage.db import Database
-from storage.models import Enrollment, EnrollmentStatus, Person, Source, utcnow
+from storage.models import (
+    Enrollment,
+    EnrollmentStatus,
+    Nudge,
+    NudgeStatus,
+    Person,
+    Source,
+    Training,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_TRAINING_NAME = 200
 MAX_EXTERNAL_ID = 200
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+BULK_BATCH = 1000  # rows per transaction of a CSV import
 
 
 class IntakeError(ValueError):
@@ -160,23 +172,7 @@ class Intake:
     # -- the service function ------------------------------------------------------------
 
     def enroll(self, session: Session, data: EnrollmentInput) -> EnrollResult:
-        training_name = " ".join((data.training or "").split())
-        if not training_name:
-            raise IntakeError("training", "training is required: the name of the course")
-        if len(training_name) > MAX_TRAINING_NAME:
-            raise IntakeError(
-                "training", f"training must be at most {MAX_TRAINING_NAME} characters"
-            )
-        starts_on = parse_date(data.starts_on, "starts_on")
-        ends_on = parse_date(data.ends_on, "ends_on")
-        if ends_on < starts_on:
-            raise IntakeError("ends_on", f"ends_on ({ends_on}) is before starts_on ({starts_on})")
-        status = (data.status or EnrollmentStatus.ENROLLED).strip().lower()
-        if status not in (EnrollmentStatus.ENROLLED, EnrollmentStatus.CANCELLED):
-            raise IntakeError("status", "status must be enrolled or cancelled")
-        external_id = (data.external_id or "").strip() or None
-        if external_id and len(external_id) > MAX_EXTERNAL_ID:
-            raise IntakeError("external_id", f"external_id must be at most {MAX_EXTERNAL_ID} chars")
+        training_name, starts_on, ends_on, status, external_id = _clean(data)
 
         learner = self.resolve(session, data.learner, data.learner_field)
         if data.manager and data.manager.strip():
@@ -266,6 +262,7 @@ class Intake:
         if error:
             report.errors.append((1, error))
             return report
+        inputs: list[tuple[int, EnrollmentInput]] = []
         for row in rows:
             if "_error" in row:
                 report.errors.append((row["_line"], row["_error"]))
@@ -281,19 +278,372 @@ class Intake:
                 learner_field="learner_email",
                 manager_field="manager_email",
             )
-            # One transaction per row: a bad row never takes good ones down with it.
-            try:
-                result = self.enroll_one(data)
-            except IntakeError as exc:
-                report.errors.append((row["_line"], exc.message))
-                continue
-            if result.created:
-                report.created += 1
-            elif result.changed:
-                report.updated += 1
-            else:
-                report.unchanged += 1
+            inputs.append((row["_line"], data))
+        self.enroll_many(inputs, report)
+        report.errors.sort()
         return report
+
+    def enroll_many(
+        self,
+        inputs: Sequence[tuple[int, EnrollmentInput]],
+        report: ImportReport,
+        *,
+        batch_size: int = BULK_BATCH,
+    ) -> None:
+        """Many enrollments, the same as `enroll_one` each, in one transaction per batch.
+
+        The common row (both people known with a Slack id, an enrollment not seen before)
+        is looked up in bulk and inserted with its nudges in one statement per table. Any
+        other row (an update, a duplicate, someone to look up in Slack, a bad row) goes
+        through `enroll` in a savepoint of its own, in file order, so a bad row never takes
+        good ones down with it. A batch that meets a concurrent writer's unique key is
+        rolled back and done again row by row.
+        """
+        for start in range(0, len(inputs), batch_size):
+            batch = inputs[start : start + batch_size]
+            try:
+                with self.db.session() as session:
+                    counts = ImportReport()
+                    self._enroll_batch(session, batch, counts)
+            except IntegrityError:
+                log.warning("intake.batch_conflict rows=%s: retried row by row", len(batch))
+                counts = ImportReport()
+                for line, data in batch:
+                    self._enroll_counted(line, data, counts)
+            report.created += counts.created
+            report.updated += counts.updated
+            report.unchanged += counts.unchanged
+            report.errors.extend(counts.errors)
+
+    def _enroll_counted(self, line: int, data: EnrollmentInput, report: ImportReport) -> None:
+        try:
+            result = self.enroll_one(data)
+        except IntakeError as exc:
+            report.errors.append((line, exc.message))
+            return
+        _count(report, result)
+
+    def _enroll_batch(
+        self, session: Session, batch: Sequence[tuple[int, EnrollmentInput]], report: ImportReport
+    ) -> None:
+        cleaned: list[tuple[int, EnrollmentInput, tuple[str, date, date, str, str | None]]] = []
+        for line, data in batch:
+            try:
+                cleaned.append((line, data, _clean(data)))
+            except IntakeError as exc:
+                report.errors.append((line, exc.message))
+        people = _people_by_email(
+            session,
+            {
+                ref.strip().lower()
+                for _, data, _c in cleaned
+                for ref in (data.learner, data.manager or "")
+                if "@" in (ref or "")
+            },
+        )
+        managers = _people_by_id(
+            session, {p.manager_id for p in people.values() if p.manager_id} - _ids(people)
+        )
+        managers.update({p.id: p for p in people.values() if p.id is not None})
+        trainings = _trainings_by_name(session, {c[0] for _, _d, c in cleaned})
+        by_external = _enrollments_by_external_id(session, {c[4] for _, _d, c in cleaned if c[4]})
+        fast: list[tuple[_New, Person, Person | None]] = []
+        slow: list[tuple[int, EnrollmentInput]] = []
+        keys: set[Any] = set()
+        natural: list[tuple[int, EnrollmentInput, Person, tuple[Any, ...]]] = []
+        for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
+            learner = people.get((data.learner or "").strip().lower())
+            manager_ref = (data.manager or "").strip().lower()
+            manager = people.get(manager_ref) if manager_ref else None
+            if manager is None and not manager_ref and learner is not None:
+                manager = managers.get(learner.manager_id) if learner.manager_id else None
+            training = trainings.get(name.lower())
+            key: Any = external_id or (learner.id if learner else None, name.lower())
+            simple = (
+                learner is not None
+                and learner.slack_id
+                and (not manager_ref or (manager is not None and manager.slack_id))
+                and (manager is None or manager.id != learner.id)
+                and (manager_ref or learner.manager_id or not self._may_ask_slack_for_manager())
+                and key not in keys
+                and not (external_id and external_id in by_external)
+            )
+            keys.add(key)
+            if not simple:
+                slow.append((line, data))
+                continue
+            assert learner is not None
+            if training is None:
+                training = crud.training_by_name(session, name=name)
+                assert training is not None
+                trainings[name.lower()] = training
+            enrollment = _New(
+                external_id,
+                learner.id,  # type: ignore[arg-type]
+                manager.id if manager else None,
+                training.id,  # type: ignore[arg-type]
+                starts_on,
+                ends_on,
+                status,
+                data.source,
+                data.enrolled_by,
+            )
+            if external_id:
+                fast.append((enrollment, learner, manager))
+            else:
+                natural.append((line, data, learner, (enrollment, manager)))
+        # Without an external id the key is (learner, training): one query for the batch.
+        taken = _current_pairs(
+            session, {(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
+        )
+        for line, data, learner, (enrollment, manager) in natural:
+            if (enrollment.learner_id, enrollment.training_id) in taken:
+                slow.append((line, data))
+            else:
+                fast.append((enrollment, learner, manager))
+        if fast:
+            self._insert_planned(session, fast)
+            report.created += len(fast)
+        slow.sort(key=lambda item: item[0])
+        for line, data in slow:
+            try:
+                with session.begin_nested():
+                    result = self.enroll(session, data)
+            except IntakeError as exc:
+                report.errors.append((line, exc.message))
+                continue
+            _count(report, result)
+
+    def _may_ask_slack_for_manager(self) -> bool:
+        return bool(self.manager_field_id and self.client)
+
+    def _insert_planned(
+        self, session: Session, rows: Sequence[tuple[_New, Person, Person | None]]
+    ) -> None:
+        """New enrollments and the nudges `plan_nudges` would give them, in bulk.
+
+        Plain dicts and Core inserts: building ORM objects costs more than the whole insert.
+        """
+        now = self.clock()
+        table = Enrollment.__table__  # type: ignore[attr-defined]
+        created_at = utcnow()  # as the per-row path: the real clock, not the injected one
+        values = [
+            {
+                "external_id": new.external_id,
+                "learner_id": new.learner_id,
+                "manager_id": new.manager_id,
+                "training_id": new.training_id,
+                "starts_on": new.starts_on,
+                "ends_on": new.ends_on,
+                "status": new.status,
+                "source": new.source,
+                "enrolled_by": new.enrolled_by,
+                "learner_interest": None,
+                "generation": 0,
+                "created_at": created_at,
+                "updated_at": now,
+            }
+            for new, _learner, _manager in rows
+        ]
+        ids = list(
+            session.execute(
+                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+            ).scalars()
+        )
+        nudges: list[dict[str, Any]] = []
+        for (new, learner, manager), new_id in zip(rows, ids, strict=True):
+            if new.status == EnrollmentStatus.CANCELLED:
+                continue  # plan_nudges plans nothing for a new, cancelled enrollment
+            nudges += planned_rows(
+                new_id,
+                new.starts_on,
+                new.ends_on,
+                learner,
+                manager,
+                now=now,
+                created_at=created_at,
+                rules=self.rules,
+                default_tz=self.default_tz,
+            )
+        if nudges:
+            session.execute(sa.insert(Nudge.__table__), nudges)  # type: ignore[attr-defined]
+        log.info(
+            "enrollment.bulk_created count=%s first=%s last=%s nudges=%s",
+            len(rows),
+            ids[0],
+            ids[-1],
+            len(nudges),
+        )
+
+
+@dataclass(slots=True)
+class _New:
+    """A new enrollment on the bulk path, before it has an id."""
+
+    external_id: str | None
+    learner_id: int
+    manager_id: int | None
+    training_id: int
+    starts_on: date
+    ends_on: date
+    status: str
+    source: str
+    enrolled_by: str | None
+
+
+def planned_rows(
+    enrollment_id: int,
+    starts_on: date,
+    ends_on: date,
+    learner: Person,
+    manager: Person | None,
+    *,
+    now: datetime,
+    created_at: datetime,
+    rules: Rules,
+    default_tz: str,
+) -> list[dict[str, Any]]:
+    """The nudge rows `plan_nudges` (with `_apply_slot`) creates for a new enrollment of
+    generation 0, as column values; tests/bot/test_bulk_import.py holds the two together."""
+    slots = plan_enrollment(
+        starts_on=starts_on,
+        ends_on=ends_on,
+        learner_tz=zone(learner.tz, default_tz),
+        manager_tz=zone(manager.tz, default_tz) if manager else None,
+        now=now,
+        rules=rules,
+    )
+    rows = []
+    for kind in PLANNED_KINDS:
+        recipient = learner if kind in LEARNER_NUDGES else manager
+        slot = slots.get(kind)
+        if recipient is None or slot is None:
+            continue
+        status, reason = NudgeStatus.PENDING.value, None
+        if not recipient.active:
+            status, reason = NudgeStatus.SKIPPED.value, "recipient is deactivated in Slack"
+        elif slot.due_at is None:
+            status, reason = NudgeStatus.SKIPPED.value, slot.skip_reason
+        rows.append(
+            {
+                "enrollment_id": enrollment_id,
+                "kind": str(kind),
+                "recipient_id": recipient.id,
+                "parent_id": None,
+                "due_at": slot.due_at or now,
+                "status": status,
+                "attempts": 0,
+                "deliveries": 0,
+                "ooo_deferrals": 0,
+                "lease_until": None,
+                "channel": None,
+                "ts": None,
+                "sent_at": None,
+                "reason": reason,
+                "idempotency_key": f"e{enrollment_id}.g0.{kind}",  # nudge_key()
+                "created_at": created_at,
+                "updated_at": now,
+            }
+        )
+    return rows
+
+
+def _count(report: ImportReport, result: EnrollResult) -> None:
+    if result.created:
+        report.created += 1
+    elif result.changed:
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
+def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
+    """The checks every door shares: (training, starts_on, ends_on, status, external_id)."""
+    training_name = " ".join((data.training or "").split())
+    if not training_name:
+        raise IntakeError("training", "training is required: the name of the course")
+    if len(training_name) > MAX_TRAINING_NAME:
+        raise IntakeError("training", f"training must be at most {MAX_TRAINING_NAME} characters")
+    starts_on = parse_date(data.starts_on, "starts_on")
+    ends_on = parse_date(data.ends_on, "ends_on")
+    if ends_on < starts_on:
+        raise IntakeError("ends_on", f"ends_on ({ends_on}) is before starts_on ({starts_on})")
+    status = (data.status or EnrollmentStatus.ENROLLED).strip().lower()
+    if status not in (EnrollmentStatus.ENROLLED, EnrollmentStatus.CANCELLED):
+        raise IntakeError("status", "status must be enrolled or cancelled")
+    external_id = (data.external_id or "").strip() or None
+    if external_id and len(external_id) > MAX_EXTERNAL_ID:
+        raise IntakeError("external_id", f"external_id must be at most {MAX_EXTERNAL_ID} chars")
+    return training_name, starts_on, ends_on, status, external_id
+
+
+def _chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    items = list(values)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _ids(people: Mapping[Any, Person]) -> set[int]:
+    return {p.id for p in people.values() if p.id is not None}
+
+
+def _people_by_email(session: Session, emails: set[str]) -> dict[str, Person]:
+    found: dict[str, Person] = {}
+    for chunk in _chunks(emails):
+        for person in session.exec(select(Person).where(col(Person.email).in_(chunk))):
+            if person.email:
+                found[person.email] = person
+    return found
+
+
+def _people_by_id(session: Session, ids: set[int]) -> dict[int | None, Person]:
+    found: dict[int | None, Person] = {}
+    for chunk in _chunks(ids):
+        for person in session.exec(select(Person).where(col(Person.id).in_(chunk))):
+            found[person.id] = person
+    return found
+
+
+def _trainings_by_name(session: Session, names: set[str]) -> dict[str, Training]:
+    found: dict[str, Training] = {}
+    for chunk in _chunks({n.lower() for n in names}):
+        for training in session.exec(select(Training).where(func.lower(Training.name).in_(chunk))):
+            found.setdefault(training.name.lower(), training)
+    return found
+
+
+def _enrollments_by_external_id(session: Session, ids: set[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(
+            e
+            for e in session.exec(
+                select(Enrollment.external_id).where(col(Enrollment.external_id).in_(chunk))
+            )
+            if e
+        )
+    return found
+
+
+def _current_pairs(session: Session, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which (learner, training) pairs already have an enrollment."""
+    found: set[tuple[int, int]] = set()
+    by_training: dict[int, set[int]] = {}
+    for learner_id, training_id in pairs:
+        if training_id is not None:
+            by_training.setdefault(training_id, set()).add(learner_id)
+    for training_id, learners in by_training.items():
+        for chunk in _chunks(learners):
+            found.update(
+                (learner_id, training_id)
+                for learner_id in session.exec(
+                    select(Enrollment.learner_id).where(
+                        Enrollment.training_id == training_id,
+                        col(Enrollment.learner_id).in_(chunk),
+                    )
+                )
+            )
+    return found
 
 
 def _state(enrollment: Enrollment) -> tuple[Any, ...]:

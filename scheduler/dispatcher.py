@@ -2,7 +2,9 @@
 
 Rows, not jobs: any number of dispatchers can share one PostgreSQL database, because a row
 is claimed with `FOR UPDATE SKIP LOCKED` (SQLite: inside one `BEGIN IMMEDIATE`), and a row
-whose dispatcher died is claimed again once its lease expires.
+whose dispatcher died is claimed again once its lease expires. Within one process a backlog
+is sent by a few threads at once, each with its own session: Slack's latency, not our CPU,
+is what a sequential loop would wait on.
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -103,8 +107,12 @@ class TickReport:
     outcomes: dict[int, str] = field(default_factory=dict)
 
     def count(self, nudge_id: int, outcome: str) -> None:
-        self.outcomes[nudge_id] = outcome
-        setattr(self, outcome, getattr(self, outcome) + 1)
+        with _COUNT_LOCK:  # the senders of one batch count from several threads
+            self.outcomes[nudge_id] = outcome
+            setattr(self, outcome, getattr(self, outcome) + 1)
+
+
+_COUNT_LOCK = threading.Lock()
 
 
 class Dispatcher:
@@ -120,6 +128,7 @@ class Dispatcher:
         lease_seconds: int = 300,
         max_attempts: int = 6,
         owner: str = "",
+        workers: int = 8,
     ) -> None:
         self.db = db
         self.sender = sender
@@ -130,6 +139,8 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
         self.owner = owner
+        # Threads sending one batch at once; a batch no bigger than this runs inline.
+        self.workers = max(1, workers)
         self._lock = threading.Lock()
 
     # -- claiming ----------------------------------------------------------------------
@@ -196,9 +207,8 @@ class Dispatcher:
                 if not claimed:
                     break
                 report.claimed += len(claimed)
-                for nudge_id, maybe_sent in claimed:
-                    report.reclaimed += maybe_sent
-                    self._process(nudge_id, maybe_sent, report)
+                report.reclaimed += sum(maybe_sent for _, maybe_sent in claimed)
+                self._process_batch(claimed, report)
                 # A row retried within this tick (a zero back-off on a frozen clock) would
                 # otherwise be claimed again and again; it waits for the next tick instead.
                 fresh = {i for i, _ in claimed} - seen
@@ -209,7 +219,20 @@ class Dispatcher:
             self._lock.release()
         return report
 
+    def _process_batch(self, claimed: list[tuple[int, bool]], report: TickReport) -> None:
+        if self.workers == 1 or len(claimed) <= self.workers:
+            for nudge_id, maybe_sent in claimed:
+                self._process(nudge_id, maybe_sent, report)
+            return
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch") as pool:
+            futures = [pool.submit(self._process, i, m, report) for i, m in claimed]
+            for future in futures:
+                future.result()  # _process logs its own errors; this re-raises only a crash
+
     def _process(self, nudge_id: int, maybe_sent: bool, report: TickReport) -> None:
+        if is_sqlite(self.db.engine):
+            self._process_sqlite(nudge_id, maybe_sent, report)
+            return
         now = self.clock()
         try:
             with self.db.session() as session:
@@ -235,6 +258,55 @@ class Dispatcher:
         except Exception:
             # The row keeps its lease and is claimed again once it expires.
             log.exception("nudge.process_error nudge=%s", nudge_id)
+
+    def _process_sqlite(self, nudge_id: int, maybe_sent: bool, report: TickReport) -> None:
+        """The same steps, but Slack is asked outside any write transaction.
+
+        SQLite has one writer at a time; a session that wrote while a DM was in flight would
+        hold every other sender (and the webhook) for a whole Slack round trip. So the row is
+        read and sent from a read-only snapshot, then the outcome is written in a short
+        `BEGIN IMMEDIATE` transaction, after checking that the lease is still ours.
+        """
+        now = self.clock()
+        try:
+            with Session(self.db.engine, expire_on_commit=False) as read:
+                read.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                with read.no_autoflush:
+                    nudge = read.get(Nudge, nudge_id)
+                    if nudge is None or not self._ours(nudge, now):
+                        return
+                    maybe_sent = maybe_sent or is_uncertain(nudge.reason)
+                    outcome = self._precheck(read, nudge, now)
+                    asked_slack = outcome is None
+                    if outcome is None:
+                        try:
+                            outcome = self.sender(read, nudge, now=now, maybe_sent=maybe_sent)
+                        except Exception as exc:  # a bug or an outage must not stop the batch
+                            log.exception("nudge.send_error nudge=%s", nudge_id)
+                            outcome = RetryLater(type(exc).__name__, uncertain=True)
+                    # What the sender learned on the way (a fresh status) is kept too.
+                    changes = _changes(read)
+                read.rollback()
+            with self.db.session() as session:
+                nudge = session.get(Nudge, nudge_id)
+                if nudge is None or not self._ours(nudge, now):
+                    return
+                for (cls, ident), values in changes.items():
+                    row = session.get(cls, ident)
+                    for name, value in values.items():
+                        if row is not None:
+                            setattr(row, name, value)
+                still_uncertain = maybe_sent and not asked_slack
+                self._apply(session, nudge, outcome, now, report, still_uncertain)
+        except Exception:
+            log.exception("nudge.process_error nudge=%s", nudge_id)
+
+    @staticmethod
+    def _ours(nudge: Nudge, now: datetime) -> bool:
+        if nudge.status != NudgeStatus.SENDING:
+            return False
+        # Too slow: another dispatcher may hold this row by now; leave it to them.
+        return nudge.lease_until is None or nudge.lease_until > now
 
     def _precheck(self, session: Session, nudge: Nudge, now: datetime) -> SendResult | None:
         enrollment = session.get(Enrollment, nudge.enrollment_id)
@@ -357,6 +429,19 @@ class Dispatcher:
 
 
 OUTSIDE_WINDOW = "outside the delivery window"
+
+
+def _changes(session: Session) -> dict[tuple[type, Any], dict[str, Any]]:
+    """The attribute changes of a session's dirty objects, to be written by another session."""
+    found: dict[tuple[type, Any], dict[str, Any]] = {}
+    for obj in session.dirty:
+        state = sa.inspect(obj)
+        if state.identity is None:
+            continue
+        values = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
+        if values:
+            found[(type(obj), state.identity)] = values
+    return found
 
 
 def _reason(reason: str, uncertain: bool) -> str:

@@ -1,0 +1,176 @@
+"""The CSV import's bulk path stores exactly what one `enroll_one` per row would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from support import Clock
+
+from bot.directory import import_people
+from bot.fakeslack import FakeSlack
+from bot.intake import EnrollmentInput, Intake
+from bot.slack import make_client
+from scheduler.planning import Rules
+from storage.db import Database
+
+PEOPLE = """email,manager_email,name,slack_id
+ada@example.org,grace@example.org,Ada,UADA
+lin@example.org,grace@example.org,Lin,ULIN
+grace@example.org,,Grace,UGRACE
+alan@example.org,,Alan,UALAN
+nos@example.org,grace@example.org,No Slack,
+"""
+
+ENROLLMENTS = """learner_email,training,starts_on,ends_on,manager_email,external_id
+ada@example.org,Coaching Skills,2026-12-08,2026-12-09,,lms-1
+lin@example.org,Coaching Skills,2026-12-08,2026-12-09,alan@example.org,lms-2
+ada@example.org,Negotiation,2026-11-24,2026-11-24,,
+lin@example.org,negotiation,2026-12-01,2026-12-01,,
+ada@example.org,Coaching Skills,2026-12-15,2026-12-16,,lms-1
+ada@example.org,Negotiation,2026-12-10,2026-12-11,,
+ada@example.org,Negotiation,2026-12-32,2026-12-11,,
+nobody@example.org,Negotiation,2026-12-08,2026-12-09,,lms-3
+slack@example.org,Feedback,2026-12-08,2026-12-09,grace@example.org,lms-4
+nos@example.org,Feedback,2026-12-08,2026-12-09,,lms-5
+ada@example.org,Feedback,2026-12-08,2026-12-09,ada@example.org,lms-6
+alan@example.org,Old Course,2026-10-01,2026-10-02,,lms-7
+"""
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def world(db: Database, fake: FakeSlack) -> Intake:
+    rules = Rules()
+    report = import_people(db, PEOPLE, rules=rules, default_tz="UTC", clock=lambda: NOW)
+    assert report.ok, report.errors
+    client = make_client("xoxb-test", fake.api_url, rate_limit_retries=0)
+    return Intake(db, rules=rules, default_tz="UTC", client=client, clock=Clock(NOW))
+
+
+def snapshot(db: Database) -> dict[str, Any]:
+    """Everything stored, with ids replaced by what they stand for."""
+    with db.engine.connect() as conn:
+        emails = dict(conn.exec_driver_sql("SELECT id, email FROM person").all())
+        names = dict(conn.exec_driver_sql("SELECT id, name FROM training").all())
+        enrollment_rows = conn.execute(sa.text("SELECT * FROM enrollment")).all()
+        enrollments = {e.id: (emails[e.learner_id], names[e.training_id]) for e in enrollment_rows}
+        people = [
+            (r.email, r.slack_id, r.tz, emails.get(r.manager_id))
+            for r in conn.execute(sa.text("SELECT * FROM person")).all()
+        ]
+        nudges = [
+            (
+                enrollments[r.enrollment_id],
+                r.kind,
+                emails[r.recipient_id],
+                str(r.due_at),
+                r.status,
+                r.reason,
+                r.idempotency_key.split(".", 1)[1],
+            )
+            for r in conn.execute(sa.text("SELECT * FROM nudge")).all()
+        ]
+        stored = [
+            (
+                e.external_id,
+                emails[e.learner_id],
+                names[e.training_id],
+                str(e.starts_on),
+                str(e.ends_on),
+                emails.get(e.manager_id),
+                e.status,
+                e.source,
+                e.generation,
+            )
+            for e in enrollment_rows
+        ]
+    return {
+        "people": sorted(people, key=repr),
+        "enrollments": sorted(stored, key=repr),
+        "nudges": sorted(nudges, key=repr),
+    }
+
+
+def test_bulk_import_matches_one_enrollment_at_a_time(tmp_path: Path, fake: FakeSlack) -> None:
+    fake.add_user("USLACK", email="slack@example.org", tz="Asia/Tokyo")
+    bulk_db, row_db = (Database(f"sqlite:///{tmp_path / n}.db") for n in ("bulk", "rows"))
+    for db in (bulk_db, row_db):
+        db.upgrade()
+
+    report = world(bulk_db, fake).import_csv(ENROLLMENTS)
+
+    one_by_one = world(row_db, fake)
+    errors = []
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for line, text in enumerate(ENROLLMENTS.splitlines()[1:], start=2):
+        learner, training, starts_on, ends_on, manager, external_id = text.split(",")
+        try:
+            result = one_by_one.enroll_one(
+                EnrollmentInput(
+                    learner=learner,
+                    training=training,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
+                    manager=manager or None,
+                    external_id=external_id or None,
+                    source="csv",
+                    learner_field="learner_email",
+                    manager_field="manager_email",
+                )
+            )
+        except Exception as exc:
+            errors.append((line, exc.message))  # type: ignore[attr-defined]
+            continue
+        kind = "created" if result.created else "updated" if result.changed else "unchanged"
+        counts[kind] += 1
+
+    assert report.errors == errors
+    assert [line for line, _ in errors] == [8, 9, 12]
+    assert (report.created, report.updated, report.unchanged) == (
+        counts["created"],
+        counts["updated"],
+        counts["unchanged"],
+    )
+    assert snapshot(bulk_db) == snapshot(row_db)
+    assert len(snapshot(bulk_db)["nudges"]) > 10
+
+
+def test_importing_the_same_file_again_changes_nothing(db: Database, fake: FakeSlack) -> None:
+    fake.add_user("USLACK", email="slack@example.org", tz="Asia/Tokyo")
+    intake = world(db, fake)
+    first = intake.import_csv(ENROLLMENTS)
+    before = snapshot(db)
+    again = intake.import_csv(ENROLLMENTS)
+    assert snapshot(db) == before
+    assert again.created == 0  # lines naming one enrollment twice update it, then back
+    assert again.errors == first.errors
+
+
+def test_small_batches_keep_order_and_idempotency(db: Database, fake: FakeSlack) -> None:
+    fake.add_user("USLACK", email="slack@example.org", tz="Asia/Tokyo")
+    intake = world(db, fake)
+    lines = ENROLLMENTS.splitlines()
+    inputs = []
+    for line, text in enumerate(lines[1:], start=2):
+        learner, training, starts_on, ends_on, manager, external_id = text.split(",")
+        inputs.append(
+            (
+                line,
+                EnrollmentInput(
+                    learner, training, starts_on, ends_on, manager or None, external_id or None
+                ),
+            )
+        )
+    from bot.directory import ImportReport
+
+    report = ImportReport()
+    intake.enroll_many(inputs, report, batch_size=2)
+    assert [line for line, _ in report.errors] == [8, 9, 12]
+    with db.engine.connect() as conn:
+        starts = conn.exec_driver_sql(
+            "SELECT starts_on FROM enrollment WHERE external_id = 'lms-1'"
+        ).scalar_one()
+    assert str(starts) == "2026-12-15"  # the later line wins, as row by row
