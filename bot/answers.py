@@ -8,14 +8,13 @@ from datetime import date, datetime
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import blocks
 from bot.delivery import nudge_context
 from bot.prompts import Prompts
-from bot.slack import slack_error
+from bot.replies import SLACK_FAILURES, failure_reason
 from scheduler.planning import Rules, snooze_slot, zone
 from storage.models import (
     ConversationRecord,
@@ -198,9 +197,10 @@ def update_dm(
             client.chat_update(
                 channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
             )
-        except SlackApiError as exc:
-            # The record is stored either way; a stale DM only shows buttons that now refuse.
-            log.warning("dm.update_failed nudge=%s error=%s", nudge.id, slack_error(exc))
+        except SLACK_FAILURES as exc:
+            # The record is stored either way (and must not roll back because Slack timed
+            # out); a stale DM only shows buttons that now refuse.
+            log.warning("dm.update_failed nudge=%s error=%s", nudge.id, failure_reason(exc))
 
 
 def answered_dm(

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 
+from bot import blocks
 from bot.listeners import register_all
 from bot.prompts import Prompts, load_prompts
+from bot.replies import tell
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import make_client
@@ -49,7 +56,108 @@ def create_app(
         logger=logging.getLogger("bot.bolt"),
     )
     register_all(app, services)
+    _guard_after_ack(app, services)
+    app.error(_answer_failures(services))
     return app, services
+
+
+def _guard_after_ack(app: App, services: Services) -> None:
+    """Catch what a listener raises after its ack() itself.
+
+    Bolt resets the ack when a listener raises after acknowledging, so a fast failure (the
+    database refusing at once) turned an acknowledged slash command or click into a 404
+    "unhandled request" three seconds later. Failures before the ack still go to the error
+    handler below, which answers 200 with a message.
+    """
+    for listener in app._listeners:
+        if not isinstance(listener, CustomListener) or listener.auto_acknowledgement:
+            continue
+        original, names = listener.ack_function, list(listener.arg_names)
+
+        def guarded(
+            _f: Callable[..., Any] = original, _names: list[str] = names, **kwargs: Any
+        ) -> Any:
+            try:
+                return _f(**{k: v for k, v in kwargs.items() if k in _names})
+            except Exception as error:
+                ack = kwargs.get("ack")
+                if ack is None or ack.response is None:
+                    raise
+                body = kwargs.get("body") or {}
+                reference = uuid.uuid4().hex[:12]
+                log.error(
+                    "listener.failed_after_ack kind=%s error=%s reference=%s",
+                    body.get("type") or ("command" if body.get("command") else "unknown"),
+                    type(error).__name__,
+                    reference,
+                    exc_info=error,
+                )
+                if body.get("type") != "view_submission":
+                    _tell_later(services, body, services.prompts.text("ephemeral.error"))
+                return None
+
+        listener.ack_function = guarded
+        listener.arg_names = sorted({*names, "ack", "body"})
+
+
+def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
+    """A listener that failed (the database briefly down, a bug) still answers Slack with 200
+    and tells the person to try again, instead of Bolt's 500 or silence."""
+
+    def on_error(error: Exception, body: dict[str, Any], request: BoltRequest) -> Any:
+        reference = uuid.uuid4().hex[:12]
+        kind = body.get("type") or ("command" if body.get("command") else "unknown")
+        log.error(
+            "listener.failed kind=%s error=%s reference=%s",
+            kind,
+            type(error).__name__,
+            reference,
+            exc_info=error,
+        )
+        text = services.prompts.text("ephemeral.error")
+        acked = request.context.ack is not None and request.context.ack.response is not None
+        if not acked:
+            # Bolt would answer 500 here; Slack would show the person a generic failure.
+            if body.get("command"):
+                return BoltResponse(status=200, body=text)
+            if kind == "view_submission":
+                # Keep the modal and what they typed: an error under the first input.
+                values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+                first = next(iter(values), None)
+                answer: dict[str, Any] = (
+                    {"response_action": "errors", "errors": {first: text}}
+                    if first
+                    else {
+                        "response_action": "update",
+                        "view": blocks.notice_modal(services.prompts, lines=[text]),
+                    }
+                )
+                return BoltResponse(
+                    status=200,
+                    body=json.dumps(answer),
+                    headers={"content-type": "application/json;charset=utf-8"},
+                )
+            _tell_later(services, body, text)
+            return BoltResponse(status=200, body="")
+        if kind in ("block_actions", "view_submission") or body.get("command"):
+            _tell_later(services, body, text)
+        return None
+
+    return on_error
+
+
+def _tell_later(services: Services, body: dict[str, Any], text: str) -> None:
+    """An ephemeral notice by response_url when there is one, else where they clicked."""
+    url = body.get("response_url") or next(
+        (r.get("response_url") for r in body.get("response_urls") or []), None
+    )
+    try:
+        if url:
+            WebhookClient(url, timeout=5).send(text=text, response_type="ephemeral")
+        elif body.get("type") != "view_submission":
+            tell(services.client, body, text, services.prompts)
+    except Exception:
+        log.warning("listener.failure_notice_failed", exc_info=True)
 
 
 def create_web(settings: Settings, app: App, services: Services, *, http: bool) -> WebApp:

@@ -138,6 +138,9 @@ class FakeSlack:
         self.bot_id = "B0COACHBOT"
         self.bot_user_id = "U0COACHBOT"
         self.revoked_tokens: set[str] = set()
+        # Socket Mode: the ws:// URL apps.connections.open hands out (a test's local server);
+        # None keeps the workspace HTTP-only, and the method answers not_allowed.
+        self.socket_url: str | None = None
 
         self.calls: list[Call] = []
         self.users: dict[str, Json] = {}
@@ -536,7 +539,9 @@ class FakeSlack:
     def _apps_connections_open(self, p: Json, token: str) -> Json:
         if not token.startswith("xapp-"):
             raise _ApiError("not_allowed_token_type")
-        raise _ApiError("not_allowed")  # no Socket Mode here: the app runs over HTTP
+        if self.socket_url is None:
+            raise _ApiError("not_allowed")  # no Socket Mode here: the app runs over HTTP
+        return {"url": self.socket_url}
 
     # -- chat --------------------------------------------------------------------------------
 

@@ -6,17 +6,32 @@ import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import blocks
 from bot.prompts import Prompts
 
 log = logging.getLogger(__name__)
 
+# What a Web API call raises when Slack fails: an error answer (SlackApiError, also after the
+# client's own retries ran out) or no answer at all (a time-out or a dropped connection reach
+# us from urllib as OSError). Catching only SlackApiError lets a time-out escape.
+SLACK_FAILURES: tuple[type[Exception], ...] = (SlackClientError, OSError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short, loggable reason: Slack's error code, or the kind of transport failure."""
+    if isinstance(exc, SlackApiError):
+        data = getattr(exc.response, "data", None)
+        if isinstance(data, dict) and data.get("error"):
+            return str(data["error"])
+        return f"http_{getattr(exc.response, 'status_code', 'error')}"
+    return type(exc).__name__
+
 
 def tell(client: WebClient, body: dict[str, Any], text: str, prompts: Prompts) -> None:
     """Ephemeral in the conversation clicked in; from App Home, a small modal instead."""
-    user = body["user"]["id"]
+    user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
     channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
     try:
         if channel:
@@ -25,8 +40,29 @@ def tell(client: WebClient, body: dict[str, Any], text: str, prompts: Prompts) -
             client.views_open(
                 trigger_id=body["trigger_id"], view=blocks.notice_modal(prompts, lines=[text])
             )
-    except SlackApiError as exc:
-        log.warning("tell.failed error=%s", exc.response.get("error"))
+    except SLACK_FAILURES as exc:
+        log.warning("tell.failed error=%s", failure_reason(exc))
+
+
+def open_modal(
+    client: WebClient, body: dict[str, Any], view: dict[str, Any], prompts: Prompts
+) -> bool:
+    """Open a modal on the click's trigger; if Slack fails, say so instead of going silent.
+
+    A trigger_id lives three seconds, so waiting out a Retry-After and asking again would be
+    refused anyway: the person clicks again instead.
+    """
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+        return True
+    except SLACK_FAILURES as exc:
+        log.warning(
+            "modal.open_failed view=%s error=%s", view.get("callback_id"), failure_reason(exc)
+        )
+        tell_fallback = dict(body)
+        tell_fallback.pop("trigger_id", None)  # spent: a notice modal would fail the same way
+        tell(client, tell_fallback, prompts.text("ephemeral.error"), prompts)
+        return False
 
 
 def clicked_message(body: dict[str, Any]) -> tuple[str, str] | None:

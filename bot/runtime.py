@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 
 DIRECTORY_SYNC_SECONDS = 6 * 3600
 RETENTION_SECONDS = 6 * 3600
+# Socket Mode: slack_sdk pings every SOCKET_PING_SECONDS; the watchdog probes on its own every
+# SOCKET_CHECK_SECONDS and replaces a connection whose pongs stopped for SOCKET_STALE_SECONDS.
+SOCKET_PING_SECONDS = 10.0
+SOCKET_CHECK_SECONDS = 10.0
+SOCKET_STALE_SECONDS = 35.0
 
 
 def dispatch_client(settings: Settings) -> WebClient:
@@ -138,9 +143,16 @@ def run_bot(
 
         from bot.socket import SocketWatchdog
 
-        socket_handler = SocketModeHandler(app, settings.slack_app_token)
+        socket_handler = SocketModeHandler(
+            app, settings.slack_app_token, ping_interval=SOCKET_PING_SECONDS
+        )
         socket_handler.connect()
-        SocketWatchdog(socket_handler, stop=stop).start()
+        SocketWatchdog(
+            socket_handler,
+            stop=stop,
+            interval=SOCKET_CHECK_SECONDS,
+            stale_after=SOCKET_STALE_SECONDS,
+        ).start()
         log.info("socket_mode.connected http_port=%s", port)
     else:
         log.info("http.listening port=%s", port)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.intake import Intake
 from bot.prompts import Prompts
@@ -21,6 +21,7 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 USERGROUP_CACHE_SECONDS = 300
+QUICK_TIMEOUT = 2
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Services:
     _group: frozenset[str] = field(default=frozenset(), init=False)
     _group_read_at: float = field(default=-1e9, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _quick: WebClient | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.intake = Intake(
@@ -54,14 +56,34 @@ class Services:
         with self._lock:
             if time.monotonic() - self._group_read_at > USERGROUP_CACHE_SECONDS:
                 try:
-                    users = self.client.usergroups_users_list(
-                        usergroup=self.settings.ld_usergroup
-                    ).get("users")
+                    users = (
+                        self._quick_client()
+                        .usergroups_users_list(usergroup=self.settings.ld_usergroup)
+                        .get("users")
+                    )
                     self._group = frozenset(users or ())
                     self._group_read_at = time.monotonic()
-                except SlackApiError as exc:
-                    log.warning("ld_usergroup.read_failed error=%s", exc.response.get("error"))
+                except (SlackClientError, OSError) as exc:
+                    # Slack failed or timed out: keep the last known members (LD_LEADS still
+                    # count), and ask again on the next check rather than in five minutes.
+                    reason = (
+                        exc.response.get("error")
+                        if isinstance(exc, SlackApiError)
+                        else type(exc).__name__
+                    )
+                    log.warning("ld_usergroup.read_failed error=%s", reason)
             return user_id in self._group
+
+    def _quick_client(self) -> WebClient:
+        """For reads made before a listener's ack: one try, two seconds at most, so a slow or
+        failing Slack cannot push the ack past Slack's three seconds (retries with backoff
+        could; Bolt then answers 404)."""
+        if self._quick is None:
+            self._quick = WebClient(
+                token=self.client.token, base_url=self.client.base_url, timeout=QUICK_TIMEOUT
+            )
+            self._quick.retry_handlers = []
+        return self._quick
 
     def refresh_home(self, user_id: str) -> None:
         """Re-publish a user's Home tab after they acted, so it never shows stale buttons."""

@@ -11,6 +11,8 @@ from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.errors import SlackClientError
+from sqlalchemy import exc as sa_exc
 
 from bot.intake import IntakeError, input_from_webhook
 from bot.services import Services
@@ -21,11 +23,26 @@ MAX_BODY_BYTES = 256 * 1024  # Slack's payloads and an enrollment are a few KB
 StartResponse = Callable[..., Any]
 
 
-def _json(start_response: StartResponse, status: str, body: dict[str, Any]) -> list[bytes]:
+# A database that cannot be reached (OperationalError: refused, terminated, locked past the
+# busy timeout; the pool's TimeoutError) or Slack not answering a lookup: a 503 with
+# Retry-After, which an LMS retries, rather than a 500 that reads like a bug.
+DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+UNAVAILABLE = (*DB_UNAVAILABLE, SlackClientError, OSError)
+RETRY_AFTER_SECONDS = 5
+
+
+def _json(
+    start_response: StartResponse,
+    status: str,
+    body: dict[str, Any],
+    *,
+    retry_after: int | None = None,
+) -> list[bytes]:
     data = json.dumps(body).encode()
-    start_response(
-        status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
-    )
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
+    start_response(status, headers)
     return [data]
 
 
@@ -67,6 +84,16 @@ class WebApp:
                     return _json(start_response, "413 Payload Too Large", {"error": "too large"})
                 return self.slack(environ, start_response)
             return _json(start_response, "404 Not Found", {"error": "not found"})
+        except UNAVAILABLE as exc:
+            # Nothing was stored (the transaction rolled back): the caller may simply retry.
+            log.warning("http.unavailable path=%s error=%s", path, type(exc).__name__)
+            what = "the database" if isinstance(exc, DB_UNAVAILABLE) else "Slack"
+            return _json(
+                start_response,
+                "503 Service Unavailable",
+                {"error": f"{what} is not answering right now; nothing was stored, retry shortly"},
+                retry_after=RETRY_AFTER_SECONDS,
+            )
         except Exception:
             request_id = uuid.uuid4().hex[:12]
             log.exception("http.error path=%s request=%s", path, request_id)

@@ -10,6 +10,7 @@ the fake Web API hands its ws:// URL out from apps.connections.open. Bolt's Sock
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import socket
@@ -25,11 +26,11 @@ from typing import Any
 import pytest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlmodel import select
-from support import Bot, dispatch_due, eventually
+from support import Bot, ada_and_grace, dispatch_due, eventually
 
 from bot.app import create_app
-from bot.socket import SocketWatchdog
 from bot.slack import make_client
+from bot.socket import SocketWatchdog
 from storage.models import Note
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -64,10 +65,8 @@ class _Conn:
 
     def close(self) -> None:
         self.closed = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         self.sock.close()
 
 
@@ -116,9 +115,7 @@ class SocketServer:
                     return
                 request += chunk
             headers = dict(
-                line.split(": ", 1)
-                for line in request.decode().split("\r\n")[1:]
-                if ": " in line
+                line.split(": ", 1) for line in request.decode().split("\r\n")[1:] if ": " in line
             )
             key = headers.get("Sec-WebSocket-Key", "").strip()
             accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
@@ -205,20 +202,8 @@ def ws() -> Iterator[SocketServer]:
     server.stop()
 
 
-ENROLL = {
-    "external_id": "lms-sock",
-    "learner_email": "ada@example.org",
-    "manager_email": "grace@example.org",
-    "training": "Coaching Skills",
-    "starts_on": "2026-12-08",
-    "ends_on": "2026-12-09",
-}
-
-
 def _prompt_dm(bot: Bot) -> dict[str, Any]:
-    bot.fake.add_user("UADA", email="ada@example.org", real_name="Ada", tz="UTC")
-    bot.fake.add_user("UGRACE", email="grace@example.org", real_name="Grace", tz="UTC")
-    assert bot.webhook(ENROLL).status == 201
+    ada_and_grace(bot)
     bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
     dispatch_due(bot)
     return [m for m in bot.fake.dms_to("UGRACE") if not m.get("thread_ts")][-1]
@@ -269,6 +254,10 @@ def socket_app(bot: Bot, ws: SocketServer) -> Iterator[SocketModeHandler]:
     handler = SocketModeHandler(app, settings.slack_app_token, ping_interval=0.5)
     handler.connect()
     yield handler
+    # Drop the server side first: closing a client blocked in recv() otherwise waits out
+    # slack_sdk's 3-second receive timeout.
+    handler.client.auto_reconnect_enabled = False
+    ws.drop()
     handler.close()
 
 

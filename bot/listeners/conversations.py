@@ -9,7 +9,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -28,7 +27,7 @@ from bot.answers import (
 from bot.delivery import nudge_context
 from bot.forms import metadata, picked_date, state_values, text
 from bot.ids import Action, Block, View
-from bot.replies import clicked_message, tell
+from bot.replies import SLACK_FAILURES, clicked_message, failure_reason, open_modal, tell
 from bot.services import Services
 from scheduler.planning import zone
 from storage import crud
@@ -80,7 +79,7 @@ def register(app: App, services: Services) -> None:
             if ctx.kind == NudgeKind.DEBRIEF
             else blocks.pre_training_modal(ctx, prompts, meta)
         )
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        open_modal(client, body, view, prompts)
 
     @app.action(Action.NOT_NEEDED)
     def not_needed(
@@ -96,9 +95,7 @@ def register(app: App, services: Services) -> None:
             refuse(client, body, exc)
             return
         meta = json.dumps({"nudge_id": ctx.nudge_id, "from": clicked_message(body)})
-        client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.not_needed_modal(ctx, prompts, meta)
-        )
+        open_modal(client, body, blocks.not_needed_modal(ctx, prompts, meta), prompts)
 
     @app.action(Action.REMIND_TOMORROW)
     def remind_tomorrow(
@@ -161,8 +158,9 @@ def register(app: App, services: Services) -> None:
                 trigger_id=body["trigger_id"],
                 view=blocks.follow_up_modal(ctx, prompts, meta, outcome),
             )
-        except SlackApiError as exc:
-            log.info("follow_up.note_modal_not_opened error=%s", exc.response.get("error"))
+        except SLACK_FAILURES as exc:
+            # The answer is stored; the optional note is what is lost, and the DM says so.
+            log.info("follow_up.note_modal_not_opened error=%s", failure_reason(exc))
         services.refresh_home(actor)
 
     for action_id in FOLLOW_UP_ACTIONS:
@@ -344,9 +342,9 @@ def register(app: App, services: Services) -> None:
         log.info("note.recorded nudge=%s", nudge_id)
         try:
             client.reactions_add(channel=channel, timestamp=event["ts"], name="memo")
-        except SlackApiError as exc:
-            if exc.response.get("error") != "already_reacted":
-                log.warning("note.reaction_failed nudge=%s", nudge_id)
+        except SLACK_FAILURES as exc:
+            if failure_reason(exc) != "already_reacted":
+                log.warning("note.reaction_failed nudge=%s error=%s", nudge_id, failure_reason(exc))
 
 
 def _level(value: Any) -> int | None:

@@ -12,6 +12,7 @@ from bot import blocks
 from bot.forms import picked_date, state_values, text
 from bot.ids import Block, View
 from bot.intake import EnrollmentInput, IntakeError
+from bot.replies import open_modal
 from bot.services import Services
 from storage import crud
 from storage.models import Person, Source
@@ -25,7 +26,7 @@ def register(app: App, services: Services) -> None:
     @app.command("/enroll")
     def open_enroll(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.enroll_modal(prompts))
+        open_modal(client, body, blocks.enroll_modal(prompts), prompts)
 
     @app.view(View.ENROLL)
     def submit_enroll(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

@@ -8,14 +8,13 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
 from bot import blocks
 from bot.answers import Refusal, nudge_for_actor
 from bot.forms import metadata, state_values, text
 from bot.ids import SHARE_OPTION_VALUE, Action, Block, View
-from bot.replies import tell
+from bot.replies import SLACK_FAILURES, failure_reason, tell
 from bot.services import Services
 from storage import crud
 from storage.models import (
@@ -32,6 +31,10 @@ log = logging.getLogger(__name__)
 
 MAX_GOAL = 3000
 MAX_MEASURE = 1000
+
+
+class ModalFailed(Exception):
+    """Slack did not open the goal modal; the person is told to try again."""
 
 
 class GoalError(ValueError):
@@ -146,8 +149,9 @@ def register(app: App, services: Services) -> None:
             client.chat_postMessage(
                 channel=target, text=message["text"], blocks=message["blocks"], unfurl_links=False
             )
-        except SlackApiError as exc:
-            log.warning("goal.share_failed goal=%s error=%s", goal_id, exc.response.get("error"))
+        except SLACK_FAILURES as exc:
+            # The goal is stored and listed for the manager in their App Home either way.
+            log.warning("goal.share_failed goal=%s error=%s", goal_id, failure_reason(exc))
 
     def goal_list(session: Session, learner: Person) -> dict[str, Any]:
         rows = session.exec(
@@ -192,7 +196,11 @@ def register(app: App, services: Services) -> None:
             measure=(goal.measure or "") if goal else "",
             share=goal.shared if goal else learner.share_goals,
         )
-        client.views_open(trigger_id=trigger_id, view=view)
+        try:
+            client.views_open(trigger_id=trigger_id, view=view)
+        except SLACK_FAILURES as exc:
+            log.warning("goal.modal_not_opened error=%s", failure_reason(exc))
+            raise ModalFailed from exc
         return True
 
     # -- /goal --------------------------------------------------------------------------
@@ -221,7 +229,10 @@ def register(app: App, services: Services) -> None:
                 )
                 return
             if not arg or len(choices) > 1:
-                open_goal_modal(client, body["trigger_id"], learner, session, goal_text=arg)
+                try:
+                    open_goal_modal(client, body["trigger_id"], learner, session, goal_text=arg)
+                except ModalFailed:
+                    respond(response_type="ephemeral", text=prompts.text("ephemeral.error"))
                 return
             try:
                 goal, training, notify = save_goal(
@@ -297,6 +308,9 @@ def register(app: App, services: Services) -> None:
         except Refusal as exc:
             tell(client, body, str(exc), prompts)
             return
+        except ModalFailed:
+            tell(client, body, prompts.text("ephemeral.error"), prompts)
+            return
         if not opened:
             tell(client, body, prompts.text("ephemeral.goal_no_enrollment"), prompts)
 
@@ -336,7 +350,10 @@ def register(app: App, services: Services) -> None:
             if goal is None or learner is None:
                 tell(client, body, prompts.text("ephemeral.goal_not_found"), prompts)
                 return
-            open_goal_modal(client, body["trigger_id"], learner, session, goal=goal)
+            try:
+                open_goal_modal(client, body["trigger_id"], learner, session, goal=goal)
+            except ModalFailed:
+                tell(client, body, prompts.text("ephemeral.error"), prompts)
 
     @app.action(Action.DELETE_GOAL)
     def delete_goal(

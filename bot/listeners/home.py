@@ -9,9 +9,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import blocks
-from bot.home import publish_home
 from bot.ids import Action, View
 from bot.privacy import forget_person
+from bot.replies import open_modal
 from bot.services import Services
 from storage import crud
 
@@ -25,7 +25,7 @@ def register(app: App, services: Services) -> None:
     def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
             return
-        publish_home(services, event["user"])
+        services.refresh_home(event["user"])  # a failed publish is logged, never raised
 
     @app.action(Action.TOGGLE_SHARING)
     def toggle_sharing(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -42,7 +42,7 @@ def register(app: App, services: Services) -> None:
     @app.action(Action.FORGET_ME)
     def forget_me(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.forget_me_modal(prompts))
+        open_modal(client, body, blocks.forget_me_modal(prompts), prompts)
 
     @app.view(View.FORGET_ME)
     def confirm_forget(ack: Ack, body: dict[str, Any]) -> None:

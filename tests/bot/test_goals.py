@@ -172,9 +172,7 @@ def test_goal_invite_button_opens_the_modal_for_that_training(bot: Bot) -> None:
     click(bot, invite, Action.SHARE_GOAL, user="UADA")
     view = opened_view(bot)
     assert view["callback_id"] == View.GOAL
-    assert all(
-        b.get("block_id") != Block.ENROLLMENT for b in view["blocks"]
-    )  # fixed training
+    assert all(b.get("block_id") != Block.ENROLLMENT for b in view["blocks"])  # fixed training
     bot.view_submission(
         view,
         {
