@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -49,6 +49,10 @@ log = logging.getLogger(__name__)
 MAX_TRAINING_NAME = 200
 MAX_EXTERNAL_ID = 200
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+SLACK_AWAY = (
+    "Slack did not answer while looking this person up; import the file again later "
+    "(rows already imported are kept, and re-importing them changes nothing)"
+)
 BULK_BATCH = 1000  # rows per transaction of a CSV import
 
 
@@ -136,9 +140,12 @@ class Intake:
             return person
         try:
             user = lookup_in_slack(self.client, ref)
-        except SlackApiError:
+        except (SlackClientError, OSError):
             log.warning("intake.slack_lookup_failed field=%s", field)
-            user = None
+            if person is not None:
+                return person  # the directory knows them; Slack can fill in the rest later
+            # Not "matches nobody": that would be final. The caller answers "try again".
+            raise
         if user is not None:
             found, _ = apply_slack_user(session, user, manager_field_id=self.manager_field_id)
             if found is not None:
@@ -321,6 +328,9 @@ class Intake:
         except IntakeError as exc:
             report.errors.append((line, exc.message))
             return
+        except (SlackClientError, OSError):
+            report.errors.append((line, SLACK_AWAY))
+            return
         _count(report, result)
 
     def _enroll_batch(
@@ -411,6 +421,9 @@ class Intake:
                     result = self.enroll(session, data)
             except IntakeError as exc:
                 report.errors.append((line, exc.message))
+                continue
+            except (SlackClientError, OSError):
+                report.errors.append((line, SLACK_AWAY))
                 continue
             _count(report, result)
 
