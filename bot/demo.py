@@ -12,7 +12,6 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -660,8 +659,6 @@ class Demo:
             except ImportError:
                 pass
             server = make_server(create_web(settings, app, services, http=True), port=0)
-            thread = threading.Thread(target=server.run, daemon=True)
-            thread.start()
             try:
                 yield f"http://127.0.0.1:{server.effective_port}"
             finally:

@@ -136,7 +136,6 @@ def run_bot(
         )
         background.start()
     server = make_server(web, port=port, host="0.0.0.0")
-    threading.Thread(target=server.run, name="http", daemon=True).start()
     socket_handler = None
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

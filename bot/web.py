@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -149,16 +150,51 @@ class WebApp:
         return _json(start_response, "201 Created" if result.created else "200 OK", answer)
 
 
-def make_server(wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8) -> Any:
-    """A waitress server (a production WSGI server): `.run()` serves, `.close()` stops."""
-    from waitress.server import create_server
+class HttpServer:
+    """waitress (a production WSGI server) in a background thread, stopped cleanly.
 
-    return create_server(
-        wsgi,
-        host=host,
-        port=port,
-        threads=threads,
-        max_request_body_size=MAX_BODY_BYTES,
-        clear_untrusted_proxy_headers=True,
-        ident="coachbot",
-    )
+    Closing waitress's sockets while its loop waits in select() makes that wait fail with a
+    bad file descriptor; that one error, during a stop we asked for, is the stop itself.
+    """
+
+    def __init__(
+        self, wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8
+    ) -> None:
+        from waitress.server import create_server
+
+        # One host and port, so a single-socket server: the kind with an `effective_port`.
+        self.server: Any = cast(Any, create_server)(
+            wsgi,
+            host=host,
+            port=port,
+            threads=threads,
+            max_request_body_size=MAX_BODY_BYTES,
+            clear_untrusted_proxy_headers=True,
+            ident="coachbot",
+        )
+        self.effective_port: int = self.server.effective_port
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except OSError:
+            if not self._stopping.is_set():
+                raise
+
+    def start(self) -> HttpServer:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stopping.set()
+        self.server.close()
+        self._thread.join(timeout=5)
+
+
+def make_server(
+    wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8
+) -> HttpServer:
+    """The app's HTTP server, started: `.effective_port` to reach it, `.close()` to stop."""
+    return HttpServer(wsgi, port=port, host=host, threads=threads).start()

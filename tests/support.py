@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -199,8 +198,6 @@ def start_bot(
     app, services = create_app(settings, db, client, clock=clock)
     web = create_web(settings, app, services, http=True)
     server = make_server(web, port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     port = server.effective_port
     return Bot(f"http://127.0.0.1:{port}", settings, db, fake, services, clock), server
 

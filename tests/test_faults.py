@@ -73,7 +73,6 @@ def serve(fake: FakeSlack, db: Database, clock: Clock, db_url: str, **overrides:
     )
     app, services = create_app(settings, db, client, clock=clock)
     server = make_server(create_web(settings, app, services, http=True), port=0)
-    threading.Thread(target=server.run, daemon=True).start()
     return Bot(f"http://127.0.0.1:{server.effective_port}", settings, db, fake, services, clock), (
         server
     )
