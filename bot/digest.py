@@ -156,7 +156,6 @@ class Digest:
         body = self.prompts.text(
             "digest.empty" if _is_empty(summary.report.total) else "digest.intro"
         )
-        intro = f"*{title}*\n{body}"
         targets = self.recipients()
         if not targets:
             log.warning("digest.no_recipient week=%s (set LD_CHANNEL or LD_LEADS)", week.label)
@@ -168,7 +167,7 @@ class Digest:
                 if not self.settings.ld_channel:
                     channel = reporting.dm_channel(self.client, target)
                 reporting.post_summary(
-                    self.client, channel, summary, csv_data, self.prompts, intro=intro
+                    self.client, channel, summary, csv_data, self.prompts, intro=body, title=title
                 )
                 posted += 1
             except SlackApiError as exc:

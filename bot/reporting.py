@@ -242,9 +242,12 @@ def summary_lines(summary: Summary, prompts: Prompts) -> tuple[str, list[str], l
     return title, lines, groups
 
 
-def summary_blocks(summary: Summary, prompts: Prompts, *, intro: str | None = None) -> Json:
+def summary_blocks(
+    summary: Summary, prompts: Prompts, *, intro: str | None = None, title: str | None = None
+) -> Json:
     """The Slack message: `{"text": fallback, "blocks": [...]}` within Slack's limits."""
-    title, lines, groups = summary_lines(summary, prompts)
+    default_title, lines, groups = summary_lines(summary, prompts)
+    title = title or default_title
     blocks: list[Json] = [{"type": "header", "text": _plain(title, 150)}]
     if intro:
         blocks.append(_section(intro))
@@ -546,9 +549,10 @@ def post_summary(
     prompts: Prompts,
     *,
     intro: str | None = None,
+    title: str | None = None,
 ) -> None:
     """The summary message, then the chart and the CSV in the same conversation."""
-    message = summary_blocks(summary, prompts, intro=intro)
+    message = summary_blocks(summary, prompts, intro=intro, title=title)
     client.chat_postMessage(channel=channel, text=message["text"], blocks=message["blocks"])
     label = summary.week.label
     client.files_upload_v2(
