@@ -60,31 +60,17 @@ def register(app: App, services: Services) -> None:
 
     # -- buttons ------------------------------------------------------------------------
 
-    @app.action(Action.LOG_CONVERSATION)
-    def log_conversation(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
-        actor = body["user"]["id"]
-        try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(session, action.get("value"), actor, prompts)
-                ctx = nudge_context(session, nudge)
-        except Refusal as exc:
-            refuse(client, body, exc)
-            return
-        meta = json.dumps({"nudge_id": ctx.nudge_id, "from": clicked_message(body)})
-        view = (
-            blocks.debrief_modal(ctx, prompts, meta)
-            if ctx.kind == NudgeKind.DEBRIEF
-            else blocks.pre_training_modal(ctx, prompts, meta)
-        )
-        open_modal(client, body, view, prompts)
+    def modal_for(kind: str, ctx: blocks.NudgeContext, meta: str) -> dict[str, Any]:
+        if kind == Action.NOT_NEEDED:
+            return blocks.not_needed_modal(ctx, prompts, meta)
+        if ctx.kind == NudgeKind.DEBRIEF:
+            return blocks.debrief_modal(ctx, prompts, meta)
+        return blocks.pre_training_modal(ctx, prompts, meta)
 
-    @app.action(Action.NOT_NEEDED)
-    def not_needed(
+    def open_prompt_modal(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
+        """Log our conversation / Not needed: the recipient gets the modal, anyone else a no."""
         ack()
         actor = body["user"]["id"]
         try:
@@ -95,7 +81,10 @@ def register(app: App, services: Services) -> None:
             refuse(client, body, exc)
             return
         meta = json.dumps({"nudge_id": ctx.nudge_id, "from": clicked_message(body)})
-        open_modal(client, body, blocks.not_needed_modal(ctx, prompts, meta), prompts)
+        open_modal(client, body, modal_for(action["action_id"], ctx, meta), prompts)
+
+    for action_id in (Action.LOG_CONVERSATION, Action.NOT_NEEDED):
+        app.action(action_id)(open_prompt_modal)
 
     @app.action(Action.REMIND_TOMORROW)
     def remind_tomorrow(
