@@ -270,7 +270,7 @@ class FakeSlack:
             self.calls.clear()
             self._calls_by_method.clear()
 
-    def wait_for_calls(self, method: str, n: int = 1, timeout: float = 5.0) -> list[Call]:
+    def wait_for_calls(self, method: str, n: int = 1, timeout: float = 15.0) -> list[Call]:
         """Block until `method` has been called `n` times; for work done in background threads."""
         with self._changed:
             if not self._changed.wait_for(lambda: self.count(method) >= n, timeout):
@@ -514,7 +514,7 @@ class FakeSlack:
             self._changed.notify_all()
         return 200, {"Content-Type": "text/plain"}, b"ok"
 
-    def wait_for_responses(self, n: int = 1, timeout: float = 5.0) -> list[Json]:
+    def wait_for_responses(self, n: int = 1, timeout: float = 15.0) -> list[Json]:
         """Block until `n` response_url posts arrived (listeners answer after their ack)."""
         with self._changed:
             if not self._changed.wait_for(lambda: len(self.responses) >= n, timeout):

@@ -309,7 +309,7 @@ def opened_view(bot: Bot, *, index: int = -1) -> dict[str, Any]:
     return view if isinstance(view, dict) else json.loads(view)
 
 
-def eventually(check: Any, timeout: float = 5.0) -> Any:
+def eventually(check: Any, timeout: float = 15.0) -> Any:
     """Wait for work a listener does after its ack; returns the first truthy result."""
     import time
 

@@ -163,7 +163,7 @@ def test_two_replicas_and_two_workers_deliver_each_nudge_once(
 
         # A goal invite to each learner and a pre-training prompt to the manager, per enrollment.
         expected = 2 * LEARNERS
-        fake.wait_for_calls("chat.postMessage", expected, timeout=25)
+        fake.wait_for_calls("chat.postMessage", expected, timeout=90)
         time.sleep(2.5)  # two more ticks of each worker: nothing else may go out
 
         with db.session() as session:

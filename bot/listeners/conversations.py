@@ -215,26 +215,37 @@ def register(app: App, services: Services) -> None:
                 errors={Block.NOTE: prompts.text("validation.too_long", limit=MAX_TEXT)},
             )
             return
-        ack()
-        if not note:
-            return
         actor = body["user"]["id"]
+        stored: int | None = None
+        if note:
+            # Stored before the modal closes: once the person sees it close, the note is kept.
+            with services.db.session() as session:
+                try:
+                    nudge = nudge_for_actor(
+                        session, metadata(view).get("nudge_id"), actor, prompts, for_answer=False
+                    )
+                except Refusal:
+                    nudge = None
+                record = None
+                if nudge is not None:
+                    record = session.exec(
+                        select(ConversationRecord).where(ConversationRecord.nudge_id == nudge.id)
+                    ).first()
+                if nudge is not None and record is not None and not record.note:
+                    record.note = note
+                    session.add(record)
+                    stored = nudge.id
+        ack()
+        if stored is None:
+            return
         with services.db.session() as session:
-            try:
-                nudge = nudge_for_actor(
-                    session, metadata(view).get("nudge_id"), actor, prompts, for_answer=False
-                )
-            except Refusal:
-                return
+            nudge = session.get(Nudge, stored)
             record = session.exec(
-                select(ConversationRecord).where(ConversationRecord.nudge_id == nudge.id)
+                select(ConversationRecord).where(ConversationRecord.nudge_id == stored)
             ).first()
-            if record is None or record.note:
-                return
-            record.note = note
-            session.add(record)
             person = crud.person_by_slack_id(session, slack_id=actor)
-            assert person is not None
+            if nudge is None or record is None or person is None:
+                return
             update_dm(client, session, nudge, answered_dm(session, nudge, record, person, prompts))
 
     def _submit(
