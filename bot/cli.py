@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -84,7 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage
         return EXIT_USAGE if exc.code else EXIT_OK
-    setup_logging()
+    # The demo's transcript is the output; its INFO lines would bury it (LOG_LEVEL still wins).
+    setup_logging(os.environ.get("LOG_LEVEL") or ("WARNING" if args.command == "demo" else None))
     try:
         if args.command == "manifest":
             from bot.manifest import manifest

@@ -73,7 +73,9 @@ def test_coachbot_forget_deletes_the_personal_data_and_keeps_counts(
     _story(bot)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DATABASE_URL", bot.settings.database_url)
-    monkeypatch.setattr("bot.cli.setup_logging", lambda: None)  # keep pytest's log capture
+    monkeypatch.setattr(
+        "bot.cli.setup_logging", lambda *_a, **_k: None
+    )  # keep pytest's log capture
     with caplog.at_level(logging.INFO):
         assert main(["forget", "ada@example.org"]) == 0
     _assert_ada_forgotten(bot)
