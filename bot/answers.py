@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -88,23 +88,15 @@ def record_answer(
         interest = enrollment.learner_interest if enrollment else None
         q = blocks.quadrant(interest, answer.org_importance)
         quadrant = q.value if q else None
+    # Answer's fields are named as the record's columns, so they carry over as they are.
     record = ConversationRecord(
         nudge_id=nudge.id,
         enrollment_id=nudge.enrollment_id,
         kind=nudge.kind,
         answered_by=actor.id,
         answered_at=now,
-        outcome=answer.outcome,
-        what=answer.what,
-        why=answer.why,
-        how=answer.how,
-        org_importance=answer.org_importance,
         quadrant=quadrant,
-        takeaways=answer.takeaways,
-        first_application=answer.first_application,
-        support=answer.support,
-        checkin_on=answer.checkin_on,
-        note=answer.note,
+        **asdict(answer),
     )
     try:
         with session.begin_nested():

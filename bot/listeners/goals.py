@@ -120,6 +120,10 @@ def register(app: App, services: Services) -> None:
         log.info("goal.saved goal=%s enrollment=%s shared=%s", goal.id, enrollment.id, share)
         return goal, training, tell_manager
 
+    def saved_reply(goal: Goal, training: Training) -> str:
+        key = "goal_saved" if goal.shared else "goal_saved_private"
+        return blocks.ephemeral_text(key, prompts, training=training.name)
+
     def share_with_manager(client: WebClient, goal_id: int) -> None:
         """The goal goes to the learner's manager at once: a direct answer to their action."""
         with services.db.session() as session:
@@ -241,8 +245,7 @@ def register(app: App, services: Services) -> None:
             except GoalError as exc:
                 respond(response_type="ephemeral", text=exc.message)
                 return
-            key = "goal_saved" if goal.shared else "goal_saved_private"
-            reply = blocks.ephemeral_text(key, prompts, training=training.name)
+            reply = saved_reply(goal, training)
             goal_id = goal.id
         respond(response_type="ephemeral", text=reply)
         if notify:
@@ -274,8 +277,7 @@ def register(app: App, services: Services) -> None:
                     share,
                     goal_id=meta.get("goal_id"),
                 )
-                key = "goal_saved" if goal.shared else "goal_saved_private"
-                reply = blocks.ephemeral_text(key, prompts, training=training.name)
+                reply = saved_reply(goal, training)
                 goal_id = goal.id
         except GoalError as exc:
             # An error is shown under an input of this modal; the rest go under the goal.
