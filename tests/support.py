@@ -11,7 +11,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -342,3 +342,32 @@ def ada_and_grace(bot: Bot, **changes: Any) -> dict[str, Any]:
     response = bot.webhook(body)
     assert response.status == 201, response.text
     return body
+
+
+def goal_talk_and_note(bot: Bot, *, goal: str, what: str, note: str) -> None:
+    """After `ada_and_grace`: Ada shares `goal`; Grace logs `what` and replies `note`."""
+    from bot.ids import Action, Block
+
+    bot.command("/goal", goal, user="UADA")
+    bot.fake.wait_for_responses()
+    bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
+    dispatch_due(bot)
+    dm = next(m for m in bot.fake.dms_to("UGRACE") if Action.LOG_CONVERSATION in buttons(m))
+    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
+    bot.view_submission(
+        opened_view(bot),
+        {Block.WHAT: text_value(what), Block.ORG_IMPORTANCE: radio_value("3")},
+        user="UGRACE",
+    )
+    bot.event(
+        {
+            "type": "message",
+            "channel_type": "im",
+            "channel": dm["channel"],
+            "user": "UGRACE",
+            "text": note,
+            "ts": "1765000000.000500",
+            "thread_ts": dm["ts"],
+        }
+    )
+    bot.fake.wait_for_calls("reactions.add")

@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import UTC, datetime
 
-from support import (
-    Bot,
-    ada_and_grace,
-    buttons,
-    click,
-    dispatch_due,
-    opened_view,
-    radio_value,
-    text_value,
-)
+from support import Bot, ada_and_grace, goal_talk_and_note
 
-from bot.ids import Action, Block
 from bot.logs import setup_logging
 
 SECRET_GOAL = "Secret-goal-text-4711"
@@ -33,29 +22,7 @@ def test_a_whole_flow_logs_no_token_and_no_private_text(bot: Bot) -> None:
     try:
         ada_and_grace(bot)
         bot.webhook({"training": "x"}, token="wrong-token-secret")
-        bot.command("/goal", SECRET_GOAL, user="UADA")
-        bot.fake.wait_for_responses()
-        bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
-        dispatch_due(bot)
-        dm = next(m for m in bot.fake.dms_to("UGRACE") if Action.LOG_CONVERSATION in buttons(m))
-        click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
-        bot.view_submission(
-            opened_view(bot),
-            {Block.WHAT: text_value(SECRET_WHAT), Block.ORG_IMPORTANCE: radio_value("2")},
-            user="UGRACE",
-        )
-        bot.event(
-            {
-                "type": "message",
-                "channel_type": "im",
-                "channel": dm["channel"],
-                "user": "UGRACE",
-                "text": SECRET_NOTE,
-                "ts": "1765000000.000900",
-                "thread_ts": dm["ts"],
-            }
-        )
-        bot.fake.wait_for_calls("reactions.add")
+        goal_talk_and_note(bot, goal=SECRET_GOAL, what=SECRET_WHAT, note=SECRET_NOTE)
         handler.flush()
         logs = stream.getvalue()
         # Try a token in a log message: the formatter must redact it.

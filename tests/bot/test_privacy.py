@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
-from support import (
-    Bot,
-    ada_and_grace,
-    buttons,
-    click,
-    dispatch_due,
-    opened_view,
-    radio_value,
-    text_value,
-)
+from support import Bot, ada_and_grace, goal_talk_and_note
 
 from bot.cli import main
-from bot.ids import Action, Block, View
+from bot.ids import View
 from bot.privacy import apply_retention
 from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person
 
@@ -30,29 +21,7 @@ PRIVATE = "We agreed she leads the next retro"
 def _story(bot: Bot) -> None:
     """Ada sets a goal; Grace logs a talk about her training and replies in the thread."""
     ada_and_grace(bot)
-    bot.command("/goal", "Lead one retro", user="UADA")
-    bot.fake.wait_for_responses()
-    bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
-    dispatch_due(bot)
-    dm = next(m for m in bot.fake.dms_to("UGRACE") if Action.LOG_CONVERSATION in buttons(m))
-    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
-    bot.view_submission(
-        opened_view(bot),
-        {Block.WHAT: text_value(PRIVATE), Block.ORG_IMPORTANCE: radio_value("3")},
-        user="UGRACE",
-    )
-    bot.event(
-        {
-            "type": "message",
-            "channel_type": "im",
-            "channel": dm["channel"],
-            "user": "UGRACE",
-            "text": "Talked, all good",
-            "ts": "1765000000.000500",
-            "thread_ts": dm["ts"],
-        }
-    )
-    bot.fake.wait_for_calls("reactions.add")
+    goal_talk_and_note(bot, goal="Lead one retro", what=PRIVATE, note="Talked, all good")
 
 
 def _assert_ada_forgotten(bot: Bot) -> None:
