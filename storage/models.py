@@ -108,9 +108,12 @@ class Person(SQLModel, table=True):
     )
     active: bool = Field(default=True)
     share_goals: bool = Field(default=True)
-    # Kept by the directory sync and `user_change`; read again from Slack before a nudge goes out.
+    # Kept by the directory sync and `user_change` (Slack sends one whenever a status changes),
+    # so a nudge about to go out reads the status here instead of asking Slack again.
     status_text: str | None = Field(default=None, max_length=200)
     status_emoji: str | None = Field(default=None, max_length=100)
+    # Unix time at which Slack clears the status; 0 or None: it does not expire.
+    status_expiration: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
