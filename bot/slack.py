@@ -1,15 +1,20 @@
 """The Slack Web API client: honours SLACK_API_URL, keeps under Slack's per-method rate limits
-client-side, and retries only what is safe to repeat."""
+client-side, retries only what is safe to repeat, and keeps its connections alive."""
 
 from __future__ import annotations
 
+import http.client
+import io
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import urllib3
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
@@ -154,7 +159,55 @@ def _limited_response(method: str, wait: float) -> SlackResponse:
     )
 
 
-class LimitedWebClient(WebClient):
+class KeepAliveWebClient(WebClient):
+    """A WebClient that reuses its HTTP connections.
+
+    slack_sdk's WebClient opens a new connection for every call (urllib); at a few hundred
+    DMs a second, connecting costs more than the call itself. This one sends through a
+    urllib3 pool shared by every thread using the client, and answers exactly as urllib
+    would (an `HTTPError` for a 4xx or 5xx, a `URLError` for a network fault), so the SDK's
+    response handling and retry handlers work unchanged.
+    """
+
+    pool: urllib3.PoolManager
+
+    def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request) -> Any:
+        if self.proxy is not None or not url.lower().startswith("http"):
+            return super()._perform_urllib_http_request_internal(url, req)
+        try:
+            resp = self.pool.request(
+                "POST",
+                url,
+                body=req.data,  # type: ignore[arg-type]
+                headers=dict(req.header_items()),
+                timeout=urllib3.Timeout(total=self.timeout),
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.TimeoutError as exc:
+            raise TimeoutError(str(exc)) from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise urllib.error.URLError(exc) from exc
+        headers = http.client.HTTPMessage()
+        for name, value in resp.headers.items():
+            headers[name] = value
+        if resp.status >= 400:
+            raise urllib.error.HTTPError(
+                url, resp.status, resp.reason or "", headers, io.BytesIO(resp.data)
+            )
+        charset = headers.get_content_charset() or "utf-8"
+        body: str | bytes = resp.data
+        if headers.get_content_type() != "application/gzip":
+            body = resp.data.decode(charset)
+        return {"status": resp.status, "headers": headers, "body": body}
+
+
+def connection_pool(size: int = 16) -> urllib3.PoolManager:
+    """Connections to Slack, kept open between calls: `size` per host, shared by threads."""
+    return urllib3.PoolManager(num_pools=4, maxsize=size, block=False)
+
+
+class LimitedWebClient(KeepAliveWebClient):
     """A WebClient whose every call first takes a token from its RateLimiter."""
 
     limiter: RateLimiter
@@ -200,9 +253,11 @@ def make_client(
     timeout: int = 10,
     rate_limit_retries: int = 3,
     limiter: RateLimiter | None = None,
+    pool: urllib3.PoolManager | None = None,
 ) -> LimitedWebClient:
     client = LimitedWebClient(token=token, base_url=base_url, timeout=timeout)
     client.limiter = limiter or RateLimiter()
+    client.pool = pool or connection_pool()
     handlers: list[RetryHandler] = [
         _SafeToRepeat(ConnectionErrorRetryHandler(max_retry_count=2)),
         _SafeToRepeat(ServerErrorRetryHandler(max_retry_count=2)),
