@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import urllib.error
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from slack_sdk import WebClient
@@ -15,11 +18,20 @@ from bot import blocks
 from bot.ids import NUDGE_EVENT_TYPE
 from bot.prompts import Prompts
 from bot.slack import is_permanent, retry_after, slack_error
-from scheduler.dispatcher import Deferred, Failed, RetryLater, SendResult, Sent, Skipped
+from scheduler.dispatcher import (
+    Deferred,
+    Delivery,
+    Failed,
+    RetryLater,
+    SendResult,
+    Sent,
+    Skipped,
+)
 from scheduler.planning import Rules, is_out_of_office, ooo_defer, zone
 from storage import crud
 from storage.models import (
     Enrollment,
+    Goal,
     Nudge,
     NudgeKind,
     Person,
@@ -31,8 +43,13 @@ log = logging.getLogger(__name__)
 BEFORE_START = (NudgeKind.GOAL_INVITE, NudgeKind.PRE_TRAINING)
 
 
-def nudge_context(session: Session, nudge: Nudge) -> blocks.NudgeContext:
-    """What a message about this nudge shows; a reminder speaks of the prompt it points at."""
+def nudge_context(
+    session: Session, nudge: Nudge, goals: Mapping[int, Sequence[Goal]] | None = None
+) -> blocks.NudgeContext:
+    """What a message about this nudge shows; a reminder speaks of the prompt it points at.
+
+    `goals`, every goal by enrollment id (as `preload` returns them), spares a query.
+    """
     target = nudge
     if nudge.kind == NudgeKind.REMINDER and nudge.parent_id:
         target = session.get(Nudge, nudge.parent_id) or nudge
@@ -42,11 +59,12 @@ def nudge_context(session: Session, nudge: Nudge) -> blocks.NudgeContext:
     learner = session.get(Person, enrollment.learner_id)
     manager = session.get(Person, enrollment.manager_id) if enrollment.manager_id else None
     to_learner = target.kind in (NudgeKind.GOAL_INVITE, NudgeKind.LEARNER_FOLLOW_UP)
-    goals = crud.goals_of_enrollment(
-        session,
-        enrollment_id=enrollment.id,
-        shared_only=not to_learner,  # type: ignore[arg-type]
-    )
+    if goals is None:
+        found = crud.goals_of_enrollment(
+            session, enrollment_id=enrollment.id, shared_only=not to_learner
+        )
+    else:
+        found = [g for g in goals.get(enrollment.id, ()) if to_learner or g.shared]
     return blocks.NudgeContext(
         nudge_id=target.id,  # type: ignore[arg-type]
         kind=target.kind,
@@ -57,20 +75,54 @@ def nudge_context(session: Session, nudge: Nudge) -> blocks.NudgeContext:
         learner_slack_id=learner.slack_id if learner else None,
         manager_name=(manager.name or manager.email) if manager else None,
         manager_slack_id=manager.slack_id if manager else None,
-        goals=tuple(blocks.GoalView(g.id, g.text, g.measure, g.shared) for g in goals),  # type: ignore[arg-type]
+        goals=tuple(blocks.GoalView(g.id, g.text, g.measure, g.shared) for g in found),  # type: ignore[arg-type]
         learner_interest=enrollment.learner_interest,
     )
 
 
-def render(session: Session, nudge: Nudge, prompts: Prompts) -> dict[str, Any]:
-    ctx = nudge_context(session, nudge)
+def preload(session: Session, nudges: Sequence[Nudge]) -> dict[int, list[Goal]]:
+    """Read what the messages of a batch of nudges show, a query per table.
+
+    The rows land in the session's identity map, so `nudge_context` finds them without
+    asking the database again; the goals come back by enrollment id.
+    """
+    parents = crud.rows_by_id(
+        session, Nudge, {n.parent_id for n in nudges if n.kind == NudgeKind.REMINDER}
+    )
+    targets = [parents.get(n.parent_id, n) for n in nudges]
+    enrollments = crud.rows_by_id(session, Enrollment, {t.enrollment_id for t in targets})
+    crud.rows_by_id(session, Training, {e.training_id for e in enrollments.values()})
+    people: set[int | None] = {n.recipient_id for n in nudges}
+    for enrollment in enrollments.values():
+        people |= {enrollment.learner_id, enrollment.manager_id}
+    crud.rows_by_id(session, Person, people)
+    goals: dict[int, list[Goal]] = {}
+    if enrollments:
+        query = select(Goal).where(col(Goal.enrollment_id).in_(list(enrollments)))
+        for goal in session.exec(query.order_by(col(Goal.id))):
+            goals.setdefault(goal.enrollment_id, []).append(goal)
+    return goals
+
+
+def render(
+    session: Session,
+    nudge: Nudge,
+    prompts: Prompts,
+    goals: Mapping[int, Sequence[Goal]] | None = None,
+) -> dict[str, Any]:
+    ctx = nudge_context(session, nudge, goals)
     if nudge.kind == NudgeKind.REMINDER:
         return blocks.reminder_message(ctx, prompts, None)
     return blocks.nudge_message(ctx, prompts)
 
 
 class SlackSender:
-    """One `chat.postMessage` to the user id per nudge; the DM channel comes back with it."""
+    """One `chat.postMessage` to the user id per nudge; the DM channel comes back with it.
+
+    Everything else a nudge needs is read from the database beforehand, the recipient's
+    Slack status included: the directory sync and `user_change` events keep it current
+    (Slack sends one whenever a status changes), so no call is spent on reading it again.
+    """
 
     def __init__(
         self,
@@ -87,15 +139,60 @@ class SlackSender:
         self.default_tz = default_tz
         self.check_status = check_status
 
-    def __call__(
-        self, session: Session, nudge: Nudge, *, now: datetime, maybe_sent: bool
-    ) -> SendResult:
+    def prepare(
+        self, session: Session, nudges: Sequence[Nudge], *, now: datetime, maybe_sent: set[int]
+    ) -> dict[int, SendResult | Delivery]:
+        goals = preload(session, nudges)
+        known = _known_channels(session, {n.recipient_id for n in nudges if n.id in maybe_sent})
+        out: dict[int, SendResult | Delivery] = {}
+        for nudge in nudges:
+            assert nudge.id is not None
+            try:
+                out[nudge.id] = self._prepare(
+                    session, nudge, goals, now, known if nudge.id in maybe_sent else None
+                )
+            except Exception as exc:  # one nudge that cannot be rendered must not stop the rest
+                log.exception("nudge.render_error nudge=%s", nudge.id)
+                out[nudge.id] = RetryLater(f"could not render: {type(exc).__name__}")
+        return out
+
+    def _prepare(
+        self,
+        session: Session,
+        nudge: Nudge,
+        goals: Mapping[int, Sequence[Goal]],
+        now: datetime,
+        known: Mapping[int, str] | None,
+    ) -> SendResult | Delivery:
         recipient = session.get(Person, nudge.recipient_id)
-        assert recipient is not None and recipient.slack_id
+        assert recipient is not None and recipient.slack_id and nudge.id is not None
+        away = self._away(session, nudge, recipient, now) if self.check_status else None
+        if away is not None and known is None:
+            return away
+        message = render(session, nudge, self.prompts, goals)
+        thread_ts = None
+        if nudge.kind == NudgeKind.REMINDER and nudge.parent_id:
+            parent = session.get(Nudge, nudge.parent_id)
+            thread_ts = parent.ts if parent else None
+        post = _Post(
+            nudge_id=nudge.id,
+            delivery=nudge.deliveries + 1,
+            user=recipient.slack_id,
+            message=message,
+            thread_ts=thread_ts,
+        )
+        if known is None:
+            return partial(self._send, post)
+        # An earlier attempt may have posted: look first, and only then mind the absence.
+        return partial(self._send, post, look_in=known.get(nudge.recipient_id, ""), away=away)
+
+    def _send(
+        self, post: _Post, look_in: str | None = None, away: SendResult | None = None
+    ) -> SendResult:
         try:
-            if maybe_sent:
+            if look_in is not None:
                 try:
-                    found = self._find_sent(session, recipient, nudge)
+                    found = self._find_sent(post, look_in)
                 except SlackApiError as exc:
                     if is_permanent(exc):
                         raise
@@ -106,30 +203,23 @@ class SlackSender:
                         uncertain=True,
                     )
                 if found is not None:
-                    log.info("nudge.recovered nudge=%s", nudge.id)
+                    log.info("nudge.recovered nudge=%s", post.nudge_id)
                     return found
-            if self.check_status:
-                away = self._away(session, nudge, recipient, now)
                 if away is not None:
                     return away
-            message = render(session, nudge, self.prompts)
-            thread_ts = None
-            if nudge.kind == NudgeKind.REMINDER and nudge.parent_id:
-                parent = session.get(Nudge, nudge.parent_id)
-                thread_ts = parent.ts if parent else None
             try:
                 response = self.client.chat_postMessage(
-                    channel=recipient.slack_id,
-                    text=message["text"],
-                    blocks=message["blocks"],
-                    thread_ts=thread_ts,
+                    channel=post.user,
+                    text=post.message["text"],
+                    blocks=post.message["blocks"],
+                    thread_ts=post.thread_ts,
                     # A reminder lives in the prompt's thread, and still shows in the DM itself.
-                    reply_broadcast=bool(thread_ts),
+                    reply_broadcast=bool(post.thread_ts),
                     unfurl_links=False,
                     unfurl_media=False,
                     metadata={
                         "event_type": NUDGE_EVENT_TYPE,
-                        "event_payload": {"nudge_id": nudge.id, "delivery": nudge.deliveries + 1},
+                        "event_payload": {"nudge_id": post.nudge_id, "delivery": post.delivery},
                     },
                 )
             except SlackApiError as exc:
@@ -147,25 +237,17 @@ class SlackSender:
                 return Failed(f"Slack answered {error}")
             return RetryLater(f"Slack answered {error}", after_seconds=retry_after(exc))
         except (urllib.error.URLError, OSError) as exc:
-            # Only reads (status, history) got here: nothing was posted.
+            # Only the look into the DM got here: nothing was posted.
             return RetryLater(f"network: {type(exc).__name__}")
 
     def _away(
         self, session: Session, nudge: Nudge, recipient: Person, now: datetime
     ) -> SendResult | None:
-        try:
-            profile = self.client.users_profile_get(user=recipient.slack_id).get("profile") or {}
-            recipient.status_text = (profile.get("status_text") or "")[:200] or None
-            recipient.status_emoji = (profile.get("status_emoji") or "")[:100] or None
-            session.add(recipient)
-        except SlackApiError as exc:
-            if is_permanent(exc):
-                raise
-            # Rate-limited or down: the last status the directory sync or a user_change event
-            # recorded stands in; an outage must not hold nudges back.
-            profile = {"status_text": recipient.status_text, "status_emoji": recipient.status_emoji}
-        except (urllib.error.URLError, OSError):
-            profile = {"status_text": recipient.status_text, "status_emoji": recipient.status_emoji}
+        profile = {
+            "status_text": recipient.status_text,
+            "status_emoji": recipient.status_emoji,
+            "status_expiration": recipient.status_expiration,
+        }
         if not is_out_of_office(profile, now):
             return None
         tz = zone(recipient.tz, self.default_tz)
@@ -178,14 +260,9 @@ class SlackSender:
                 return Skipped("out of office until the training started")
         return Deferred(slot.due_at, "out of office")
 
-    def _find_sent(self, session: Session, recipient: Person, nudge: Nudge) -> Sent | None:
+    def _find_sent(self, post: _Post, channel: str) -> Sent | None:
         """Look in the DM for this delivery's message, recognised by its metadata."""
-        known = session.exec(
-            select(Nudge.channel).where(
-                Nudge.recipient_id == recipient.id, col(Nudge.channel).is_not(None)
-            )
-        ).first()
-        channel = known or self.client.conversations_open(users=recipient.slack_id)["channel"]["id"]
+        channel = channel or self.client.conversations_open(users=post.user)["channel"]["id"]
         # No `oldest`: Slack's ts is Slack's clock, not ours. The lost post is among the
         # newest messages of the DM, since it went out at most a lease or back-off ago.
         history = self.client.conversations_history(
@@ -196,8 +273,29 @@ class SlackSender:
             payload = meta.get("event_payload") or {}
             if (
                 meta.get("event_type") == NUDGE_EVENT_TYPE
-                and payload.get("nudge_id") == nudge.id
-                and payload.get("delivery") == nudge.deliveries + 1
+                and payload.get("nudge_id") == post.nudge_id
+                and payload.get("delivery") == post.delivery
             ):
                 return Sent(channel=channel, ts=message["ts"])
         return None
+
+
+@dataclass(frozen=True)
+class _Post:
+    """One rendered DM, ready to go out from any thread."""
+
+    nudge_id: int
+    delivery: int
+    user: str
+    message: dict[str, Any]
+    thread_ts: str | None
+
+
+def _known_channels(session: Session, recipients: set[int]) -> dict[int, str]:
+    """The DM channel already on record for each of `recipients` (those that have one)."""
+    if not recipients:
+        return {}
+    query = select(Nudge.recipient_id, Nudge.channel).where(
+        col(Nudge.recipient_id).in_(recipients), col(Nudge.channel).is_not(None)
+    )
+    return {recipient: channel for recipient, channel in session.exec(query) if channel}

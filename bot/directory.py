@@ -229,6 +229,7 @@ def apply_slack_user(
     )
     person.status_text = (profile.get("status_text") or "")[:200] or None
     person.status_emoji = (profile.get("status_emoji") or "")[:100] or None
+    person.status_expiration = _expiration(profile.get("status_expiration"))
     session.add(person)
     moved = False
     ref = profile_manager_ref(profile, manager_field_id)
@@ -288,3 +289,11 @@ def lookup_in_slack(client: WebClient | None, ref: str) -> Mapping[str, Any] | N
         if slack_error(exc) in ("users_not_found", "user_not_found"):
             return None
         raise
+
+
+def _expiration(value: Any) -> int | None:
+    """Slack's status_expiration: unix seconds, 0 for "does not expire"."""
+    try:
+        return int(value) or None
+    except (TypeError, ValueError):
+        return None

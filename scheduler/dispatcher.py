@@ -2,26 +2,27 @@
 
 Rows, not jobs: any number of dispatchers can share one PostgreSQL database, because a row
 is claimed with `FOR UPDATE SKIP LOCKED` (SQLite: inside one `BEGIN IMMEDIATE`), and a row
-whose dispatcher died is claimed again once its lease expires. Within one process a backlog
-is sent by a few threads at once, each with its own session: Slack's latency, not our CPU,
-is what a sequential loop would wait on.
+whose dispatcher died is claimed again once its lease expires. A claimed batch is read in a
+handful of queries, sent by a few threads at once (Slack's latency, not our CPU, is what a
+sequential loop would wait on) and recorded in one short write.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Protocol
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from scheduler.nudges import UNCERTAIN, is_uncertain, reminder_key
 from scheduler.planning import Rules, in_window, next_window_start, reminder_slot, zone
+from storage import crud
 from storage.db import Database, is_sqlite
 from storage.models import (
     MANAGER_PROMPTS,
@@ -79,20 +80,23 @@ class RetryLater:
 SendResult = Sent | Deferred | Skipped | Failed | RetryLater
 
 
-class Sender:
-    """What the dispatcher is handed: renders one nudge and sends it as one Slack DM.
+# What a sender hands back for a nudge that is ready to go: called on a sending thread, it
+# makes the Slack call(s) and says how it went. It touches no database session.
+Delivery = Callable[[], SendResult]
 
-    `maybe_sent` is true when an earlier attempt may have reached Slack before its process
-    died; the sender then looks for the message before posting again.
+
+class Sender(Protocol):
+    """What the dispatcher is handed: renders nudges and sends each as one Slack DM.
+
+    `prepare` runs on the dispatcher's thread, with one session for the whole batch, and
+    returns per nudge id either an outcome decided without Slack (away, say) or a `Delivery`.
+    `maybe_sent` holds the ids whose earlier attempt may have reached Slack before its
+    process died; their delivery looks for the message before posting again.
     """
 
-    def __call__(
-        self, session: Session, nudge: Nudge, *, now: datetime, maybe_sent: bool
-    ) -> SendResult:
-        raise NotImplementedError
-
-
-SenderFn = Callable[..., SendResult]
+    def prepare(
+        self, session: Session, nudges: Sequence[Nudge], *, now: datetime, maybe_sent: set[int]
+    ) -> dict[int, SendResult | Delivery]: ...
 
 
 @dataclass
@@ -119,7 +123,7 @@ class Dispatcher:
     def __init__(
         self,
         db: Database,
-        sender: SenderFn,
+        sender: Sender,
         *,
         rules: Rules,
         default_tz: str,
@@ -220,86 +224,101 @@ class Dispatcher:
         return report
 
     def _process_batch(self, claimed: list[tuple[int, bool]], report: TickReport) -> None:
-        if self.workers == 1 or len(claimed) <= self.workers:
-            for nudge_id, maybe_sent in claimed:
-                self._process(nudge_id, maybe_sent, report)
-            return
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="dispatch") as pool:
-            futures = [pool.submit(self._process, i, m, report) for i, m in claimed]
-            for future in futures:
-                future.result()  # _process logs its own errors; this re-raises only a crash
+        """Read the batch in one session, send it from a few threads, record it in one write.
 
-    def _process(self, nudge_id: int, maybe_sent: bool, report: TickReport) -> None:
-        if is_sqlite(self.db.engine):
-            self._process_sqlite(nudge_id, maybe_sent, report)
-            return
-        now = self.clock()
-        try:
-            with self.db.session() as session:
-                nudge = session.get(Nudge, nudge_id)
-                if nudge is None or nudge.status != NudgeStatus.SENDING:
-                    return
-                if nudge.lease_until is not None and nudge.lease_until <= now:
-                    # Too slow: another dispatcher may hold this row by now; leave it to them.
-                    return
-                maybe_sent = maybe_sent or is_uncertain(nudge.reason)
-                outcome = self._precheck(session, nudge, now)
-                asked_slack = outcome is None
-                if outcome is None:
-                    try:
-                        outcome = self.sender(session, nudge, now=now, maybe_sent=maybe_sent)
-                    except Exception as exc:  # a bug or an outage must not stop the batch
-                        log.exception("nudge.send_error nudge=%s", nudge_id)
-                        # Whether the post went out before the error is unknown.
-                        outcome = RetryLater(type(exc).__name__, uncertain=True)
-                # Held back before the sender could look: the doubt carries over.
-                still_uncertain = maybe_sent and not asked_slack
-                self._apply(session, nudge, outcome, now, report, still_uncertain)
-        except Exception:
-            # The row keeps its lease and is claimed again once it expires.
-            log.exception("nudge.process_error nudge=%s", nudge_id)
-
-    def _process_sqlite(self, nudge_id: int, maybe_sent: bool, report: TickReport) -> None:
-        """The same steps, but Slack is asked outside any write transaction.
-
-        SQLite has one writer at a time; a session that wrote while a DM was in flight would
-        hold every other sender (and the webhook) for a whole Slack round trip. So the row is
-        read and sent from a read-only snapshot, then the outcome is written in a short
-        `BEGIN IMMEDIATE` transaction, after checking that the lease is still ours.
+        The Slack calls happen outside any write transaction: on SQLite, a writer holding the
+        lock for a round trip to Slack would hold every other sender and the webhook too.
         """
         now = self.clock()
         try:
-            with Session(self.db.engine, expire_on_commit=False) as read:
-                read.connection(execution_options={"sqlite_begin": "DEFERRED"})
-                with read.no_autoflush:
-                    nudge = read.get(Nudge, nudge_id)
-                    if nudge is None or not self._ours(nudge, now):
-                        return
-                    maybe_sent = maybe_sent or is_uncertain(nudge.reason)
-                    outcome = self._precheck(read, nudge, now)
-                    asked_slack = outcome is None
-                    if outcome is None:
-                        try:
-                            outcome = self.sender(read, nudge, now=now, maybe_sent=maybe_sent)
-                        except Exception as exc:  # a bug or an outage must not stop the batch
-                            log.exception("nudge.send_error nudge=%s", nudge_id)
-                            outcome = RetryLater(type(exc).__name__, uncertain=True)
-                    # What the sender learned on the way (a fresh status) is kept too.
-                    changes = _changes(read)
-                read.rollback()
-            with self.db.session() as session:
-                nudge = session.get(Nudge, nudge_id)
-                if nudge is None or not self._ours(nudge, now):
-                    return
-                for (cls, ident), values in changes.items():
-                    row = session.get(cls, ident)
-                    for name, value in values.items():
-                        if row is not None:
-                            setattr(row, name, value)
-                still_uncertain = maybe_sent and not asked_slack
-                self._apply(session, nudge, outcome, now, report, still_uncertain)
+            work = self._prepare(claimed, now)
         except Exception:
-            log.exception("nudge.process_error nudge=%s", nudge_id)
+            # The rows keep their lease and are claimed again once it expires.
+            log.exception("nudge.batch_error count=%s", len(claimed))
+            return
+        outcomes = self._deliver(work)
+        try:
+            self._record(work, outcomes, now, report)
+        except Exception:
+            # Posted but not recorded: the lease runs out, and whoever claims the rows again
+            # looks for each message in the DM before posting it.
+            log.exception("nudge.record_error count=%s", len(claimed))
+
+    def _prepare(self, claimed: list[tuple[int, bool]], now: datetime) -> list[_Work]:
+        ids = [i for i, _ in claimed]
+        with Session(self.db.engine, expire_on_commit=False) as session:
+            # A snapshot read: on SQLite this takes no write lock.
+            session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            nudges = {n.id: n for n in session.exec(select(Nudge).where(col(Nudge.id).in_(ids)))}
+            parents = crud.rows_by_id(session, Nudge, {n.parent_id for n in nudges.values()})
+            enrollments = crud.rows_by_id(
+                session, Enrollment, {n.enrollment_id for n in nudges.values()}
+            )
+            recipients = crud.rows_by_id(session, Person, {n.recipient_id for n in nudges.values()})
+            reminders = self._reminders_so_far(session, nudges.values(), parents)
+            work: list[_Work] = []
+            for nudge_id, was_claimed_again in claimed:
+                nudge = nudges.get(nudge_id)
+                if nudge is None or not self._ours(nudge, now):
+                    continue
+                maybe_sent = was_claimed_again or is_uncertain(nudge.reason)
+                parent = parents.get(nudge.parent_id)
+                enrollment = enrollments.get(nudge.enrollment_id)
+                recipient = recipients.get(nudge.recipient_id)
+                work.append(
+                    _Work(
+                        nudge_id,
+                        maybe_sent,
+                        self._precheck(nudge, enrollment, recipient, parent, now),
+                        self._reminder(nudge, enrollment, recipient, parent, reminders, now),
+                    )
+                )
+            to_send = [nudges[w.nudge_id] for w in work if w.outcome is None]
+            if to_send:
+                prepared = self.sender.prepare(
+                    session,
+                    to_send,
+                    now=now,
+                    maybe_sent={w.nudge_id for w in work if w.maybe_sent},
+                )
+                for w in work:
+                    if w.outcome is None:
+                        w.outcome = prepared.get(w.nudge_id) or RetryLater("not prepared")
+            session.rollback()
+        return work
+
+    def _deliver(self, work: list[_Work]) -> dict[int, SendResult]:
+        jobs = [(w.nudge_id, w.outcome) for w in work if callable(w.outcome)]
+        # A batch no bigger than the pool goes one by one: then a 429 on the first call holds
+        # the rest back, where threads would already have sent them.
+        if len(jobs) <= self.workers:
+            return {nudge_id: _run(nudge_id, job) for nudge_id, job in jobs}
+        with ThreadPoolExecutor(min(self.workers, len(jobs)), "dispatch") as pool:
+            futures = [(nudge_id, pool.submit(_run, nudge_id, job)) for nudge_id, job in jobs]
+            # _run turns an error into an outcome; this re-raises only a crash of the process.
+            return {nudge_id: future.result() for nudge_id, future in futures}
+
+    def _record(
+        self, work: list[_Work], outcomes: dict[int, SendResult], now: datetime, report: TickReport
+    ) -> None:
+        if not work:
+            return
+        with self.db.session() as session:
+            query = select(Nudge).where(col(Nudge.id).in_([w.nudge_id for w in work]))
+            if not is_sqlite(self.db.engine):
+                query = query.with_for_update()  # SQLite: the write lock is held from BEGIN
+            rows = {n.id: n for n in session.exec(query)}
+            for w in work:
+                nudge = rows.get(w.nudge_id)
+                if nudge is None or not self._ours(nudge, self.clock()):
+                    continue
+                asked_slack = w.nudge_id in outcomes
+                outcome = outcomes.get(w.nudge_id, w.outcome)
+                assert outcome is not None and not callable(outcome)
+                # Held back before the sender could look: the doubt carries over.
+                self._apply(session, nudge, outcome, now, report, w.maybe_sent and not asked_slack)
+                if isinstance(outcome, Sent) and w.reminder is not None:
+                    session.add(w.reminder)
 
     @staticmethod
     def _ours(nudge: Nudge, now: datetime) -> bool:
@@ -308,19 +327,24 @@ class Dispatcher:
         # Too slow: another dispatcher may hold this row by now; leave it to them.
         return nudge.lease_until is None or nudge.lease_until > now
 
-    def _precheck(self, session: Session, nudge: Nudge, now: datetime) -> SendResult | None:
-        enrollment = session.get(Enrollment, nudge.enrollment_id)
-        recipient = session.get(Person, nudge.recipient_id)
+    def _precheck(
+        self,
+        nudge: Nudge,
+        enrollment: Enrollment | None,
+        recipient: Person | None,
+        parent: Nudge | None,
+        now: datetime,
+    ) -> SendResult | None:
         if enrollment is None or enrollment.status == EnrollmentStatus.CANCELLED:
             return Skipped("enrollment cancelled")
         if recipient is None or not recipient.active:
             return Skipped("recipient is deactivated in Slack")
         if not recipient.slack_id:
             return Skipped("recipient has no Slack account")
-        if nudge.kind == NudgeKind.REMINDER:
-            parent = session.get(Nudge, nudge.parent_id) if nudge.parent_id else None
-            if parent is None or parent.status != NudgeStatus.SENT:
-                return Skipped("the prompt was answered, snoozed or closed")
+        if nudge.kind == NudgeKind.REMINDER and (
+            parent is None or parent.status != NudgeStatus.SENT
+        ):
+            return Skipped("the prompt was answered, snoozed or closed")
         tz = zone(recipient.tz, self.default_tz)
         if not in_window(now, tz, self.rules):
             # A retry or a slow batch must never reach someone outside their working hours.
@@ -346,7 +370,6 @@ class Dispatcher:
             nudge.deliveries += 1
             nudge.reason = None
             session.add(nudge)
-            self._plan_reminder(session, nudge, now)
             report.count(nudge.id, "sent")
             log.info("nudge.sent nudge=%s kind=%s", nudge.id, nudge.kind)
         elif isinstance(outcome, Deferred):
@@ -388,60 +411,84 @@ class Dispatcher:
                 log.info("nudge.retry nudge=%s reason=%s", nudge.id, outcome.reason)
             session.add(nudge)
 
-    def _plan_reminder(self, session: Session, nudge: Nudge, now: datetime) -> None:
-        parent = nudge
-        if nudge.kind == NudgeKind.REMINDER:
-            parent = session.get(Nudge, nudge.parent_id)  # type: ignore[assignment]
-        elif nudge.kind not in MANAGER_PROMPTS:
-            return
-        if parent is None:
-            return
-        reminders = session.exec(
-            select(Nudge).where(Nudge.parent_id == parent.id, Nudge.kind == NudgeKind.REMINDER)
-        ).all()
+    def _reminders_so_far(
+        self, session: Session, nudges: Iterable[Nudge], parents: dict[int | None, Nudge]
+    ) -> dict[int, list[Nudge]]:
+        """The reminders each prompt of the batch already has, in one query."""
+        prompts = {p.id for n in nudges if (p := _prompt(n, parents.get(n.parent_id)))}
+        found: dict[int, list[Nudge]] = {p: [] for p in prompts if p is not None}
+        if prompts:
+            query = select(Nudge).where(
+                col(Nudge.parent_id).in_(prompts), Nudge.kind == NudgeKind.REMINDER
+            )
+            for reminder in session.exec(query):
+                found[reminder.parent_id].append(reminder)  # type: ignore[index]
+        return found
+
+    def _reminder(
+        self,
+        nudge: Nudge,
+        enrollment: Enrollment | None,
+        recipient: Person | None,
+        parent: Nudge | None,
+        reminders: dict[int, list[Nudge]],
+        now: datetime,
+    ) -> Nudge | None:
+        """The reminder to plan if `nudge` goes out now, if any."""
+        prompt = _prompt(nudge, parent)
+        if prompt is None or prompt.id is None or recipient is None or enrollment is None:
+            return None
+        existing = reminders.get(prompt.id, [])
         # A snooze cancels the pending reminder; the prompt that comes back earns its own.
-        counted = [r for r in reminders if r.status != NudgeStatus.CANCELLED]
+        counted = [r for r in existing if r.status != NudgeStatus.CANCELLED]
         if len(counted) >= self.rules.max_reminders:
-            return
-        recipient = session.get(Person, nudge.recipient_id)
-        enrollment = session.get(Enrollment, nudge.enrollment_id)
-        if recipient is None or enrollment is None:
-            return
+            return None
         slot = reminder_slot(
             sent_at=now,
             tz=zone(recipient.tz, self.default_tz),
             rules=self.rules,
-            starts_on=enrollment.starts_on if parent.kind == NudgeKind.PRE_TRAINING else None,
+            starts_on=enrollment.starts_on if prompt.kind == NudgeKind.PRE_TRAINING else None,
         )
         if slot.due_at is None:
-            log.info("nudge.no_reminder nudge=%s reason=%s", parent.id, slot.skip_reason)
-            return
-        session.add(
-            Nudge(
-                enrollment_id=nudge.enrollment_id,
-                kind=NudgeKind.REMINDER,
-                recipient_id=nudge.recipient_id,
-                parent_id=parent.id,
-                due_at=slot.due_at,
-                idempotency_key=reminder_key(parent, len(reminders) + 1),
-            )
+            log.info("nudge.no_reminder nudge=%s reason=%s", prompt.id, slot.skip_reason)
+            return None
+        return Nudge(
+            enrollment_id=nudge.enrollment_id,
+            kind=NudgeKind.REMINDER,
+            recipient_id=nudge.recipient_id,
+            parent_id=prompt.id,
+            due_at=slot.due_at,
+            idempotency_key=reminder_key(prompt, len(existing) + 1),
         )
+
+
+@dataclass
+class _Work:
+    """One claimed nudge on its way: what is known before, and what to do after, sending."""
+
+    nudge_id: int
+    maybe_sent: bool
+    outcome: SendResult | Delivery | None
+    reminder: Nudge | None  # planned if the nudge goes out
+
+
+def _prompt(nudge: Nudge, parent: Nudge | None) -> Nudge | None:
+    """The manager prompt whose reminder is due once `nudge` goes out, if any."""
+    if nudge.kind == NudgeKind.REMINDER:
+        return parent
+    return nudge if nudge.kind in MANAGER_PROMPTS else None
+
+
+def _run(nudge_id: int, delivery: Delivery) -> SendResult:
+    try:
+        return delivery()
+    except Exception as exc:  # a bug or an outage must not stop the batch
+        log.exception("nudge.send_error nudge=%s", nudge_id)
+        # Whether the post went out before the error is unknown.
+        return RetryLater(type(exc).__name__, uncertain=True)
 
 
 OUTSIDE_WINDOW = "outside the delivery window"
-
-
-def _changes(session: Session) -> dict[tuple[type, Any], dict[str, Any]]:
-    """The attribute changes of a session's dirty objects, to be written by another session."""
-    found: dict[tuple[type, Any], dict[str, Any]] = {}
-    for obj in session.dirty:
-        state = sa.inspect(obj)
-        if state.identity is None:
-            continue
-        values = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
-        if values:
-            found[(type(obj), state.identity)] = values
-    return found
 
 
 def _reason(reason: str, uncertain: bool) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any, TypeVar
 
 from sqlalchemy import func, or_
-from sqlmodel import Session, col, select
+from sqlalchemy.orm.util import identity_key
+from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import (
     Enrollment,
@@ -17,6 +19,29 @@ from storage.models import (
     Training,
     utcnow,
 )
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def rows_by_id(session: Session, model: type[M], ids: Iterable[Any]) -> dict[Any, M]:
+    """The rows of `model` with these ids, a query per 500; those the session holds are free.
+
+    A batch reads its rows this way once, and later `session.get` calls find them in the
+    session's identity map without asking the database again.
+    """
+    found: dict[Any, M] = {}
+    missing = []
+    for ident in set(ids) - {None}:
+        row = session.identity_map.get(identity_key(model, ident))
+        if row is None:
+            missing.append(ident)
+        else:
+            found[ident] = row  # type: ignore[assignment]
+    pk = col(model.id)  # type: ignore[attr-defined]
+    for start in range(0, len(missing), 500):
+        for row in session.exec(select(model).where(pk.in_(missing[start : start + 500]))):
+            found[row.id] = row  # type: ignore[attr-defined]
+    return found
 
 
 def normalize_email(email: str | None) -> str | None:

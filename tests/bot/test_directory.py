@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlmodel import func, select
-from support import Bot, ada_and_grace, eventually
+from support import Bot, ada_and_grace, dispatch_due, eventually
 
 from bot.directory import sync_from_slack
 from storage import crud
@@ -113,3 +116,43 @@ def test_the_manager_can_come_from_a_custom_profile_field(
             assert ada is not None and grace is not None and ada.manager_id == grace.id
     finally:
         server.close()
+
+
+def test_an_away_status_from_user_change_holds_the_prompt_without_asking_slack(bot: Bot) -> None:
+    ada_and_grace(bot)
+
+    def status_change(**status: Any) -> None:
+        bot.fake.set_status("UGRACE", **status)
+        event = {"type": "user_change", "user": bot.fake.users["UGRACE"]}
+        assert bot.event(event).status == 200
+
+        def stored() -> bool:
+            with bot.db.session() as s:
+                grace = crud.person_by_slack_id(s, slack_id="UGRACE")
+                return grace is not None and grace.status_text == status["text"]
+
+        eventually(stored)
+
+    def prompt() -> Nudge:
+        with bot.db.session() as s:
+            return s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one()
+
+    status_change(text="On holiday", emoji=":palm_tree:")
+    bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))  # the prompt is due
+    dispatch_due(bot)
+    assert bot.fake.dms_to("UGRACE") == []
+    assert (prompt().status, prompt().due_at) == (
+        "pending",
+        datetime(2026, 12, 4, 9, 30, tzinfo=UTC),
+    )
+
+    # Back before Friday: Slack clears the status at its expiry, and the prompt goes out.
+    back = int(datetime(2026, 12, 3, 18, 0, tzinfo=UTC).timestamp())
+    status_change(text="On holiday", emoji=":palm_tree:", expiration=back)
+    bot.clock.set(datetime(2026, 12, 4, 9, 30, tzinfo=UTC))
+    dispatch_due(bot)
+    assert prompt().status == "sent"
+    assert len(bot.fake.dms_to("UGRACE")) == 1
+    # The status came with the event: no nudge asked Slack for it.
+    assert bot.fake.count("users.profile.get") == 0
+    assert bot.fake.count("chat.postMessage") == 2  # Ada's goal invite, Grace's prompt

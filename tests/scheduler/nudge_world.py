@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import select
 from support import Clock, make_settings
 
+from bot.directory import apply_slack_user
 from bot.fakeslack import FakeSlack
 from bot.ids import NUDGE_EVENT_TYPE
 from bot.intake import EnrollmentInput, Intake
@@ -61,6 +62,12 @@ class World:
         self.fake.add_user(
             OTHER_MANAGER, email="alan@example.org", real_name="Alan", tz="Asia/Tokyo"
         )
+
+    def set_status(self, slack_id: str, text: str, emoji: str, expiration: int = 0) -> None:
+        """A Slack status change, and the `user_change` event Slack sends about it."""
+        self.fake.set_status(slack_id, text, emoji, expiration)
+        with self.db.session() as session:
+            apply_slack_user(session, self.fake.users[slack_id])
 
     def enroll(
         self,

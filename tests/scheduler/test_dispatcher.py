@@ -177,9 +177,17 @@ class CrashAfterPosting:
     def __init__(self, sender: Any) -> None:
         self.sender = sender
 
-    def __call__(self, session: Any, nudge: Any, **kwargs: Any) -> Any:
-        self.sender(session, nudge, **kwargs)
-        raise KeyboardInterrupt("kill -9")
+    def prepare(self, *args: Any, **kwargs: Any) -> Any:
+        prepared = self.sender.prepare(*args, **kwargs)
+        return {nudge_id: self._crash_after(send) for nudge_id, send in prepared.items()}
+
+    @staticmethod
+    def _crash_after(send: Any) -> Any:
+        def crash() -> Any:
+            send()
+            raise KeyboardInterrupt("kill -9")
+
+        return crash
 
 
 def test_a_crash_mid_batch_loses_nothing_and_sends_nothing_twice(world: World) -> None:
@@ -295,12 +303,12 @@ def test_a_pre_training_reminder_after_the_start_is_dropped(world: World) -> Non
 def test_out_of_office_defers_to_the_next_working_day(world: World) -> None:
     world.people()
     world.enroll(START, END)
-    world.fake.set_status(MANAGER, "On vacation", ":palm_tree:")
+    world.set_status(MANAGER, "On vacation", ":palm_tree:")
     world.at(PRE_AT)  # Thursday
     prompt = world.nudge(kind="pre_training")
     assert (prompt.status, prompt.due_at) == ("pending", utc(2026, 12, 4, 14, 30))
     assert world.dms(MANAGER) == []
-    world.fake.set_status(MANAGER, "In a meeting", ":calendar:")
+    world.set_status(MANAGER, "In a meeting", ":calendar:")
     world.at(utc(2026, 12, 4, 14, 30))
     assert world.nudge(id=prompt.id).status == "sent"
     assert len(world.dms(MANAGER)) == 1
@@ -309,7 +317,7 @@ def test_out_of_office_defers_to_the_next_working_day(world: World) -> None:
 def test_out_of_office_for_ten_working_days_skips_with_a_reason(world: World) -> None:
     world.people()
     world.enroll(START, END)
-    world.fake.set_status(MANAGER, "Sick", "")
+    world.set_status(MANAGER, "Sick", "")
     world.clock.set(DEBRIEF_AT)
     debrief = world.nudge(kind="debrief")
     for _ in range(11):
