@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
 from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
@@ -26,6 +29,69 @@ from storage.db import Database
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
+
+# Listener threads: enough that a new request never queues behind other requests' post-ack
+# work (a Slack call, a query) for a thread to run its ack on.
+LISTENER_THREADS = 64
+# How long a request thread waits for its listener's ack; Bolt's own ack timeout is 3 s and
+# its loop takes over from there.
+ACK_WAIT_SECONDS = 3.0
+
+
+class _AckSignal(threading.local):
+    acked: threading.Event | None = None
+
+
+_ack_signal = _AckSignal()
+
+
+def _signal_ack() -> None:
+    event = _ack_signal.acked
+    if event is not None:
+        event.set()
+
+
+class AckFirstExecutor(ThreadPoolExecutor):
+    """Hands the request thread its ack as soon as the listener calls ack().
+
+    Bolt's ThreadListenerRunner submits the listener here and then polls for the ack every
+    10 ms (`time.sleep(0.01)`): at least that long per request, and under load fifty sleeping
+    request threads waking up a hundred times a second to fight for the GIL. Here the submit
+    itself returns once the listener has acked (or ended), so Bolt's loop finds the ack at once.
+    """
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        if getattr(fn, "__name__", "") != "run_ack_function_asynchronously":
+            return super().submit(fn, *args, **kwargs)  # lazy listeners: nobody waits
+        acked = threading.Event()
+
+        def run() -> Any:
+            _ack_signal.acked = acked
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _ack_signal.acked = None
+                acked.set()
+
+        future = super().submit(run)
+        acked.wait(ACK_WAIT_SECONDS)
+        return future
+
+
+class _SignallingAck:
+    """The listener's ack(); once it has answered, the waiting request thread is told."""
+
+    def __init__(self, ack: Ack) -> None:
+        self._ack = ack
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BoltResponse:
+        try:
+            return self._ack(*args, **kwargs)
+        finally:
+            _signal_ack()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ack, name)
 
 
 def create_app(
@@ -54,6 +120,9 @@ def create_app(
         token_verification_enabled=False,
         ignoring_self_events_enabled=True,
         logger=logging.getLogger("bot.bolt"),
+        listener_executor=AckFirstExecutor(
+            max_workers=LISTENER_THREADS, thread_name_prefix="listener"
+        ),
     )
     register_all(app, services)
     _guard_after_ack(app, services)
@@ -70,15 +139,21 @@ def _guard_after_ack(app: App, services: Services) -> None:
     handler below, which answers 200 with a message.
     """
     for listener in app._listeners:
-        if not isinstance(listener, CustomListener) or listener.auto_acknowledgement:
+        if not isinstance(listener, CustomListener):
+            continue
+        if listener.auto_acknowledgement:
+            listener.ack_function = _acked_on_entry(listener.ack_function)
             continue
         original, names = listener.ack_function, list(listener.arg_names)
 
         def guarded(
             _f: Callable[..., Any] = original, _names: list[str] = names, **kwargs: Any
         ) -> Any:
+            given = {k: v for k, v in kwargs.items() if k in _names}
+            if "ack" in given:
+                given["ack"] = _SignallingAck(given["ack"])
             try:
-                return _f(**{k: v for k, v in kwargs.items() if k in _names})
+                return _f(**given)
             except Exception as error:
                 ack = kwargs.get("ack")
                 if ack is None or ack.response is None:
@@ -98,6 +173,17 @@ def _guard_after_ack(app: App, services: Services) -> None:
 
         listener.ack_function = guarded
         listener.arg_names = sorted({*names, "ack", "body"})
+
+
+def _acked_on_entry(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Events are acknowledged by Bolt before their listener starts: nothing to wait for."""
+
+    @functools.wraps(function)
+    def signalled(*args: Any, **kwargs: Any) -> Any:
+        _signal_ack()
+        return function(*args, **kwargs)
+
+    return signalled
 
 
 def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
