@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from slack_sdk import WebClient
@@ -30,8 +30,8 @@ from bot.directory import (
     valid_email,
 )
 from scheduler.nudges import LEARNER_NUDGES, PLANNED_KINDS, plan_nudges
-from scheduler.planning import Rules, plan_enrollment, zone
-from storage import crud
+from scheduler.planning import PlanMemo, Rules, zone
+from storage import bulk, crud
 from storage.db import Database
 from storage.models import (
     Enrollment,
@@ -53,7 +53,7 @@ SLACK_AWAY = (
     "Slack did not answer while looking this person up; import the file again later "
     "(rows already imported are kept, and re-importing them changes nothing)"
 )
-BULK_BATCH = 1000  # rows per transaction of a CSV import
+BULK_BATCH = 5000  # rows per transaction of a CSV import
 
 
 class IntakeError(ValueError):
@@ -305,13 +305,19 @@ class Intake:
         through `enroll` in a savepoint of its own, in file order, so a bad row never takes
         good ones down with it. A batch that meets a concurrent writer's unique key is
         rolled back and done again row by row.
+
+        The bulk rows of one call are planned at one "now", so each distinct plan is worked
+        out once (`_Planned`).
         """
+        planned = _Planned(
+            self.db.engine.dialect, now=self.clock(), rules=self.rules, default_tz=self.default_tz
+        )
         for start in range(0, len(inputs), batch_size):
             batch = inputs[start : start + batch_size]
             try:
                 with self.db.session() as session:
                     counts = ImportReport()
-                    self._enroll_batch(session, batch, counts)
+                    self._enroll_batch(session, batch, counts, planned)
             except IntegrityError:
                 log.warning("intake.batch_conflict rows=%s: retried row by row", len(batch))
                 counts = ImportReport()
@@ -334,7 +340,11 @@ class Intake:
         _count(report, result)
 
     def _enroll_batch(
-        self, session: Session, batch: Sequence[tuple[int, EnrollmentInput]], report: ImportReport
+        self,
+        session: Session,
+        batch: Sequence[tuple[int, EnrollmentInput]],
+        report: ImportReport,
+        planned: _Planned,
     ) -> None:
         cleaned: list[tuple[int, EnrollmentInput, tuple[str, date, date, str, str | None]]] = []
         for line, data in batch:
@@ -354,17 +364,17 @@ class Intake:
         managers = _people_by_id(
             session, {p.manager_id for p in people.values() if p.manager_id} - _ids(people)
         )
-        managers.update({p.id: p for p in people.values() if p.id is not None})
+        managers.update({p.id: p for p in people.values()})
         trainings = _trainings_by_name(session, {c[0] for _, _d, c in cleaned})
         by_external = _enrollments_by_external_id(session, {c[4] for _, _d, c in cleaned if c[4]})
-        fast: list[tuple[_New, Person, Person | None]] = []
+        fast: list[tuple[_New, _Who, _Who | None]] = []
         slow: list[tuple[int, EnrollmentInput]] = []
         keys: set[Any] = set()
-        natural: list[tuple[int, EnrollmentInput, Person, tuple[Any, ...]]] = []
+        natural: list[tuple[int, EnrollmentInput, _Who, tuple[Any, ...]]] = []
         for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
             learner = people.get((data.learner or "").strip().lower())
             manager_ref = (data.manager or "").strip().lower()
-            manager = people.get(manager_ref) if manager_ref else None
+            manager: _Who | None = people.get(manager_ref) if manager_ref else None
             if manager is None and not manager_ref and learner is not None:
                 manager = managers.get(learner.manager_id) if learner.manager_id else None
             training = trainings.get(name.lower())
@@ -389,7 +399,7 @@ class Intake:
                 trainings[name.lower()] = training
             enrollment = _New(
                 external_id,
-                learner.id,  # type: ignore[arg-type]
+                learner.id,
                 manager.id if manager else None,
                 training.id,  # type: ignore[arg-type]
                 starts_on,
@@ -412,7 +422,7 @@ class Intake:
             else:
                 fast.append((enrollment, learner, manager))
         if fast:
-            self._insert_planned(session, fast)
+            _insert_planned(session, fast, planned)
             report.created += len(fast)
         slow.sort(key=lambda item: item[0])
         for line, data in slow:
@@ -430,63 +440,44 @@ class Intake:
     def _may_ask_slack_for_manager(self) -> bool:
         return bool(self.manager_field_id and self.client)
 
-    def _insert_planned(
-        self, session: Session, rows: Sequence[tuple[_New, Person, Person | None]]
-    ) -> None:
-        """New enrollments and the nudges `plan_nudges` would give them, in bulk.
 
-        Plain dicts and Core inserts: building ORM objects costs more than the whole insert.
-        """
-        now = self.clock()
-        table = Enrollment.__table__  # type: ignore[attr-defined]
-        created_at = utcnow()  # as the per-row path: the real clock, not the injected one
-        values = [
-            {
-                "external_id": new.external_id,
-                "learner_id": new.learner_id,
-                "manager_id": new.manager_id,
-                "training_id": new.training_id,
-                "starts_on": new.starts_on,
-                "ends_on": new.ends_on,
-                "status": new.status,
-                "source": new.source,
-                "enrolled_by": new.enrolled_by,
-                "learner_interest": None,
-                "generation": 0,
-                "created_at": created_at,
-                "updated_at": now,
-            }
-            for new, _learner, _manager in rows
-        ]
-        ids = list(
-            session.execute(
-                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), values
-            ).scalars()
-        )
-        nudges: list[dict[str, Any]] = []
-        for (new, learner, manager), new_id in zip(rows, ids, strict=True):
-            if new.status == EnrollmentStatus.CANCELLED:
-                continue  # plan_nudges plans nothing for a new, cancelled enrollment
-            nudges += planned_rows(
-                new_id,
-                new.starts_on,
-                new.ends_on,
-                learner,
-                manager,
-                now=now,
-                created_at=created_at,
-                rules=self.rules,
-                default_tz=self.default_tz,
-            )
-        if nudges:
-            session.execute(sa.insert(Nudge.__table__), nudges)  # type: ignore[attr-defined]
-        log.info(
-            "enrollment.bulk_created count=%s first=%s last=%s nudges=%s",
-            len(rows),
-            ids[0],
-            ids[-1],
-            len(nudges),
-        )
+ENROLLMENT_COLUMNS = (
+    "id",
+    "external_id",
+    "learner_id",
+    "manager_id",
+    "training_id",
+    "starts_on",
+    "ends_on",
+    "status",
+    "source",
+    "enrolled_by",
+    "learner_interest",
+    "generation",
+    "created_at",
+    "updated_at",
+)
+NUDGE_COLUMNS = (
+    "enrollment_id",
+    "kind",
+    "recipient_id",
+    "parent_id",
+    "due_at",
+    "status",
+    "attempts",
+    "deliveries",
+    "ooo_deferrals",
+    "lease_until",
+    "channel",
+    "ts",
+    "sent_at",
+    "reason",
+    "idempotency_key",
+    "created_at",
+    "updated_at",
+)
+# A planned nudge, ready for storage: (kind, to the learner?, due_at encoded, status, reason).
+_Template = tuple[str, bool, Any, str, str | None]
 
 
 @dataclass(slots=True)
@@ -504,61 +495,142 @@ class _New:
     enrolled_by: str | None
 
 
-def planned_rows(
-    enrollment_id: int,
-    starts_on: date,
-    ends_on: date,
-    learner: Person,
-    manager: Person | None,
-    *,
-    now: datetime,
-    created_at: datetime,
-    rules: Rules,
-    default_tz: str,
-) -> list[dict[str, Any]]:
-    """The nudge rows `plan_nudges` (with `_apply_slot`) creates for a new enrollment of
-    generation 0, as column values; tests/bot/test_bulk_import.py holds the two together."""
-    slots = plan_enrollment(
-        starts_on=starts_on,
-        ends_on=ends_on,
-        learner_tz=zone(learner.tz, default_tz),
-        manager_tz=zone(manager.tz, default_tz) if manager else None,
-        now=now,
-        rules=rules,
-    )
-    rows = []
-    for kind in PLANNED_KINDS:
-        recipient = learner if kind in LEARNER_NUDGES else manager
-        slot = slots.get(kind)
-        if recipient is None or slot is None:
-            continue
-        status, reason = NudgeStatus.PENDING.value, None
-        if not recipient.active:
-            status, reason = NudgeStatus.SKIPPED.value, "recipient is deactivated in Slack"
-        elif slot.due_at is None:
-            status, reason = NudgeStatus.SKIPPED.value, slot.skip_reason
-        rows.append(
-            {
-                "enrollment_id": enrollment_id,
-                "kind": str(kind),
-                "recipient_id": recipient.id,
-                "parent_id": None,
-                "due_at": slot.due_at or now,
-                "status": status,
-                "attempts": 0,
-                "deliveries": 0,
-                "ooo_deferrals": 0,
-                "lease_until": None,
-                "channel": None,
-                "ts": None,
-                "sent_at": None,
-                "reason": reason,
-                "idempotency_key": f"e{enrollment_id}.g0.{kind}",  # nudge_key()
-                "created_at": created_at,
-                "updated_at": now,
-            }
+class _Planned:
+    """The nudges `plan_nudges` (with `_apply_slot`) gives a new enrollment of generation 0,
+    for the bulk path: planned once per distinct (dates, zones, who is active) at one `now`,
+    and kept encoded for storage. tests/bot/test_bulk_import.py holds the two together."""
+
+    def __init__(self, dialect: sa.Dialect, *, now: datetime, rules: Rules, default_tz: str):
+        self.now = now
+        self.default_tz = default_tz
+        self.memo = PlanMemo(now=now, rules=rules)
+        self.stamp = bulk.encoder(dialect, Nudge.__table__.c.due_at)  # type: ignore[attr-defined]
+        self._day = bulk.encoder(dialect, Enrollment.__table__.c.starts_on)  # type: ignore[attr-defined]
+        self._days: dict[date, Any] = {}
+        self._templates: dict[tuple[Any, ...], list[_Template]] = {}
+
+    def day(self, value: date) -> Any:
+        encoded = self._days.get(value)
+        if encoded is None:
+            encoded = self._days[value] = self._day(value)
+        return encoded
+
+    def nudges(
+        self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
+    ) -> list[_Template]:
+        key = (
+            starts_on,
+            ends_on,
+            learner.tz,
+            learner.active,
+            None if manager is None else (manager.tz, manager.active),
         )
-    return rows
+        found = self._templates.get(key)
+        if found is None:
+            found = self._templates[key] = self._plan(starts_on, ends_on, learner, manager)
+        return found
+
+    def _plan(
+        self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
+    ) -> list[_Template]:
+        slots = self.memo.plan(
+            starts_on=starts_on,
+            ends_on=ends_on,
+            learner_tz=zone(learner.tz, self.default_tz),
+            manager_tz=zone(manager.tz, self.default_tz) if manager else None,
+        )
+        out: list[_Template] = []
+        for kind in PLANNED_KINDS:
+            to_learner = kind in LEARNER_NUDGES
+            recipient = learner if to_learner else manager
+            slot = slots.get(kind)
+            if recipient is None or slot is None:
+                continue
+            status, reason = NudgeStatus.PENDING.value, None
+            if not recipient.active:
+                status, reason = NudgeStatus.SKIPPED.value, "recipient is deactivated in Slack"
+            elif slot.due_at is None:
+                status, reason = NudgeStatus.SKIPPED.value, slot.skip_reason
+            out.append((str(kind), to_learner, self.stamp(slot.due_at or self.now), status, reason))
+        return out
+
+
+def _insert_planned(
+    session: Session, rows: Sequence[tuple[_New, _Who, _Who | None]], planned: _Planned
+) -> None:
+    """New enrollments and the nudges `plan_nudges` would give them, in bulk.
+
+    Plain tuples through `storage.bulk` (COPY or one executemany): binding values through
+    SQLAlchemy row by row costs more than storing them.
+    """
+    enrollments = Enrollment.__table__  # type: ignore[attr-defined]
+    # created_at as the per-row path: the real clock, not the injected one.
+    created, updated = planned.stamp(utcnow()), planned.stamp(planned.now)
+    ids = bulk.new_ids(session, enrollments, len(rows))
+    day = planned.day
+    bulk.insert(
+        session,
+        enrollments,
+        ENROLLMENT_COLUMNS,
+        [
+            (
+                new_id,
+                new.external_id,
+                new.learner_id,
+                new.manager_id,
+                new.training_id,
+                day(new.starts_on),
+                day(new.ends_on),
+                str(new.status),
+                str(new.source),
+                new.enrolled_by,
+                None,
+                0,
+                created,
+                updated,
+            )
+            for (new, _learner, _manager), new_id in zip(rows, ids, strict=True)
+        ],
+    )
+    nudges: list[tuple[Any, ...]] = []
+    add = nudges.append
+    for (new, learner, manager), new_id in zip(rows, ids, strict=True):
+        if new.status == EnrollmentStatus.CANCELLED:
+            continue  # plan_nudges plans nothing for a new, cancelled enrollment
+        learner_id, manager_id = learner.id, manager.id if manager else None
+        for kind, to_learner, due_at, status, reason in planned.nudges(
+            new.starts_on, new.ends_on, learner, manager
+        ):
+            add(
+                (
+                    new_id,
+                    kind,
+                    learner_id if to_learner else manager_id,
+                    None,
+                    due_at,
+                    status,
+                    0,
+                    0,
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                    reason,
+                    f"e{new_id}.g0.{kind}",  # nudge_key()
+                    created,
+                    updated,
+                )
+            )
+    if nudges:
+        bulk.insert(session, Nudge.__table__, NUDGE_COLUMNS, nudges)  # type: ignore[attr-defined]
+    log.info(
+        "enrollment.bulk_created count=%s first=%s last=%s nudges=%s",
+        len(rows),
+        ids[0],
+        ids[-1],
+        len(nudges),
+    )
 
 
 def _count(report: ImportReport, result: EnrollResult) -> None:
@@ -596,24 +668,40 @@ def _chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
         yield items[i : i + size]
 
 
-def _ids(people: Mapping[Any, Person]) -> set[int]:
-    return {p.id for p in people.values() if p.id is not None}
+class _Who(NamedTuple):
+    """What the bulk path reads of a person: a plain row, not an ORM object to track."""
+
+    id: int
+    email: str | None
+    slack_id: str | None
+    tz: str | None
+    manager_id: int | None
+    active: bool
 
 
-def _people_by_email(session: Session, emails: set[str]) -> dict[str, Person]:
-    found: dict[str, Person] = {}
-    for chunk in _chunks(emails):
-        for person in session.exec(select(Person).where(col(Person.email).in_(chunk))):
-            if person.email:
-                found[person.email] = person
+_WHO_COLUMNS = [Person.__table__.c[name] for name in _Who._fields]  # type: ignore[attr-defined]
+
+
+def _ids(people: Mapping[Any, _Who]) -> set[int]:
+    return {p.id for p in people.values()}
+
+
+def _people_by_email(session: Session, emails: set[str]) -> dict[str, _Who]:
+    found: dict[str, _Who] = {}
+    dialect = session.get_bind().dialect
+    for where in bulk.where_in(dialect, col(Person.email), emails):
+        for row in session.execute(sa.select(*_WHO_COLUMNS).where(where)):
+            if row.email:
+                found[row.email] = _Who._make(row)
     return found
 
 
-def _people_by_id(session: Session, ids: set[int]) -> dict[int | None, Person]:
-    found: dict[int | None, Person] = {}
-    for chunk in _chunks(ids):
-        for person in session.exec(select(Person).where(col(Person.id).in_(chunk))):
-            found[person.id] = person
+def _people_by_id(session: Session, ids: set[int]) -> dict[int | None, _Who]:
+    found: dict[int | None, _Who] = {}
+    dialect = session.get_bind().dialect
+    for where in bulk.where_in(dialect, col(Person.id), ids):
+        for row in session.execute(sa.select(*_WHO_COLUMNS).where(where)):
+            found[row.id] = _Who._make(row)
     return found
 
 
@@ -627,14 +715,9 @@ def _trainings_by_name(session: Session, names: set[str]) -> dict[str, Training]
 
 def _enrollments_by_external_id(session: Session, ids: set[str]) -> set[str]:
     found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            e
-            for e in session.exec(
-                select(Enrollment.external_id).where(col(Enrollment.external_id).in_(chunk))
-            )
-            if e
-        )
+    dialect = session.get_bind().dialect
+    for where in bulk.where_in(dialect, col(Enrollment.external_id), ids):
+        found.update(e for e in session.exec(select(Enrollment.external_id).where(where)) if e)
     return found
 
 
@@ -645,14 +728,14 @@ def _current_pairs(session: Session, pairs: set[tuple[int, int]]) -> set[tuple[i
     for learner_id, training_id in pairs:
         if training_id is not None:
             by_training.setdefault(training_id, set()).add(learner_id)
+    dialect = session.get_bind().dialect
     for training_id, learners in by_training.items():
-        for chunk in _chunks(learners):
+        for where in bulk.where_in(dialect, col(Enrollment.learner_id), learners):
             found.update(
                 (learner_id, training_id)
                 for learner_id in session.exec(
                     select(Enrollment.learner_id).where(
-                        Enrollment.training_id == training_id,
-                        col(Enrollment.learner_id).in_(chunk),
+                        Enrollment.training_id == training_id, where
                     )
                 )
             )

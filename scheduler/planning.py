@@ -246,6 +246,25 @@ def follow_up_date(ends_on: date, rules: Rules) -> date:
     return next_working_day_on_or_after(ends_on + timedelta(days=rules.follow_up_days), rules)
 
 
+def _goal_invite(starts_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+    day = working_days_before(starts_on, rules.goal_invite_days, rules)
+    return place_before_start(local_slot(day, tz, rules), starts_on, now, tz, rules)
+
+
+def _pre_training(starts_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+    day = working_days_before(starts_on, rules.pre_training_days, rules)
+    return place_before_start(local_slot(day, tz, rules), starts_on, now, tz, rules)
+
+
+def _debrief(ends_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+    day = working_days_after(ends_on, rules.post_training_days, rules)
+    return place_after_end(local_slot(day, tz, rules), now, tz, rules)
+
+
+def _follow_up(ends_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+    return place_after_end(local_slot(follow_up_date(ends_on, rules), tz, rules), now, tz, rules)
+
+
 def plan_enrollment(
     *,
     starts_on: date,
@@ -263,29 +282,54 @@ def plan_enrollment(
     _require_aware(now, "now")
     if ends_on < starts_on:
         raise ValueError(f"ends_on {ends_on} is before starts_on {starts_on}")
-    follow_up_day = follow_up_date(ends_on, rules)
-    goal_day = working_days_before(starts_on, rules.goal_invite_days, rules)
     plan = {
-        "goal_invite": place_before_start(
-            local_slot(goal_day, learner_tz, rules), starts_on, now, learner_tz, rules
-        ),
-        "learner_follow_up": place_after_end(
-            local_slot(follow_up_day, learner_tz, rules), now, learner_tz, rules
-        ),
+        "goal_invite": _goal_invite(starts_on, learner_tz, now, rules),
+        "learner_follow_up": _follow_up(ends_on, learner_tz, now, rules),
     }
     if manager_tz is not None:
-        pre_day = working_days_before(starts_on, rules.pre_training_days, rules)
-        debrief_day = working_days_after(ends_on, rules.post_training_days, rules)
-        plan["pre_training"] = place_before_start(
-            local_slot(pre_day, manager_tz, rules), starts_on, now, manager_tz, rules
-        )
-        plan["debrief"] = place_after_end(
-            local_slot(debrief_day, manager_tz, rules), now, manager_tz, rules
-        )
-        plan["follow_up"] = place_after_end(
-            local_slot(follow_up_day, manager_tz, rules), now, manager_tz, rules
-        )
+        plan["pre_training"] = _pre_training(starts_on, manager_tz, now, rules)
+        plan["debrief"] = _debrief(ends_on, manager_tz, now, rules)
+        plan["follow_up"] = _follow_up(ends_on, manager_tz, now, rules)
     return plan
+
+
+class PlanMemo:
+    """`plan_enrollment` for many enrollments planned at one `now`, each slot worked out once.
+
+    Every slot depends on one date (the start or the end), one zone, `now` and the rules, and
+    an import repeats the same few dates and zones thousands of times. The slots are the
+    pure functions' own results (Slot is frozen, so sharing them is safe).
+    """
+
+    def __init__(self, *, now: datetime, rules: Rules) -> None:
+        _require_aware(now, "now")
+        self.now = now
+        self.rules = rules
+        self._slots: dict[tuple[Any, date, ZoneInfo], Slot] = {}
+
+    def _slot(self, rule: Any, day: date, tz: ZoneInfo) -> Slot:
+        key = (rule, day, tz)
+        slot = self._slots.get(key)
+        if slot is None:
+            slot = self._slots[key] = rule(day, tz, self.now, self.rules)
+        return slot
+
+    def plan(
+        self, *, starts_on: date, ends_on: date, learner_tz: ZoneInfo, manager_tz: ZoneInfo | None
+    ) -> dict[str, Slot]:
+        """What `plan_enrollment(..., now=self.now, rules=self.rules)` returns."""
+        if ends_on < starts_on:
+            raise ValueError(f"ends_on {ends_on} is before starts_on {starts_on}")
+        slot = self._slot
+        plan = {
+            "goal_invite": slot(_goal_invite, starts_on, learner_tz),
+            "learner_follow_up": slot(_follow_up, ends_on, learner_tz),
+        }
+        if manager_tz is not None:
+            plan["pre_training"] = slot(_pre_training, starts_on, manager_tz)
+            plan["debrief"] = slot(_debrief, ends_on, manager_tz)
+            plan["follow_up"] = slot(_follow_up, ends_on, manager_tz)
+        return plan
 
 
 def reminder_slot(
