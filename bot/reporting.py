@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
+import os
 import re
-from collections.abc import Sequence
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -30,6 +34,7 @@ from storage.metrics import (
     Week,
     WeekReport,
     enrollment_rows,
+    iter_enrollment_rows,
     local_midnight,
     parse_week,
     week_of,
@@ -364,7 +369,7 @@ def _yes_no(value: bool | None) -> str:
     return "" if value is None else ("yes" if value else "no")
 
 
-def csv_text(rows: Sequence[EnrollmentRow], tz: str, *, share_notes: bool) -> str:
+def csv_text(rows: Iterable[EnrollmentRow], tz: str, *, share_notes: bool) -> str:
     """One row per enrollment counted in the week, with a header row; names never appear."""
     zone = ZoneInfo(tz)
     buffer = io.StringIO()
@@ -434,9 +439,13 @@ def _safe_cell(text: str) -> str:
 
 
 def build_csv(db: Database, settings: Settings, week: Week, now: datetime) -> str:
+    # Streamed: the week may count every enrollment, and only the CSV text needs to be kept.
+    share = settings.share_notes_with_ld
     with db.session() as session:
-        rows = enrollment_rows(session, week, overdue_sent=overdue_span(week, now, settings.rules))
-    return csv_text(rows, settings.default_timezone, share_notes=settings.share_notes_with_ld)
+        rows = iter_enrollment_rows(
+            session, week, overdue_sent=overdue_span(week, now, settings.rules), texts=share
+        )
+        return csv_text(rows, settings.default_timezone, share_notes=share)
 
 
 # --- chart -----------------------------------------------------------------------------------
@@ -455,6 +464,43 @@ _COLORS = {
 
 def chart_png(summary: Summary, prompts: Prompts) -> bytes:
     """Rates over the last weeks and the quadrant mix, as a PNG, rendered without a display."""
+    return render_chart(chart_spec(summary, prompts))
+
+
+def chart_spec(summary: Summary, prompts: Prompts) -> Json:
+    """Everything the chart draws, as plain JSON-able values: texts, labels and numbers."""
+    lines = (
+        ("pre", "chart_pre_training", lambda c: c.pre_training_rate),
+        ("goals", "chart_goals", lambda c: c.goal_rate),
+        ("debrief", "chart_debrief", lambda c: c.debrief_rate),
+        ("application", "chart_application", lambda c: c.application_rate),
+    )
+    totals = dict.fromkeys(QUADRANTS, 0)
+    for _, counts in summary.series:
+        for q, n in counts.quadrants.items():
+            totals[q] += n
+    return {
+        "title": prompts.text("summary.chart_title", week=summary.week.label),
+        "labels": [f"W{w.label[-2:]}" for w, _ in summary.series],
+        "lines": [
+            {
+                "key": key,
+                "label": prompts.text(f"summary.{label}"),
+                "values": [get(c) for _, c in summary.series],
+            }
+            for key, label, get in lines
+        ],
+        "rates_title": prompts.text("summary.chart_rates"),
+        "quadrants_title": prompts.text("summary.chart_quadrants"),
+        "quadrants": [
+            {"key": q, "name": prompts.text(f"summary.{q}"), "count": totals[q]} for q in QUADRANTS
+        ],
+        "no_quadrants": prompts.text("summary.chart_no_quadrants"),
+    }
+
+
+def render_chart(spec: Json) -> bytes:
+    """The PNG of a `chart_spec`, drawn with matplotlib's Agg canvas."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import PercentFormatter
@@ -463,34 +509,21 @@ def chart_png(summary: Summary, prompts: Prompts) -> bytes:
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(1, 3)
     rates, mix = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
-    fig.suptitle(
-        prompts.text("summary.chart_title", week=summary.week.label),
-        fontsize=14,
-        fontweight="bold",
-        x=0.01,
-        ha="left",
-    )
-    labels = [f"W{w.label[-2:]}" for w, _ in summary.series]
+    fig.suptitle(spec["title"], fontsize=14, fontweight="bold", x=0.01, ha="left")
+    labels = spec["labels"]
     xs = list(range(len(labels)))
-    lines = (
-        ("pre", "chart_pre_training", lambda c: c.pre_training_rate),
-        ("goals", "chart_goals", lambda c: c.goal_rate),
-        ("debrief", "chart_debrief", lambda c: c.debrief_rate),
-        ("application", "chart_application", lambda c: c.application_rate),
-    )
-    for key, label, get in lines:
-        ys = [get(c) for _, c in summary.series]
-        values = [float("nan") if y is None else y for y in ys]
+    for line in spec["lines"]:
+        values = [float("nan") if y is None else y for y in line["values"]]
         rates.plot(
             xs,
             values,
             marker="o",
             linewidth=2.2,
             markersize=5,
-            color=_COLORS[key],
-            label=prompts.text(f"summary.{label}"),
+            color=_COLORS[line["key"]],
+            label=line["label"],
         )
-    rates.set_title(prompts.text("summary.chart_rates"), loc="left", fontsize=11)
+    rates.set_title(spec["rates_title"], loc="left", fontsize=11)
     rates.set_xticks(xs, labels)
     rates.set_ylim(-0.03, 1.05)
     rates.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -499,15 +532,12 @@ def chart_png(summary: Summary, prompts: Prompts) -> bytes:
     for side in ("top", "right"):
         rates.spines[side].set_visible(False)
 
-    totals = dict.fromkeys(QUADRANTS, 0)
-    for _, counts in summary.series:
-        for q, n in counts.quadrants.items():
-            totals[q] += n
-    names = [prompts.text(f"summary.{q}") for q in QUADRANTS]
-    mix.set_title(prompts.text("summary.chart_quadrants"), loc="left", fontsize=11)
-    if sum(totals.values()):
-        heights = [totals[q] for q in QUADRANTS]
-        bars = mix.barh(names, heights, color=[_COLORS[q] for q in QUADRANTS])
+    quadrants = spec["quadrants"]
+    names = [q["name"] for q in quadrants]
+    mix.set_title(spec["quadrants_title"], loc="left", fontsize=11)
+    if sum(q["count"] for q in quadrants):
+        heights = [q["count"] for q in quadrants]
+        bars = mix.barh(names, heights, color=[_COLORS[q["key"]] for q in quadrants])
         mix.bar_label(bars, padding=3)
         mix.invert_yaxis()
         mix.set_xlim(0, max(heights) * 1.25)
@@ -516,7 +546,7 @@ def chart_png(summary: Summary, prompts: Prompts) -> bytes:
         mix.text(
             0.5,
             0.5,
-            prompts.text("summary.chart_no_quadrants"),
+            spec["no_quadrants"],
             ha="center",
             va="center",
             color="#6B7280",
@@ -529,6 +559,46 @@ def chart_png(summary: Summary, prompts: Prompts) -> bytes:
     out = io.BytesIO()
     fig.savefig(out, format="png", facecolor="white")
     return out.getvalue()
+
+
+CHART_TIMEOUT = 60  # seconds for the child process that draws the chart
+
+
+def chart_png_isolated(summary: Summary, prompts: Prompts) -> bytes:
+    """`chart_png` drawn in a short-lived child process.
+
+    matplotlib and numpy add some 45 MB to a process once imported, and a long-running bot
+    would carry them for good after its first summary; a child gives all of it back when it
+    exits. Should the child fail, the chart is drawn here, so the lead still gets it.
+    """
+    spec = chart_spec(summary, prompts)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from bot.reporting import _chart_child; _chart_child()"],
+            input=json.dumps(spec).encode("utf-8"),
+            capture_output=True,
+            env=env,
+            timeout=CHART_TIMEOUT,
+            check=True,
+        )
+        if done.stdout.startswith(b"\x89PNG"):
+            return done.stdout
+        log.warning("summary.chart_child_output bytes=%d", len(done.stdout))
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("summary.chart_child_failed error=%s", type(exc).__name__)
+    return render_chart(spec)
+
+
+def _chart_child() -> None:
+    """The child's side of `chart_png_isolated`: a spec on stdin, the PNG on stdout."""
+    spec = json.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(render_chart(spec))
+    sys.stdout.buffer.flush()
 
 
 # --- delivery --------------------------------------------------------------------------------
@@ -560,7 +630,7 @@ def post_summary(
         initial_comment=prompts.text("summary.upload_comment", week=label),
         file_uploads=[
             {
-                "content": chart_png(summary, prompts),
+                "content": chart_png_isolated(summary, prompts),
                 "filename": f"training-summary-{label}.png",
                 "title": prompts.text("summary.chart_file", week=label),
                 "alt_txt": prompts.text("summary.chart_alt", week=label)[:1000],

@@ -33,7 +33,7 @@ in the week is folded into "other trainings"; totals always include everyone.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy import ColumnElement, func
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from storage.models import (
     ConversationRecord,
@@ -684,35 +684,80 @@ def enrollment_rows(
     overdue_sent: tuple[datetime, datetime] | None = None,
 ) -> list[EnrollmentRow]:
     """The facts behind the week's figures, one row per enrollment counted in the week."""
+    return list(iter_enrollment_rows(session, week, overdue_sent=overdue_sent))
+
+
+def iter_enrollment_rows(
+    session: Session,
+    week: Week,
+    *,
+    overdue_sent: tuple[datetime, datetime] | None = None,
+    texts: bool = True,
+    batch: int = 2000,
+) -> Iterator[EnrollmentRow]:
+    """`enrollment_rows`, streamed: a week can count every enrollment there is, so the rows
+    come from one ordered query in batches and are never all held at once.
+
+    An enrollment's records follow it (by id), so of several answers of one kind the latest
+    stands, as in the per-enrollment view. Without `texts`, free text is not even read.
+    """
     query = _Query(session, [week], overdue_sent=[overdue_sent] if overdue_sent else [])
     ids = query.enrollment_ids().subquery()
-    wanted = E.c.id.in_(sa.select(ids.c[0]))
-    rows: dict[int, EnrollmentRow] = {}
-    for eid, ext, name, starts_on, ends_on, manager_id in session.execute(
-        sa.select(E.c.id, E.c.external_id, T.c.name, E.c.starts_on, E.c.ends_on, E.c.manager_id)
-        .select_from(E.join(T, T.c.id == E.c.training_id))
-        .where(_ENROLLED, wanted)
-        .order_by(E.c.starts_on, E.c.id)
-    ).all():
-        rows[eid] = EnrollmentRow(eid, ext, name, starts_on, ends_on, manager_id is not None)
-    if not rows:
-        return []
-    in_rows = sa.select(E.c.id).where(_ENROLLED, wanted)
-    records = sa.select(ConversationRecord).where(
-        col(ConversationRecord.enrollment_id).in_(in_rows)
-    )
-    for r in session.execute(records).scalars():
-        row = rows.get(r.enrollment_id)
-        if row is None:
-            continue
-        texts = {name: getattr(r, name) for name in _TEXT_FIELDS if getattr(r, name)}
-        row.answers[r.kind] = Answer(r.outcome, r.answered_at, r.quadrant, texts)
-    shared_at = sa.type_coerce(func.min(G.c.shared_at), Goal.__table__.c.shared_at.type)  # type: ignore[attr-defined]
-    for eid, first in session.execute(
-        sa.select(G.c.enrollment_id, shared_at)
-        .where(G.c.enrollment_id.in_(in_rows), G.c.shared.is_(True), G.c.shared_at.is_not(None))
+    first_goal = (
+        sa.select(
+            G.c.enrollment_id.label("eid"),
+            sa.type_coerce(func.min(G.c.shared_at), G.c.shared_at.type).label("first"),
+        )
+        .where(G.c.shared.is_(True), G.c.shared_at.is_not(None))
         .group_by(G.c.enrollment_id)
-    ).all():
-        if eid in rows:
-            rows[eid].first_goal_shared_at = first
-    return list(rows.values())
+        .subquery()
+    )
+    text_columns = [R.c[name] for name in _TEXT_FIELDS] if texts else []
+    stmt = (
+        sa.select(
+            E.c.id,
+            E.c.external_id,
+            T.c.name,
+            E.c.starts_on,
+            E.c.ends_on,
+            E.c.manager_id,
+            first_goal.c.first,
+            R.c.kind,
+            R.c.outcome,
+            R.c.answered_at,
+            R.c.quadrant,
+            *text_columns,
+        )
+        .select_from(
+            E.join(T, T.c.id == E.c.training_id)
+            .outerjoin(first_goal, first_goal.c.eid == E.c.id)
+            .outerjoin(R, R.c.enrollment_id == E.c.id)
+        )
+        .where(_ENROLLED, E.c.id.in_(sa.select(ids.c[0])))
+        .order_by(E.c.starts_on, E.c.id, R.c.id)
+        .execution_options(yield_per=batch)
+    )
+    row: EnrollmentRow | None = None
+    for (
+        eid,
+        ext,
+        name,
+        starts_on,
+        ends_on,
+        manager_id,
+        first,
+        kind,
+        outcome,
+        at,
+        q,
+        *free,
+    ) in session.execute(stmt):
+        if row is None or row.id != eid:
+            if row is not None:
+                yield row
+            row = EnrollmentRow(eid, ext, name, starts_on, ends_on, manager_id is not None, first)
+        if kind is not None:
+            found = {n: v for n, v in zip(_TEXT_FIELDS, free, strict=False) if v}
+            row.answers[kind] = Answer(outcome, at, q, found)
+    if row is not None:
+        yield row
