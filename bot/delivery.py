@@ -80,28 +80,33 @@ def nudge_context(
     )
 
 
-def preload(session: Session, nudges: Sequence[Nudge]) -> dict[int, list[Goal]]:
-    """Read what the messages of a batch of nudges show, a query per table.
+@dataclass
+class Preloaded:
+    """What the messages of a batch show. Holding the rows keeps them in the session's
+    identity map (which holds them only weakly), so `session.get` finds them for free."""
 
-    The rows land in the session's identity map, so `nudge_context` finds them without
-    asking the database again; the goals come back by enrollment id.
-    """
+    goals: dict[int, list[Goal]]
+    rows: list[dict[Any, Any]]
+
+
+def preload(session: Session, nudges: Sequence[Nudge]) -> Preloaded:
+    """Read what the messages of a batch of nudges show, a query per table."""
     parents = crud.rows_by_id(
         session, Nudge, {n.parent_id for n in nudges if n.kind == NudgeKind.REMINDER}
     )
     targets = [parents.get(n.parent_id, n) for n in nudges]
     enrollments = crud.rows_by_id(session, Enrollment, {t.enrollment_id for t in targets})
-    crud.rows_by_id(session, Training, {e.training_id for e in enrollments.values()})
+    trainings = crud.rows_by_id(session, Training, {e.training_id for e in enrollments.values()})
     people: set[int | None] = {n.recipient_id for n in nudges}
     for enrollment in enrollments.values():
         people |= {enrollment.learner_id, enrollment.manager_id}
-    crud.rows_by_id(session, Person, people)
     goals: dict[int, list[Goal]] = {}
     if enrollments:
         query = select(Goal).where(col(Goal.enrollment_id).in_(list(enrollments)))
         for goal in session.exec(query.order_by(col(Goal.id))):
             goals.setdefault(goal.enrollment_id, []).append(goal)
-    return goals
+    rows = [parents, enrollments, trainings, crud.rows_by_id(session, Person, people)]
+    return Preloaded(goals, rows)  # type: ignore[arg-type]
 
 
 def render(
@@ -142,14 +147,14 @@ class SlackSender:
     def prepare(
         self, session: Session, nudges: Sequence[Nudge], *, now: datetime, maybe_sent: set[int]
     ) -> dict[int, SendResult | Delivery]:
-        goals = preload(session, nudges)
+        batch = preload(session, nudges)
         known = _known_channels(session, {n.recipient_id for n in nudges if n.id in maybe_sent})
         out: dict[int, SendResult | Delivery] = {}
         for nudge in nudges:
             assert nudge.id is not None
             try:
                 out[nudge.id] = self._prepare(
-                    session, nudge, goals, now, known if nudge.id in maybe_sent else None
+                    session, nudge, batch.goals, now, known if nudge.id in maybe_sent else None
                 )
             except Exception as exc:  # one nudge that cannot be rendered must not stop the rest
                 log.exception("nudge.render_error nudge=%s", nudge.id)

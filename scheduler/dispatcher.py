@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -132,7 +132,7 @@ class Dispatcher:
         lease_seconds: int = 300,
         max_attempts: int = 6,
         owner: str = "",
-        workers: int = 8,
+        workers: int = 16,
     ) -> None:
         self.db = db
         self.sender = sender
@@ -143,7 +143,8 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.max_attempts = max_attempts
         self.owner = owner
-        # Threads sending one batch at once; a batch no bigger than this runs inline.
+        # Threads sending a batch at once: enough to cover Slack's latency, which is what they
+        # wait on; a batch no bigger than this runs inline.
         self.workers = max(1, workers)
         self._lock = threading.Lock()
 
@@ -199,50 +200,74 @@ class Dispatcher:
     # -- one tick ----------------------------------------------------------------------
 
     def tick(self) -> TickReport:
-        """Send everything due now, batch after batch, then return what happened."""
+        """Send everything due now, batch after batch, then return what happened.
+
+        Batches overlap: while one batch's DMs are in flight, the next is claimed and
+        rendered, and only then is the first one recorded.
+        """
         report = TickReport()
         if not self._lock.acquire(blocking=False):
             return report  # the previous tick of this process is still running
         try:
-            seen: set[int] = set()
-            while True:
-                now = self.clock()
-                claimed = self.claim(now, self.batch_size)
-                if not claimed:
-                    break
-                report.claimed += len(claimed)
-                report.reclaimed += sum(maybe_sent for _, maybe_sent in claimed)
-                self._process_batch(claimed, report)
-                # A row retried within this tick (a zero back-off on a frozen clock) would
-                # otherwise be claimed again and again; it waits for the next tick instead.
-                fresh = {i for i, _ in claimed} - seen
-                seen.update(fresh)
-                if len(claimed) < self.batch_size or not fresh:
-                    break
+            with ThreadPoolExecutor(self.workers, "dispatch") as pool:
+                seen: set[int] = set()
+                in_flight: _Batch | None = None
+                while True:
+                    now = self.clock()
+                    claimed = self.claim(now, self.batch_size)
+                    batch = self._start(claimed, now, pool) if claimed else None
+                    if in_flight is not None:
+                        self._finish(in_flight, report)
+                    in_flight = batch
+                    if not claimed:
+                        break
+                    report.claimed += len(claimed)
+                    report.reclaimed += sum(maybe_sent for _, maybe_sent in claimed)
+                    # A row retried within this tick (a zero back-off on a frozen clock) would
+                    # otherwise be claimed again and again; it waits for the next tick instead.
+                    fresh = {i for i, _ in claimed} - seen
+                    seen.update(fresh)
+                    if len(claimed) < self.batch_size or not fresh:
+                        break
+                if in_flight is not None:
+                    self._finish(in_flight, report)
         finally:
             self._lock.release()
         return report
 
-    def _process_batch(self, claimed: list[tuple[int, bool]], report: TickReport) -> None:
-        """Read the batch in one session, send it from a few threads, record it in one write.
+    def _start(
+        self, claimed: list[tuple[int, bool]], now: datetime, pool: ThreadPoolExecutor
+    ) -> _Batch | None:
+        """Read the batch in one session and start sending it.
 
         The Slack calls happen outside any write transaction: on SQLite, a writer holding the
         lock for a round trip to Slack would hold every other sender and the webhook too.
         """
-        now = self.clock()
         try:
             work = self._prepare(claimed, now)
         except Exception:
             # The rows keep their lease and are claimed again once it expires.
             log.exception("nudge.batch_error count=%s", len(claimed))
-            return
-        outcomes = self._deliver(work)
+            return None
+        jobs = [(w.nudge_id, w.outcome) for w in work if callable(w.outcome)]
+        # A batch no bigger than the pool goes one by one: then a 429 on the first call holds
+        # the rest back, where threads would already have sent them.
+        if len(jobs) <= self.workers:
+            done = {nudge_id: _run(nudge_id, job) for nudge_id, job in jobs}
+            return _Batch(work, now, done, {})
+        futures = {nudge_id: pool.submit(_run, nudge_id, job) for nudge_id, job in jobs}
+        return _Batch(work, now, {}, futures)
+
+    def _finish(self, batch: _Batch, report: TickReport) -> None:
+        """Wait for the batch's DMs and record every outcome in one write."""
+        # _run turns an error into an outcome; this re-raises only a crash of the process.
+        outcomes = {**batch.done, **{i: f.result() for i, f in batch.futures.items()}}
         try:
-            self._record(work, outcomes, now, report)
+            self._record(batch.work, outcomes, batch.now, report)
         except Exception:
             # Posted but not recorded: the lease runs out, and whoever claims the rows again
             # looks for each message in the DM before posting it.
-            log.exception("nudge.record_error count=%s", len(claimed))
+            log.exception("nudge.record_error count=%s", len(batch.work))
 
     def _prepare(self, claimed: list[tuple[int, bool]], now: datetime) -> list[_Work]:
         ids = [i for i, _ in claimed]
@@ -286,17 +311,6 @@ class Dispatcher:
                         w.outcome = prepared.get(w.nudge_id) or RetryLater("not prepared")
             session.rollback()
         return work
-
-    def _deliver(self, work: list[_Work]) -> dict[int, SendResult]:
-        jobs = [(w.nudge_id, w.outcome) for w in work if callable(w.outcome)]
-        # A batch no bigger than the pool goes one by one: then a 429 on the first call holds
-        # the rest back, where threads would already have sent them.
-        if len(jobs) <= self.workers:
-            return {nudge_id: _run(nudge_id, job) for nudge_id, job in jobs}
-        with ThreadPoolExecutor(min(self.workers, len(jobs)), "dispatch") as pool:
-            futures = [(nudge_id, pool.submit(_run, nudge_id, job)) for nudge_id, job in jobs]
-            # _run turns an error into an outcome; this re-raises only a crash of the process.
-            return {nudge_id: future.result() for nudge_id, future in futures}
 
     def _record(
         self, work: list[_Work], outcomes: dict[int, SendResult], now: datetime, report: TickReport
@@ -470,6 +484,16 @@ class _Work:
     maybe_sent: bool
     outcome: SendResult | Delivery | None
     reminder: Nudge | None  # planned if the nudge goes out
+
+
+@dataclass
+class _Batch:
+    """A claimed batch whose DMs are going out: done inline, or still in the pool."""
+
+    work: list[_Work]
+    now: datetime
+    done: dict[int, SendResult]
+    futures: dict[int, Future[SendResult]]
 
 
 def _prompt(nudge: Nudge, parent: Nudge | None) -> Nudge | None:
