@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, NamedTuple
@@ -312,21 +313,72 @@ class Intake:
         planned = _Planned(
             self.db.engine.dialect, now=self.clock(), rules=self.rules, default_tz=self.default_tz
         )
-        for start in range(0, len(inputs), batch_size):
-            batch = inputs[start : start + batch_size]
+        # PostgreSQL: while one batch's rows are stored (COPY and its key checks are server
+        # work), the next is read and sorted. Only a batch of new rows alone is stored behind
+        # the next one's back; the next treats its keys as taken, as it would once committed.
+        pipeline = self.db.engine.dialect.name == "postgresql"
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import") as writer:
+            pending: _Pending | None = None
             try:
-                with self.db.session() as session:
+                for start in range(0, len(inputs), batch_size):
+                    batch = inputs[start : start + batch_size]
                     counts = ImportReport()
-                    self._enroll_batch(session, batch, counts, planned)
-            except IntegrityError:
-                log.warning("intake.batch_conflict rows=%s: retried row by row", len(batch))
-                counts = ImportReport()
-                for line, data in batch:
-                    self._enroll_counted(line, data, counts)
-            report.created += counts.created
-            report.updated += counts.updated
-            report.unchanged += counts.unchanged
-            report.errors.extend(counts.errors)
+                    session = Session(self.db.engine, expire_on_commit=False)
+                    try:
+                        sorted_out: _Sorted | None = self._sort_batch(
+                            session, batch, counts, planned, pending.sorted if pending else None
+                        )
+                    except IntegrityError:
+                        sorted_out = None
+                    except BaseException:
+                        session.close()
+                        raise
+                    previous, pending = pending, None
+                    try:
+                        self._settle(previous, report)
+                    except BaseException:
+                        session.close()
+                        raise
+                    if sorted_out is None:
+                        session.close()
+                        self._row_by_row(batch, report)
+                    elif pipeline and not sorted_out.slow and not sorted_out.new_training:
+                        future = writer.submit(_store_fast, session, sorted_out, planned)
+                        pending = _Pending(future, batch, counts, sorted_out)
+                    else:
+                        try:
+                            self._store(session, sorted_out, counts, planned)
+                            session.commit()
+                        except IntegrityError:
+                            session.rollback()
+                            self._row_by_row(batch, report)
+                            continue
+                        finally:
+                            session.close()
+                        _add(report, counts)
+            finally:
+                self._settle(pending, report)
+
+    def _settle(self, pending: _Pending | None, report: ImportReport) -> None:
+        """Wait for a batch stored in the background and count it (row by row on a conflict)."""
+        if pending is None:
+            return
+        try:
+            pending.future.result()
+        except IntegrityError:
+            self._row_by_row(pending.batch, report)
+            return
+        pending.counts.created += len(pending.sorted.fast)
+        _add(report, pending.counts)
+
+    def _row_by_row(
+        self, batch: Sequence[tuple[int, EnrollmentInput]], report: ImportReport
+    ) -> None:
+        log.warning("intake.batch_conflict rows=%s: retried row by row", len(batch))
+        counts = ImportReport()
+        for line, data in batch:
+            self._enroll_counted(line, data, counts)
+        _add(report, counts)
 
     def _enroll_counted(self, line: int, data: EnrollmentInput, report: ImportReport) -> None:
         try:
@@ -339,13 +391,16 @@ class Intake:
             return
         _count(report, result)
 
-    def _enroll_batch(
+    def _sort_batch(
         self,
         session: Session,
         batch: Sequence[tuple[int, EnrollmentInput]],
         report: ImportReport,
         planned: _Planned,
-    ) -> None:
+        before: _Sorted | None,
+    ) -> _Sorted:
+        """Which rows of `batch` take the bulk path and which `enroll`; `before` is a batch
+        of new rows being stored meanwhile, whose keys count as taken."""
         cleaned: list[tuple[int, EnrollmentInput, tuple[str, date, date, str, str | None]]] = []
         for line, data in batch:
             try:
@@ -369,7 +424,8 @@ class Intake:
         by_external = _enrollments_by_external_id(session, {c[4] for _, _d, c in cleaned if c[4]})
         fast: list[tuple[_New, _Who, _Who | None]] = []
         slow: list[tuple[int, EnrollmentInput]] = []
-        keys: set[Any] = set()
+        keys: set[Any] = set(before.keys) if before else set()
+        new_training = False
         natural: list[tuple[int, EnrollmentInput, _Who, tuple[Any, ...]]] = []
         for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
             learner = people.get((data.learner or "").strip().lower())
@@ -389,6 +445,9 @@ class Intake:
                 and not (external_id and external_id in by_external)
             )
             keys.add(key)
+            if external_id and learner is not None:
+                # A later line without an id finds this enrollment by (learner, training).
+                keys.add((learner.id, name.lower()))
             if not simple:
                 slow.append((line, data))
                 continue
@@ -397,6 +456,7 @@ class Intake:
                 training = crud.training_by_name(session, name=name)
                 assert training is not None
                 trainings[name.lower()] = training
+                new_training = True
             enrollment = _New(
                 external_id,
                 learner.id,
@@ -416,16 +476,23 @@ class Intake:
         taken = _current_pairs(
             session, {(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
         )
+        if before:
+            taken |= before.pairs
         for line, data, learner, (enrollment, manager) in natural:
             if (enrollment.learner_id, enrollment.training_id) in taken:
                 slow.append((line, data))
             else:
                 fast.append((enrollment, learner, manager))
-        if fast:
-            _insert_planned(session, fast, planned)
-            report.created += len(fast)
         slow.sort(key=lambda item: item[0])
-        for line, data in slow:
+        pairs = {(new.learner_id, new.training_id) for new, _l, _m in fast}
+        return _Sorted(fast, slow, keys, pairs, new_training)
+
+    def _store(
+        self, session: Session, sorted_out: _Sorted, report: ImportReport, planned: _Planned
+    ) -> None:
+        _store_fast(session, sorted_out, planned, commit=False)
+        report.created += len(sorted_out.fast)
+        for line, data in sorted_out.slow:
             try:
                 with session.begin_nested():
                     result = self.enroll(session, data)
@@ -493,6 +560,53 @@ class _New:
     status: str
     source: str
     enrolled_by: str | None
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """A batch sorted out: new rows for the bulk path, the rest for `enroll` in file order."""
+
+    fast: list[tuple[_New, _Who, _Who | None]]
+    slow: list[tuple[int, EnrollmentInput]]
+    keys: set[Any]  # external ids and (learner, training name) seen in the batch
+    pairs: set[tuple[int, int]]  # (learner, training) of its new rows
+    new_training: bool  # a training was created on the way
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A batch of new rows being stored in the background."""
+
+    future: Future[None]
+    batch: Sequence[tuple[int, EnrollmentInput]]
+    counts: ImportReport
+    sorted: _Sorted
+
+
+def _add(report: ImportReport, counts: ImportReport) -> None:
+    report.created += counts.created
+    report.updated += counts.updated
+    report.unchanged += counts.unchanged
+    report.errors.extend(counts.errors)
+
+
+def _store_fast(
+    session: Session, sorted_out: _Sorted, planned: _Planned, *, commit: bool = True
+) -> None:
+    """The batch's new rows; with `commit`, also its commit and the session's end, as the
+    background job of a batch that has nothing else."""
+    try:
+        if sorted_out.fast:
+            _insert_planned(session, sorted_out.fast, planned)
+        if commit:
+            session.commit()
+    except BaseException:
+        if commit:
+            session.rollback()
+        raise
+    finally:
+        if commit:
+            session.close()
 
 
 class _Planned:

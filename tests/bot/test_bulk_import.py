@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
-from support import Clock
+from support import Clock, throwaway_pg
 
 from bot.directory import import_people
 from bot.fakeslack import FakeSlack
@@ -174,3 +175,145 @@ def test_small_batches_keep_order_and_idempotency(db: Database, fake: FakeSlack)
             "SELECT starts_on FROM enrollment WHERE external_id = 'lms-1'"
         ).scalar_one()
     assert str(starts) == "2026-12-15"  # the later line wins, as row by row
+
+
+# Lines that only agree across batches: a new enrollment in one batch, then the same learner
+# and training without an LMS id (an update of it, not a second enrollment) in the next.
+ACROSS_BATCHES = """learner_email,training,starts_on,ends_on,manager_email,external_id
+lin@example.org,Pair Course,2026-12-08,2026-12-09,,lms-9
+alan@example.org,Pair Course,2026-12-08,2026-12-09,,lms-8
+alan@example.org,Pair Course,2026-12-10,2026-12-11,,
+ada@example.org,Pair Course,2026-12-08,2026-12-09,,
+ada@example.org,Pair Course,2026-12-08,2026-12-10,,lms-10
+grace@example.org,Pair Course,2026-12-08,2026-12-09,,lms-11
+grace@example.org,Pair Course,2026-12-15,2026-12-16,,lms-11
+"""
+
+
+def orm_snapshot(db: Database) -> dict[str, Any]:
+    """Everything stored, as the ORM reads it back, with ids replaced by what they stand for."""
+    from sqlmodel import select
+
+    from storage.models import Enrollment, Nudge, Person, Training
+
+    with db.session() as session:
+        emails = {p.id: p.email for p in session.exec(select(Person))}
+        names = {t.id: t.name for t in session.exec(select(Training))}
+        enrollments = {e.id: e for e in session.exec(select(Enrollment))}
+        nudges = [
+            (
+                enrollments[n.enrollment_id].external_id,
+                emails[enrollments[n.enrollment_id].learner_id],
+                n.kind,
+                emails[n.recipient_id],
+                n.parent_id,
+                n.due_at,
+                n.status,
+                (n.attempts, n.deliveries, n.ooo_deferrals),
+                (n.lease_until, n.channel, n.ts, n.sent_at),
+                n.reason,
+                n.idempotency_key.split(".", 1)[1],
+                n.updated_at,
+                n.created_at.tzinfo,
+            )
+            for n in session.exec(select(Nudge))
+        ]
+        stored = [
+            (
+                e.external_id,
+                emails[e.learner_id],
+                names[e.training_id],
+                e.starts_on,
+                e.ends_on,
+                emails.get(e.manager_id),
+                e.status,
+                e.source,
+                e.enrolled_by,
+                e.learner_interest,
+                e.generation,
+                e.updated_at,
+                e.created_at.tzinfo,
+            )
+            for e in enrollments.values()
+        ]
+    return {"enrollments": sorted(stored, key=repr), "nudges": sorted(nudges, key=repr)}
+
+
+def _row_by_row(intake: Intake, text: str) -> tuple[list[tuple[int, str]], tuple[int, int, int]]:
+    from bot.directory import ImportReport
+
+    report = ImportReport()
+    for line, row in enumerate(text.splitlines()[1:], start=2):
+        learner, training, starts_on, ends_on, manager, external_id = row.split(",")
+        data = EnrollmentInput(
+            learner=learner,
+            training=training,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            manager=manager or None,
+            external_id=external_id or None,
+            source="csv",
+            learner_field="learner_email",
+            manager_field="manager_email",
+        )
+        intake._enroll_counted(line, data, report)
+    return report.errors, (report.created, report.updated, report.unchanged)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 1000])
+def test_bulk_path_stores_what_enroll_stores_on_both_databases(
+    db: Database, db_url: str, tmp_path: Path, fake: FakeSlack, batch_size: int
+) -> None:
+    """Read back through the ORM, on SQLite and PostgreSQL, whatever the batches (on
+    PostgreSQL a batch of new rows is stored while the next is sorted out)."""
+    from bot.directory import ImportReport
+
+    fake.add_user("USLACK", email="slack@example.org", tz="Asia/Tokyo")
+    reference_urls = (
+        [f"sqlite:///{tmp_path / 'rows.db'}"] if db_url.startswith("sqlite") else throwaway_pg()
+    )
+    for reference_url in reference_urls:
+        reference = Database(reference_url)
+        try:
+            reference.upgrade()
+            for text in (ENROLLMENTS, ACROSS_BATCHES):
+                bulk = (
+                    world(db, fake)
+                    if text is ENROLLMENTS
+                    else Intake(db, rules=Rules(), default_tz="UTC", clock=Clock(NOW))
+                )
+                one = (
+                    world(reference, fake)
+                    if text is ENROLLMENTS
+                    else Intake(reference, rules=Rules(), default_tz="UTC", clock=Clock(NOW))
+                )
+                lines = text.splitlines()[1:]
+                inputs = []
+                for line, row in enumerate(lines, start=2):
+                    learner, training, starts_on, ends_on, manager, external_id = row.split(",")
+                    inputs.append(
+                        (
+                            line,
+                            EnrollmentInput(
+                                learner=learner,
+                                training=training,
+                                starts_on=starts_on,
+                                ends_on=ends_on,
+                                manager=manager or None,
+                                external_id=external_id or None,
+                                source="csv",
+                                learner_field="learner_email",
+                                manager_field="manager_email",
+                            ),
+                        )
+                    )
+                report = ImportReport()
+                bulk.enroll_many(inputs, report, batch_size=batch_size)
+                report.errors.sort()
+                errors, counts = _row_by_row(one, text)
+                assert report.errors == sorted(errors)
+                assert (report.created, report.updated, report.unchanged) == counts
+            assert orm_snapshot(db) == orm_snapshot(reference)
+            assert len(orm_snapshot(db)["nudges"]) > 20
+        finally:
+            reference.dispose()
