@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -156,6 +156,65 @@ class Dispatcher:
         `maybe_sent` is true for a row whose earlier lease expired: its dispatcher died
         somewhere between claiming and recording the outcome, perhaps after Slack posted.
         """
+        if not is_sqlite(self.db.engine):
+            claimed = self._claim_postgres(now, limit)
+        else:
+            claimed = self._claim_sqlite(now, limit)
+        reclaimed = sum(again for _, again in claimed)
+        if reclaimed:
+            log.warning("nudge.reclaimed count=%s owner=%s", reclaimed, self.owner)
+        return claimed
+
+    def _lease(self, now: datetime) -> dict[str, object]:
+        table = Nudge.__table__  # type: ignore[attr-defined]
+        return {
+            "status": NudgeStatus.SENDING.value,
+            "lease_until": now + self.lease,
+            "attempts": table.c.attempts + 1,
+            "updated_at": now,
+        }
+
+    def _claim_postgres(self, now: datetime, limit: int) -> list[tuple[int, bool]]:
+        with self.db.engine.begin() as conn:
+            rows = conn.execute(self.claim_statement(now, limit))
+            return [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
+
+    def claim_statement(self, now: datetime, limit: int) -> sa.Update:
+        """PostgreSQL's claim, one statement and one round trip: pick with `SKIP LOCKED`,
+        lease, and return (id, again, at) where `again` marks a row whose lease expired."""
+        table = Nudge.__table__  # type: ignore[attr-defined]
+        expired = (
+            sa.select(table.c.id, sa.literal(True).label("again"), table.c.lease_until.label("at"))
+            .where(table.c.status == NudgeStatus.SENDING.value, table.c.lease_until < now)
+            .order_by(table.c.lease_until, table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("expired")
+        )
+        due = (
+            sa.select(table.c.id, sa.literal(False).label("again"), table.c.due_at.label("at"))
+            .where(table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
+            .order_by(table.c.due_at, table.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due")
+        )
+        # Rows whose dispatcher died come first; the due ones fill the rest of the batch.
+        picked = (
+            sa.select(expired)
+            .union_all(sa.select(due))
+            .order_by(sa.desc("again"), "at", "id")
+            .limit(limit)
+            .cte("picked")
+        )
+        return (
+            table.update()
+            .where(table.c.id == picked.c.id)
+            .values(**self._lease(now))
+            .returning(table.c.id, picked.c.again, picked.c.at)
+        )
+
+    def _claim_sqlite(self, now: datetime, limit: int) -> list[tuple[int, bool]]:
         table = Nudge.__table__  # type: ignore[attr-defined]
         expired = (
             sa.select(table.c.id)
@@ -164,12 +223,8 @@ class Dispatcher:
             .limit(limit)
         )
         with self.db.engine.connect() as conn:
-            sqlite = is_sqlite(self.db.engine)
-            if sqlite:
-                # Takes the write lock at BEGIN, so two claims never read the same rows.
-                conn.execution_options(sqlite_begin="IMMEDIATE")
-            else:
-                expired = expired.with_for_update(skip_locked=True)
+            # Takes the write lock at BEGIN, so two claims never read the same rows.
+            conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 reclaimed = list(conn.execute(expired).scalars())
                 due = (
@@ -178,23 +233,12 @@ class Dispatcher:
                     .order_by(table.c.due_at, table.c.id)
                     .limit(limit - len(reclaimed))
                 )
-                if not sqlite:
-                    due = due.with_for_update(skip_locked=True)
                 fresh = list(conn.execute(due).scalars()) if len(reclaimed) < limit else []
                 ids = reclaimed + fresh
                 if ids:
                     conn.execute(
-                        table.update()
-                        .where(table.c.id.in_(ids))
-                        .values(
-                            status=NudgeStatus.SENDING.value,
-                            lease_until=now + self.lease,
-                            attempts=table.c.attempts + 1,
-                            updated_at=now,
-                        )
+                        table.update().where(table.c.id.in_(ids)).values(**self._lease(now))
                     )
-        if reclaimed:
-            log.warning("nudge.reclaimed count=%s owner=%s", len(reclaimed), self.owner)
         return [(i, True) for i in reclaimed] + [(i, False) for i in fresh]
 
     # -- one tick ----------------------------------------------------------------------
@@ -494,6 +538,10 @@ class _Batch:
     now: datetime
     done: dict[int, SendResult]
     futures: dict[int, Future[SendResult]]
+
+
+def _claim_order(row: sa.Row[Any]) -> tuple[bool, datetime, int]:
+    return (not row.again, row.at, row.id)
 
 
 def _prompt(nudge: Nudge, parent: Nudge | None) -> Nudge | None:
