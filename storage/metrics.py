@@ -299,6 +299,10 @@ class _Query:
         self.instants = [w.start for w in self.weeks] + [self.weeks[-1].end]
         self.trainings = trainings
         self.overdue_sent = list(overdue_sent)
+        # (week, group, created, without a manager) when counted already (see week_report).
+        self.created: list[tuple[int, int, int, int]] | None = None
+        # Everyone's median per week, from the same statement as the groups' (not additive).
+        self.everyone: dict[int, Counts] = {}
         span_hi = self.instants[-1] + timedelta(days=DEBRIEF_DAYS + 2)
         self.sql = _Sql(session, self.weeks[0].tz, self.instants[0], span_hi)
 
@@ -327,7 +331,11 @@ class _Query:
             self._group().label("g"),
             (E.c.manager_id.is_(None)).label("nm"),
         ).where(_ENROLLED, created >= self.instants[0], created < self.instants[-1])
-        for w, g, n, nm in self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.nm)):
+        for w, g, n, nm in (
+            self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.nm))
+            if self.created is None
+            else self.created
+        ):
             at(w, g).enrollments += n
             at(w, g).without_manager += nm
 
@@ -510,6 +518,7 @@ class _Query:
             )
             .subquery()
         )
+        # One ranking per group and one over everyone, from the same rows: a CTE read twice.
         ranked = sa.select(
             timed.c.w,
             timed.c.g,
@@ -518,20 +527,57 @@ class _Query:
             .over(partition_by=(timed.c.w, timed.c.g), order_by=timed.c.secs)
             .label("rn"),
             func.count().over(partition_by=(timed.c.w, timed.c.g)).label("n"),
-        ).subquery()
-        middle = (
-            sa.select(ranked.c.w, ranked.c.g, func.max(ranked.c.n), func.avg(ranked.c.secs))
-            .where(
-                ranked.c.rn.in_(
-                    [(ranked.c.n + _int(1)) // _int(2), (ranked.c.n + _int(2)) // _int(2)]
-                )
+            func.row_number().over(partition_by=timed.c.w, order_by=timed.c.secs).label("rn_all"),
+            func.count().over(partition_by=timed.c.w).label("n_all"),
+        ).cte("ranked")
+
+        def middle(rn: Any, n: Any, g: Any, keys: Sequence[Any]) -> Any:
+            return (
+                sa.select(ranked.c.w, g.label("g"), func.max(n), func.avg(ranked.c.secs))
+                .where(rn.in_([(n + _int(1)) // _int(2), (n + _int(2)) // _int(2)]))
+                .group_by(*keys)
             )
-            .group_by(ranked.c.w, ranked.c.g)
-        )
-        for w, g, n, median in self.s.execute(middle).all():
-            c = out.setdefault((w, g), Counts())
+
+        groups = middle(ranked.c.rn, ranked.c.n, ranked.c.g, (ranked.c.w, ranked.c.g))
+        # -1: no group has this key; a constant is no GROUP BY term (SQLite reads a position).
+        everyone = middle(ranked.c.rn_all, ranked.c.n_all, _int(-1), (ranked.c.w,))
+        both = sa.union_all(groups, everyone)
+        for w, g, n, median in self.s.execute(both).all():
+            c = (
+                self.everyone.setdefault(w, Counts())
+                if g == -1
+                else out.setdefault((w, g), Counts())
+            )
             c.answers += int(n)
             c.median_answer_seconds = float(median)
+
+    def counted(self, *, created: bool = True) -> ColumnElement[bool]:
+        """`enrollment_ids` as a condition on the enrollment row (without "created in the
+        week" when `created` is false)."""
+        lo, hi = self.instants[0], self.instants[-1]
+        d0, d1 = self.days[0], self.days[-1]
+        parts: list[ColumnElement[bool]] = [
+            (E.c.starts_on >= d0) & (E.c.starts_on < d1),
+            (E.c.ends_on >= d0 - timedelta(days=DEBRIEF_DAYS)) & (E.c.ends_on < d1),
+            E.c.id.in_(
+                sa.select(R.c.enrollment_id).where(R.c.answered_at >= lo, R.c.answered_at < hi)
+            ),
+        ]
+        if created:
+            parts.append((E.c.created_at >= lo) & (E.c.created_at < hi))
+        for sent_lo, sent_hi in self.overdue_sent:
+            if sent_hi > sent_lo:
+                parts.append(
+                    E.c.id.in_(
+                        sa.select(N.c.enrollment_id).where(
+                            N.c.status == NudgeStatus.SENT.value,
+                            N.c.kind.in_(PROMPT_KINDS),
+                            N.c.sent_at >= sent_lo,
+                            N.c.sent_at < sent_hi,
+                        )
+                    )
+                )
+        return sa.or_(*parts)
 
     def enrollment_ids(self) -> Any:
         """Every enrollment some figure of the (single) week counts: the breakdown's groups."""
@@ -592,25 +638,37 @@ def week_report(
     """
     spans = [overdue_sent] if overdue_sent else []
     query = _Query(session, [week], overdue_sent=spans)
-    ids = query.enrollment_ids().subquery()
+    # Each training's size and the "created" figures in one statement. Created in the week
+    # may be every enrollment there is (a bulk import): those are read from a covering index,
+    # apart from the few the week counts otherwise, so no union of ids is built.
+    lo, hi = query.instants[0], query.instants[-1]
+    created = (E.c.created_at >= lo) & (E.c.created_at < hi)
+    parts = sa.union_all(
+        sa.select(
+            E.c.training_id.label("t"),
+            _int(1).label("c"),
+            sa.case((E.c.manager_id.is_(None), _int(1)), else_=_int(0)).label("nm"),
+        ).where(_ENROLLED, created),
+        sa.select(E.c.training_id, _int(0), _int(0)).where(
+            _ENROLLED, (E.c.created_at < lo) | (E.c.created_at >= hi), query.counted(created=False)
+        ),
+    ).subquery()
     sizes = session.execute(
-        sa.select(E.c.training_id, T.c.name, func.count())
-        .select_from(E.join(T, T.c.id == E.c.training_id))
-        .where(_ENROLLED, E.c.id.in_(sa.select(ids.c[0])))
-        .group_by(E.c.training_id, T.c.name)
+        sa.select(parts.c.t, T.c.name, func.count(), func.sum(parts.c.c), func.sum(parts.c.nm))
+        .select_from(parts.join(T, T.c.id == parts.c.t))
+        .group_by(parts.c.t, T.c.name)
     ).all()
-    big = {tid: (name, n) for tid, name, n in sizes if n >= min_group_size}
-    small = [(tid, n) for tid, _name, n in sizes if n < min_group_size]
+    big = {tid: (name, n) for tid, name, n, _c, _nm in sizes if n >= min_group_size}
+    small = [(tid, n) for tid, _name, n, _c, _nm in sizes if n < min_group_size]
     query.trainings = sorted(big)
+    query.created = [(0, tid if tid in big else OTHER, c, nm) for tid, _, _n, c, nm in sizes]
     found = query.run()
     groups: list[Group] = []
     total = Counts()
     for counts in found.values():
         _add(total, counts)
-    # The median is not additive: everyone's comes from its own query.
-    medians: dict[tuple[int, int], Counts] = {}
-    _Query(session, [week]).medians(medians)
-    everyone = medians.get((0, OTHER), Counts())
+    # The median is not additive: everyone's comes from its own ranking.
+    everyone = query.everyone.get(0, Counts())
     total.answers, total.median_answer_seconds = everyone.answers, everyone.median_answer_seconds
     for tid, (name, n) in sorted(big.items(), key=lambda item: (-item[1][1], item[1][0])):
         groups.append(Group(tid, name, n, found.get((0, tid), Counts())))

@@ -131,6 +131,10 @@ class Enrollment(SQLModel, table=True):
         sa.Index("ix_enrollment_starts_on", "starts_on"),
         sa.Index("ix_enrollment_ends_on", "ends_on"),
         sa.Index("ix_enrollment_created_at", "created_at"),
+        # Covers the summary's "created in the week", which a bulk import makes every row.
+        sa.Index(
+            "ix_enrollment_created_cover", "created_at", "status", "training_id", "manager_id"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -184,7 +188,27 @@ class Nudge(SQLModel, table=True):
 class ConversationRecord(SQLModel, table=True):
     """What a person logged against one nudge: one record per nudge, whatever the clicks."""
 
-    __table_args__ = (sa.Index("ix_conversationrecord_answered_at", "answered_at"),)
+    # The summary reads a kind answered in some weeks, and an enrollment's records of a kind:
+    # both indexes cover what those queries read (migration 0003).
+    __table_args__ = (
+        sa.Index("ix_conversationrecord_answered_at", "answered_at"),
+        sa.Index(
+            "ix_conversationrecord_kind_answered",
+            "kind",
+            "answered_at",
+            "outcome",
+            "enrollment_id",
+            "nudge_id",
+        ),
+        sa.Index(
+            "ix_conversationrecord_enrollment_kind",
+            "enrollment_id",
+            "kind",
+            "outcome",
+            "answered_at",
+            "quadrant",
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     nudge_id: int = Field(foreign_key="nudge.id", unique=True, ondelete="CASCADE")
