@@ -107,6 +107,7 @@ def _forget(session: Session, person: Person, now: datetime) -> tuple[int, int, 
     person.tz = None
     person.status_text = None
     person.status_emoji = None
+    person.status_expiration = None
     person.active = False
     person.updated_at = now
     session.add(person)
