@@ -313,51 +313,57 @@ class Intake:
         planned = _Planned(
             self.db.engine.dialect, now=self.clock(), rules=self.rules, default_tz=self.default_tz
         )
-        # PostgreSQL: while one batch's rows are stored (COPY and its key checks are server
-        # work), the next is read and sorted. Only a batch of new rows alone is stored behind
-        # the next one's back; the next treats its keys as taken, as it would once committed.
-        pipeline = self.db.engine.dialect.name == "postgresql"
+        # While one batch's new rows are stored (index and foreign-key upkeep, in the server
+        # or in SQLite's C code, without the GIL), the next batch is read and sorted out in
+        # a read-only transaction. It counts the stored batch's keys and (learner, training)
+        # pairs as taken, as it would once they are committed. A batch that is not new rows
+        # only waits for that, and is sorted out again and stored as one transaction.
+        engine = self.db.engine
+        if engine.dialect.name == "sqlite":
+            engine = engine.execution_options(sqlite_begin="DEFERRED")  # WAL: reads never wait
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import") as writer:
             pending: _Pending | None = None
             try:
                 for start in range(0, len(inputs), batch_size):
                     batch = inputs[start : start + batch_size]
                     counts = ImportReport()
-                    session = Session(self.db.engine, expire_on_commit=False)
                     try:
-                        sorted_out: _Sorted | None = self._sort_batch(
-                            session, batch, counts, planned, pending.sorted if pending else None
-                        )
+                        with Session(engine, expire_on_commit=False) as session:
+                            sorted_out: _Sorted | None = self._sort_batch(
+                                session,
+                                batch,
+                                counts,
+                                planned,
+                                pending.sorted if pending else None,
+                                write=False,
+                            )
                     except IntegrityError:
                         sorted_out = None
-                    except BaseException:
-                        session.close()
-                        raise
                     previous, pending = pending, None
-                    try:
-                        self._settle(previous, report)
-                    except BaseException:
-                        session.close()
-                        raise
-                    if sorted_out is None:
-                        session.close()
-                        self._row_by_row(batch, report)
-                    elif pipeline and not sorted_out.slow and not sorted_out.new_training:
-                        future = writer.submit(_store_fast, session, sorted_out, planned)
+                    self._settle(previous, report)
+                    if sorted_out is not None and not sorted_out.slow:
+                        future = writer.submit(self._store_new, sorted_out, planned)
                         pending = _Pending(future, batch, counts, sorted_out)
-                    else:
-                        try:
+                        continue
+                    try:
+                        with self.db.session() as session:
+                            counts = ImportReport()
+                            sorted_out = self._sort_batch(
+                                session, batch, counts, planned, None, write=True
+                            )
                             self._store(session, sorted_out, counts, planned)
-                            session.commit()
-                        except IntegrityError:
-                            session.rollback()
-                            self._row_by_row(batch, report)
-                            continue
-                        finally:
-                            session.close()
-                        _add(report, counts)
+                    except IntegrityError:
+                        self._row_by_row(batch, report)
+                        continue
+                    _add(report, counts)
             finally:
                 self._settle(pending, report)
+
+    def _store_new(self, sorted_out: _Sorted, planned: _Planned) -> None:
+        """A batch of new rows only, in a transaction of its own (the background job)."""
+        with self.db.session() as session:
+            if sorted_out.fast:
+                _insert_planned(session, sorted_out.fast, planned)
 
     def _settle(self, pending: _Pending | None, report: ImportReport) -> None:
         """Wait for a batch stored in the background and count it (row by row on a conflict)."""
@@ -398,9 +404,12 @@ class Intake:
         report: ImportReport,
         planned: _Planned,
         before: _Sorted | None,
+        *,
+        write: bool,
     ) -> _Sorted:
         """Which rows of `batch` take the bulk path and which `enroll`; `before` is a batch
-        of new rows being stored meanwhile, whose keys count as taken."""
+        of new rows being stored meanwhile, whose keys count as taken. Without `write` it
+        only reads (a missing training is not created but makes the batch not new-only)."""
         cleaned: list[tuple[int, EnrollmentInput, tuple[str, date, date, str, str | None]]] = []
         for line, data in batch:
             try:
@@ -425,7 +434,6 @@ class Intake:
         fast: list[tuple[_New, _Who, _Who | None]] = []
         slow: list[tuple[int, EnrollmentInput]] = []
         keys: set[Any] = set(before.keys) if before else set()
-        new_training = False
         natural: list[tuple[int, EnrollmentInput, _Who, tuple[Any, ...]]] = []
         for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
             learner = people.get((data.learner or "").strip().lower())
@@ -453,10 +461,12 @@ class Intake:
                 continue
             assert learner is not None
             if training is None:
+                if not write:
+                    slow.append((line, data))  # sorted out again, for writing
+                    continue
                 training = crud.training_by_name(session, name=name)
                 assert training is not None
                 trainings[name.lower()] = training
-                new_training = True
             enrollment = _New(
                 external_id,
                 learner.id,
@@ -485,12 +495,13 @@ class Intake:
                 fast.append((enrollment, learner, manager))
         slow.sort(key=lambda item: item[0])
         pairs = {(new.learner_id, new.training_id) for new, _l, _m in fast}
-        return _Sorted(fast, slow, keys, pairs, new_training)
+        return _Sorted(fast, slow, keys, pairs)
 
     def _store(
         self, session: Session, sorted_out: _Sorted, report: ImportReport, planned: _Planned
     ) -> None:
-        _store_fast(session, sorted_out, planned, commit=False)
+        if sorted_out.fast:
+            _insert_planned(session, sorted_out.fast, planned)
         report.created += len(sorted_out.fast)
         for line, data in sorted_out.slow:
             try:
@@ -570,7 +581,6 @@ class _Sorted:
     slow: list[tuple[int, EnrollmentInput]]
     keys: set[Any]  # external ids and (learner, training name) seen in the batch
     pairs: set[tuple[int, int]]  # (learner, training) of its new rows
-    new_training: bool  # a training was created on the way
 
 
 @dataclass(slots=True)
@@ -588,25 +598,6 @@ def _add(report: ImportReport, counts: ImportReport) -> None:
     report.updated += counts.updated
     report.unchanged += counts.unchanged
     report.errors.extend(counts.errors)
-
-
-def _store_fast(
-    session: Session, sorted_out: _Sorted, planned: _Planned, *, commit: bool = True
-) -> None:
-    """The batch's new rows; with `commit`, also its commit and the session's end, as the
-    background job of a batch that has nothing else."""
-    try:
-        if sorted_out.fast:
-            _insert_planned(session, sorted_out.fast, planned)
-        if commit:
-            session.commit()
-    except BaseException:
-        if commit:
-            session.rollback()
-        raise
-    finally:
-        if commit:
-            session.close()
 
 
 class _Planned:
