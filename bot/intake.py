@@ -519,6 +519,8 @@ class Intake:
         return bool(self.manager_field_id and self.client)
 
 
+# Columns the bulk path writes; the others (learner_interest; a nudge's parent, lease and
+# message) are NULL, as a new row's None stores them.
 ENROLLMENT_COLUMNS = (
     "id",
     "external_id",
@@ -530,7 +532,6 @@ ENROLLMENT_COLUMNS = (
     "status",
     "source",
     "enrolled_by",
-    "learner_interest",
     "generation",
     "created_at",
     "updated_at",
@@ -539,16 +540,11 @@ NUDGE_COLUMNS = (
     "enrollment_id",
     "kind",
     "recipient_id",
-    "parent_id",
     "due_at",
     "status",
     "attempts",
     "deliveries",
     "ooo_deferrals",
-    "lease_until",
-    "channel",
-    "ts",
-    "sent_at",
     "reason",
     "idempotency_key",
     "created_at",
@@ -689,7 +685,6 @@ def _insert_planned(
                 str(new.status),
                 str(new.source),
                 new.enrolled_by,
-                None,
                 0,
                 created,
                 updated,
@@ -711,16 +706,11 @@ def _insert_planned(
                     new_id,
                     kind,
                     learner_id if to_learner else manager_id,
-                    None,
                     due_at,
                     status,
                     0,
                     0,
                     0,
-                    None,
-                    None,
-                    None,
-                    None,
                     reason,
                     f"e{new_id}.g0.{kind}",  # nudge_key()
                     created,
