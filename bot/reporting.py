@@ -37,9 +37,9 @@ from storage.metrics import (
     iter_enrollment_rows,
     local_midnight,
     parse_week,
+    summary_weeks,
     week_of,
     week_report,
-    weekly_totals,
     weeks_ending,
 )
 from storage.models import NudgeKind
@@ -120,17 +120,17 @@ class Summary:
 def build_summary(db: Database, settings: Settings, week: Week, now: datetime) -> Summary:
     weeks = weeks_ending(week, CHART_WEEKS)
     with db.session() as session:
-        report = week_report(
+        # The chart's earlier weeks come from the same statements as the report's week.
+        report, series = summary_weeks(
             session,
-            week,
+            weeks,
             min_group_size=settings.min_group_size,
             overdue_sent=overdue_span(week, now, settings.rules),
         )
-        series = [*weekly_totals(session, weeks[:-1], rates_only=True), Counts()]
         notes: list[str] = []
         if settings.share_notes_with_ld:
             notes = _notes(enrollment_rows(session, week))
-    series[-1] = report.total  # the same figures, overdue included
+    series.append(report.total)  # the same figures, overdue included
     return Summary(
         week, report, list(zip(weeks, series, strict=True)), settings.min_group_size, notes
     )

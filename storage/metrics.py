@@ -216,12 +216,13 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(sa.case((condition, _int(1)), else_=_int(0))), _int(0))
 
 
-def _bucket(column: Any, bounds: Sequence[Any]) -> ColumnElement[int]:
-    """Index of the interval of `bounds` (ascending) that `column` falls in; filter first."""
+def _bucket(column: Any, bounds: Sequence[Any], first: int = 0) -> ColumnElement[int]:
+    """`first` + the index of the interval of `bounds` (ascending) that `column` falls in;
+    filter first."""
     if len(bounds) <= 2:
-        return _int(0)
-    whens = [(column < bound, _int(i)) for i, bound in enumerate(bounds[1:-1])]
-    return sa.case(*whens, else_=_int(len(bounds) - 2))
+        return _int(first)
+    whens = [(column < bound, _int(first + i)) for i, bound in enumerate(bounds[1:-1])]
+    return sa.case(*whens, else_=_int(first + len(bounds) - 2))
 
 
 def _offsets(tz: ZoneInfo, lo: datetime, hi: datetime) -> list[tuple[datetime, int]]:
@@ -281,7 +282,12 @@ _ENROLLED = E.c.status == EnrollmentStatus.ENROLLED.value
 
 
 class _Query:
-    """Metric queries over contiguous weeks, grouped by week and optionally by training."""
+    """Metric queries over contiguous weeks, grouped by week and optionally by training.
+
+    The weeks from `full_from` on get every figure; earlier ones only what the chart draws
+    (the four rates, the quadrant mix and the created counts), so a summary reads its chart
+    weeks and its own week in the same statements.
+    """
 
     def __init__(
         self,
@@ -291,15 +297,16 @@ class _Query:
         trainings: Sequence[int] | None = None,
         overdue_sent: Sequence[tuple[datetime, datetime]] = (),
         rates_only: bool = False,
+        full_from: int = 0,
     ) -> None:
-        self.rates_only = rates_only  # the chart: no counts, agreement or medians
         self.s = session
         self.weeks = list(weeks)
+        self.full_from = len(self.weeks) if rates_only else full_from
         self.days = [w.monday for w in self.weeks] + [self.weeks[-1].monday + timedelta(days=7)]
         self.instants = [w.start for w in self.weeks] + [self.weeks[-1].end]
         self.trainings = trainings
-        self.overdue_sent = list(overdue_sent)
-        # (week, group, created, without a manager) when counted already (see week_report).
+        self.overdue_sent = list(overdue_sent)  # by week, from the first
+        # (week, group, created, without a manager) of the last week when counted already.
         self.created: list[tuple[int, int, int, int]] | None = None
         # Everyone's median per week, from the same statement as the groups' (not additive).
         self.everyone: dict[int, Counts] = {}
@@ -325,28 +332,28 @@ class _Query:
         def at(w: int, g: int) -> Counts:
             return out.setdefault((w, g), Counts())
 
+        weeks = len(self.weeks)
+        full = self.full_from  # the first week that gets every figure
         created = E.c.created_at
-        inner = sa.select(
-            _bucket(created, self.instants).label("w"),
-            self._group().label("g"),
-            (E.c.manager_id.is_(None)).label("nm"),
-        ).where(_ENROLLED, created >= self.instants[0], created < self.instants[-1])
-        for w, g, n, nm in (
-            self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.nm))
-            if self.created is None
-            else self.created
-        ):
+        # The last week's created figures may come with its training sizes (see summary).
+        rows = list(self.created or [])
+        upto = weeks - 1 if self.created is not None else weeks
+        if upto > 0:
+            instants = self.instants[: upto + 1]
+            inner = sa.select(
+                _bucket(created, instants).label("w"),
+                self._group().label("g"),
+                (E.c.manager_id.is_(None)).label("nm"),
+            ).where(_ENROLLED, created >= instants[0], created < instants[-1])
+            rows += self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.nm))
+        for w, g, n, nm in rows:
             at(w, g).enrollments += n
             at(w, g).without_manager += nm
 
-        # Started: the pre-training and goal cohorts, and their quadrant mix.
+        # Started: the pre-training and goal cohorts and their quadrant mix, in one pass over
+        # the enrollments with their pre-training records beside them. An enrollment may have
+        # several records (one per generation), hence the distinct counts.
         local_answer = self.sql.local_date(R.c.answered_at)
-        pre_logged = sa.exists().where(
-            R.c.enrollment_id == E.c.id,
-            R.c.kind == NudgeKind.PRE_TRAINING.value,
-            R.c.outcome == Outcome.LOGGED.value,
-            local_answer <= E.c.starts_on,
-        )
         goal_shared = sa.exists().where(
             G.c.enrollment_id == E.c.id,
             G.c.shared.is_(True),
@@ -354,20 +361,35 @@ class _Query:
             self.sql.local_date(G.c.shared_at) <= E.c.starts_on,
         )
         has_manager = E.c.manager_id.is_not(None)
+        pre_logged = (
+            has_manager & (R.c.outcome == Outcome.LOGGED.value) & (local_answer <= E.c.starts_on)
+        )
         started = (E.c.starts_on >= self.days[0]) & (E.c.starts_on < self.days[-1])
-        inner = sa.select(
-            _bucket(E.c.starts_on, self.days).label("w"),
-            self._group().label("g"),
-            has_manager.label("hm"),
-            (has_manager & pre_logged).label("pre"),
-            goal_shared.label("goal"),
-        ).where(_ENROLLED, started)
-        for w, g, n, hm, pre, goal in self._rows(
+        inner = (
+            sa.select(
+                _bucket(E.c.starts_on, self.days).label("w"),
+                self._group().label("g"),
+                E.c.id.label("id"),
+                sa.case((has_manager, E.c.id)).label("hm"),
+                sa.case((pre_logged, E.c.id)).label("pre"),
+                sa.case((goal_shared, E.c.id)).label("goal"),
+                R.c.quadrant.label("q"),
+            )
+            .select_from(
+                E.outerjoin(
+                    R,
+                    (R.c.enrollment_id == E.c.id) & (R.c.kind == NudgeKind.PRE_TRAINING.value),
+                )
+            )
+            .where(_ENROLLED, started)
+        )
+        for w, g, n, hm, pre, goal, *mix in self._rows(
             inner,
-            lambda s: func.count(),
-            lambda s: _count_if(s.c.hm),
-            lambda s: _count_if(s.c.pre),
-            lambda s: _count_if(s.c.goal),
+            lambda s: func.count(sa.distinct(s.c.id)),
+            lambda s: func.count(sa.distinct(s.c.hm)),
+            lambda s: func.count(sa.distinct(s.c.pre)),
+            lambda s: func.count(sa.distinct(s.c.goal)),
+            *((lambda s, q=q: _count_if(s.c.q == q)) for q in QUADRANTS),
         ):
             c = at(w, g)
             c.started += n
@@ -375,32 +397,11 @@ class _Query:
             c.pre_cohort += hm
             c.pre_logged += pre
             c.goals += goal
+            for q, k in zip(QUADRANTS, mix, strict=True):
+                c.quadrants[q] += k
 
-        inner = (
-            sa.select(
-                _bucket(E.c.starts_on, self.days).label("w"),
-                self._group().label("g"),
-                R.c.quadrant.label("q"),
-            )
-            .select_from(E.join(R, R.c.enrollment_id == E.c.id))
-            .where(
-                _ENROLLED,
-                started,
-                R.c.kind == NudgeKind.PRE_TRAINING.value,
-                R.c.quadrant.in_(QUADRANTS),
-            )
-        )
-        for w, g, q, n in self._rows(inner, lambda s: func.count(), extra=("q",)):
-            at(w, g).quadrants[q] += n
-
-        ended = (E.c.ends_on >= self.days[0]) & (E.c.ends_on < self.days[-1])
-        inner = sa.select(
-            _bucket(E.c.ends_on, self.days).label("w"), self._group().label("g")
-        ).where(_ENROLLED, ended)
-        for w, g, n in [] if self.rates_only else self._rows(inner, lambda s: func.count()):
-            at(w, g).finished += n
-
-        # Debrief: the window of trainings that ended the week before closes in the week.
+        # Ended: the debrief window of trainings that ended the week before closes in the week,
+        # and the weeks that get every figure count those that finished; one pass for both.
         debrief_days = [d - timedelta(days=DEBRIEF_DAYS) for d in self.days]
         debriefed = sa.exists().where(
             R.c.enrollment_id == E.c.id,
@@ -408,21 +409,34 @@ class _Query:
             R.c.outcome == Outcome.LOGGED.value,
             local_answer <= self.sql.plus_days(E.c.ends_on, DEBRIEF_DAYS),
         )
-        inner = sa.select(
-            _bucket(E.c.ends_on, debrief_days).label("w"),
-            self._group().label("g"),
-            debriefed.label("done"),
-        ).where(
-            _ENROLLED,
-            has_manager,
-            E.c.ends_on >= debrief_days[0],
-            E.c.ends_on < debrief_days[-1],
+        in_window = has_manager & (E.c.ends_on < debrief_days[-1])
+        finished = E.c.ends_on >= self.days[full]
+        lo = debrief_days[0]
+        hi = self.days[-1] if full < weeks else debrief_days[-1]
+        week_finished = (
+            sa.case((finished, _bucket(E.c.ends_on, self.days[full:], first=full)), else_=_int(-1))
+            if full < weeks
+            else _int(-1)
         )
-        for w, g, n, done in self._rows(
-            inner, lambda s: func.count(), lambda s: _count_if(s.c.done)
+        inner = sa.select(
+            sa.case((in_window, _bucket(E.c.ends_on, debrief_days)), else_=_int(-1)).label("w"),
+            week_finished.label("f"),
+            self._group().label("g"),
+            sa.case((in_window, _int(1)), else_=_int(0)).label("cohort"),
+            sa.case((in_window & debriefed, _int(1)), else_=_int(0)).label("done"),
+        ).where(_ENROLLED, E.c.ends_on >= lo, E.c.ends_on < hi)
+        for w, g, f, n, cohort, done in self._rows(
+            inner,
+            lambda s: func.count(),
+            lambda s: func.sum(s.c.cohort),
+            lambda s: func.sum(s.c.done),
+            extra=("f",),
         ):
-            at(w, g).debrief_cohort += n
-            at(w, g).debriefs += done
+            if w >= 0:
+                at(w, g).debrief_cohort += cohort
+                at(w, g).debriefs += done
+            if f >= 0:
+                at(f, g).finished += n
 
         # Follow-ups answered by managers in the week, and the learner's answer beside them.
         answered = R.c.answered_at
@@ -445,10 +459,41 @@ class _Query:
             c = at(w, g)
             setattr(c, o, getattr(c, o) + n)
 
+        if full < weeks:
+            self.agreement(at)
+            self.medians(out)
+
+        # Overdue: manager prompts still unanswered whose reminder day fell in the week.
+        for w, (lo_sent, hi_sent) in enumerate(self.overdue_sent):
+            if hi_sent <= lo_sent:
+                continue
+            inner = (
+                sa.select(_int(w).label("w"), self._group().label("g"))
+                .select_from(N.join(E, E.c.id == N.c.enrollment_id))
+                .where(
+                    _ENROLLED,
+                    N.c.status == NudgeStatus.SENT.value,
+                    N.c.kind.in_(PROMPT_KINDS),
+                    N.c.sent_at >= lo_sent,
+                    N.c.sent_at < hi_sent,
+                )
+            )
+            for ww, g, n in self._rows(inner, lambda s: func.count()):
+                at(ww, g).overdue += n
+        return out
+
+    def _answered_in_full_weeks(self) -> tuple[list[datetime], ColumnElement[bool]]:
+        instants = self.instants[self.full_from :]
+        answered = R.c.answered_at
+        return instants, (answered >= instants[0]) & (answered < instants[-1])
+
+    def agreement(self, at: Any) -> None:
+        """Learner-manager agreement over the weeks that get every figure."""
+        instants, in_weeks = self._answered_in_full_weeks()
         learner = R.alias("learner_answer")
         inner = (
             sa.select(
-                _bucket(answered, self.instants).label("w"),
+                _bucket(R.c.answered_at, instants, first=self.full_from).label("w"),
                 self._group().label("g"),
                 (learner.c.outcome == R.c.outcome).label("same"),
             )
@@ -467,44 +512,20 @@ class _Query:
                 learner.c.outcome.in_(APPLICATION_OUTCOMES),
             )
         )
-        for w, g, n, same in (
-            []
-            if self.rates_only
-            else self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.same))
+        for w, g, n, same in self._rows(
+            inner, lambda s: func.count(), lambda s: _count_if(s.c.same)
         ):
             at(w, g).pairs += n
             at(w, g).agreeing += same
 
-        if not self.rates_only:
-            self.medians(out)
-
-        # Overdue: manager prompts still unanswered whose reminder day fell in the week.
-        for w, (lo, hi) in enumerate(self.overdue_sent):
-            if hi <= lo:
-                continue
-            inner = (
-                sa.select(_int(w).label("w"), self._group().label("g"))
-                .select_from(N.join(E, E.c.id == N.c.enrollment_id))
-                .where(
-                    _ENROLLED,
-                    N.c.status == NudgeStatus.SENT.value,
-                    N.c.kind.in_(PROMPT_KINDS),
-                    N.c.sent_at >= lo,
-                    N.c.sent_at < hi,
-                )
-            )
-            for ww, g, n in self._rows(inner, lambda s: func.count()):
-                at(ww, g).overdue += n
-        return out
-
     def medians(self, out: dict[tuple[int, int], Counts]) -> None:
         """Median time to answer a manager prompt: ranked in SQL, only middle rows come back."""
+        instants, in_weeks = self._answered_in_full_weeks()
         answered = R.c.answered_at
-        in_weeks = (answered >= self.instants[0]) & (answered < self.instants[-1])
         seconds = self.sql.seconds_between(N.c.sent_at, answered)
         timed = (
             sa.select(
-                _bucket(answered, self.instants).label("w"),
+                _bucket(answered, instants, first=self.full_from).label("w"),
                 self._group().label("g"),
                 seconds.label("secs"),
             )
@@ -636,53 +657,89 @@ def week_report(
     `overdue_sent` is the span of `sent_at` whose reminder day fell in the week (up to now):
     the caller knows the working days, storage does not.
     """
+    report, _ = summary_weeks(
+        session, [week], min_group_size=min_group_size, overdue_sent=overdue_sent
+    )
+    return report
+
+
+def summary_weeks(
+    session: Session,
+    weeks: Sequence[Week],
+    *,
+    min_group_size: int,
+    overdue_sent: tuple[datetime, datetime] | None = None,
+) -> tuple[WeekReport, list[Counts]]:
+    """`week_report` of the last of `weeks` (contiguous, ascending), and everyone's counts
+    for the others as `weekly_totals(..., rates_only=True)` gives them: the same statements
+    read the chart's weeks and the report's.
+    """
+    week = weeks[-1]
+    last = len(weeks) - 1
     spans = [overdue_sent] if overdue_sent else []
-    query = _Query(session, [week], overdue_sent=spans)
+    one = _Query(session, [week], overdue_sent=spans)
     # Each training's size and the "created" figures in one statement. Created in the week
-    # may be every enrollment there is (a bulk import): those are read from a covering index,
-    # apart from the few the week counts otherwise, so no union of ids is built.
-    lo, hi = query.instants[0], query.instants[-1]
+    # may be every enrollment there is (a bulk import): those are counted per training from a
+    # covering index, apart from the few the week counts otherwise, so no union of ids is
+    # built; each part is counted before the names are joined to a row per training.
+    lo, hi = one.instants[0], one.instants[-1]
     created = (E.c.created_at >= lo) & (E.c.created_at < hi)
     parts = sa.union_all(
         sa.select(
             E.c.training_id.label("t"),
-            _int(1).label("c"),
-            sa.case((E.c.manager_id.is_(None), _int(1)), else_=_int(0)).label("nm"),
-        ).where(_ENROLLED, created),
-        sa.select(E.c.training_id, _int(0), _int(0)).where(
-            _ENROLLED, (E.c.created_at < lo) | (E.c.created_at >= hi), query.counted(created=False)
-        ),
+            func.count().label("n"),
+            func.count().label("c"),
+            _count_if(E.c.manager_id.is_(None)).label("nm"),
+        )
+        .where(_ENROLLED, created)
+        .group_by(E.c.training_id),
+        sa.select(E.c.training_id, func.count(), _int(0), _int(0))
+        .where(
+            _ENROLLED, (E.c.created_at < lo) | (E.c.created_at >= hi), one.counted(created=False)
+        )
+        .group_by(E.c.training_id),
     ).subquery()
     sizes = session.execute(
-        sa.select(parts.c.t, T.c.name, func.count(), func.sum(parts.c.c), func.sum(parts.c.nm))
+        sa.select(
+            parts.c.t, T.c.name, func.sum(parts.c.n), func.sum(parts.c.c), func.sum(parts.c.nm)
+        )
         .select_from(parts.join(T, T.c.id == parts.c.t))
         .group_by(parts.c.t, T.c.name)
     ).all()
-    big = {tid: (name, n) for tid, name, n, _c, _nm in sizes if n >= min_group_size}
-    small = [(tid, n) for tid, _name, n, _c, _nm in sizes if n < min_group_size]
-    query.trainings = sorted(big)
-    query.created = [(0, tid if tid in big else OTHER, c, nm) for tid, _, _n, c, nm in sizes]
+    big = {tid: (name, int(n)) for tid, name, n, _c, _nm in sizes if n >= min_group_size}
+    small = [(tid, int(n)) for tid, _name, n, _c, _nm in sizes if n < min_group_size]
+    query = _Query(
+        session,
+        weeks,
+        trainings=sorted(big),
+        overdue_sent=[(lo, lo)] * last + spans,
+        full_from=last,
+    )
+    query.created = [
+        (last, tid if tid in big else OTHER, int(c), int(nm)) for tid, _, _n, c, nm in sizes
+    ]
     found = query.run()
+    chart = [Counts() for _ in range(last)]
     groups: list[Group] = []
     total = Counts()
-    for counts in found.values():
-        _add(total, counts)
+    for (w, _g), counts in found.items():
+        _add(total if w == last else chart[w], counts)
     # The median is not additive: everyone's comes from its own ranking.
-    everyone = query.everyone.get(0, Counts())
+    everyone = query.everyone.get(last, Counts())
     total.answers, total.median_answer_seconds = everyone.answers, everyone.median_answer_seconds
     for tid, (name, n) in sorted(big.items(), key=lambda item: (-item[1][1], item[1][0])):
-        groups.append(Group(tid, name, n, found.get((0, tid), Counts())))
+        groups.append(Group(tid, name, n, found.get((last, tid), Counts())))
     if small and groups:
         groups.append(
             Group(
                 OTHER,
                 "",
                 sum(n for _, n in small),
-                found.get((0, OTHER), Counts()),
+                found.get((last, OTHER), Counts()),
                 trainings=len(small),
             )
         )
-    return WeekReport(week, total, groups)
+    return WeekReport(week, total, groups), chart
 
 
 def _add(into: Counts, more: Counts) -> None:
