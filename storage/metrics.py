@@ -276,6 +276,10 @@ class _Sql:
 
 
 _ENROLLED = E.c.status == EnrollmentStatus.ENROLLED.value
+# The complement of _ENROLLED as two ranges, so that an index on status finds the few rows.
+_NOT_ENROLLED = (E.c.status < EnrollmentStatus.ENROLLED.value) | (
+    E.c.status > EnrollmentStatus.ENROLLED.value
+)
 
 
 # --- the queries -----------------------------------------------------------------------------
@@ -438,22 +442,25 @@ class _Query:
             if f >= 0:
                 at(f, g).finished += n
 
-        # Follow-ups answered by managers in the week, and the learner's answer beside them.
+        # Follow-ups answered by managers in the week. The chart's weeks hold most of them and
+        # need no training: rather than look up each one's enrollment, the few enrollments
+        # that are not enrolled are set aside once, and only the weeks that get every figure
+        # look up the training.
         answered = R.c.answered_at
         in_weeks = (answered >= self.instants[0]) & (answered < self.instants[-1])
-        inner = (
-            sa.select(
-                _bucket(answered, self.instants).label("w"),
-                self._group().label("g"),
-                R.c.outcome.label("o"),
-            )
-            .select_from(R.join(E, E.c.id == R.c.enrollment_id))
-            .where(
-                _ENROLLED,
-                in_weeks,
-                R.c.kind == NudgeKind.FOLLOW_UP.value,
-                R.c.outcome.in_(APPLICATION_OUTCOMES),
-            )
+        group: ColumnElement[int] = _int(OTHER)
+        if self.trainings is not None and full < weeks:
+            training = sa.select(self._group()).where(E.c.id == R.c.enrollment_id).scalar_subquery()
+            group = sa.case((answered >= self.instants[full], training), else_=_int(OTHER))
+        inner = sa.select(
+            _bucket(answered, self.instants).label("w"),
+            group.label("g"),
+            R.c.outcome.label("o"),
+        ).where(
+            R.c.enrollment_id.not_in(sa.select(E.c.id).where(_NOT_ENROLLED)),
+            in_weeks,
+            R.c.kind == NudgeKind.FOLLOW_UP.value,
+            R.c.outcome.in_(APPLICATION_OUTCOMES),
         )
         for w, g, o, n in self._rows(inner, lambda s: func.count(), extra=("o",)):
             c = at(w, g)

@@ -135,6 +135,24 @@ class Enrollment(SQLModel, table=True):
         sa.Index(
             "ix_enrollment_created_cover", "created_at", "status", "training_id", "manager_id"
         ),
+        # Cover the summary's passes by start and end date; status finds the few not enrolled.
+        sa.Index(
+            "ix_enrollment_starts_cover",
+            "starts_on",
+            "status",
+            "training_id",
+            "manager_id",
+            postgresql_include=["id"],
+        ),
+        sa.Index(
+            "ix_enrollment_ends_cover",
+            "ends_on",
+            "status",
+            "training_id",
+            "manager_id",
+            postgresql_include=["id"],
+        ),
+        sa.Index("ix_enrollment_status", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
