@@ -8,6 +8,7 @@ caller's transaction so a refused input leaves nothing half-written.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -321,8 +322,11 @@ class Intake:
         engine = self.db.engine
         if engine.dialect.name == "sqlite":
             engine = engine.execution_options(sqlite_begin="DEFERRED")  # WAL: reads never wait
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import") as writer:
-            pending: _Pending | None = None
+        # PostgreSQL spreads two batches' key checks over two server processes; SQLite has
+        # one writer at a time.
+        in_flight = 1 if engine.dialect.name == "sqlite" else 2
+        with ThreadPoolExecutor(max_workers=in_flight, thread_name_prefix="import") as writer:
+            pending: deque[_Pending] = deque()
             try:
                 for start in range(0, len(inputs), batch_size):
                     batch = inputs[start : start + batch_size]
@@ -334,22 +338,24 @@ class Intake:
                                 batch,
                                 counts,
                                 planned,
-                                pending.sorted if pending else None,
+                                [p.sorted for p in pending],
                                 write=False,
                             )
                     except IntegrityError:
                         sorted_out = None
-                    previous, pending = pending, None
-                    self._settle(previous, report)
                     if sorted_out is not None and not sorted_out.slow:
+                        while len(pending) >= in_flight:
+                            self._settle(pending.popleft(), report)
                         future = writer.submit(self._store_new, sorted_out, planned)
-                        pending = _Pending(future, batch, counts, sorted_out)
+                        pending.append(_Pending(future, batch, counts, sorted_out))
                         continue
+                    while pending:
+                        self._settle(pending.popleft(), report)
                     try:
                         with self.db.session() as session:
                             counts = ImportReport()
                             sorted_out = self._sort_batch(
-                                session, batch, counts, planned, None, write=True
+                                session, batch, counts, planned, [], write=True
                             )
                             self._store(session, sorted_out, counts, planned)
                     except IntegrityError:
@@ -357,7 +363,8 @@ class Intake:
                         continue
                     _add(report, counts)
             finally:
-                self._settle(pending, report)
+                while pending:
+                    self._settle(pending.popleft(), report)
 
     def _store_new(self, sorted_out: _Sorted, planned: _Planned) -> None:
         """A batch of new rows only, in a transaction of its own (the background job)."""
@@ -403,13 +410,13 @@ class Intake:
         batch: Sequence[tuple[int, EnrollmentInput]],
         report: ImportReport,
         planned: _Planned,
-        before: _Sorted | None,
+        before: Sequence[_Sorted],
         *,
         write: bool,
     ) -> _Sorted:
-        """Which rows of `batch` take the bulk path and which `enroll`; `before` is a batch
-        of new rows being stored meanwhile, whose keys count as taken. Without `write` it
-        only reads (a missing training is not created but makes the batch not new-only)."""
+        """Which rows of `batch` take the bulk path and which `enroll`; `before` are batches
+        of new rows being stored meanwhile, whose keys count as taken. Without `write`
+        `session` is only read (a missing training is created in a session of its own)."""
         cleaned: list[tuple[int, EnrollmentInput, tuple[str, date, date, str, str | None]]] = []
         for line, data in batch:
             try:
@@ -433,7 +440,7 @@ class Intake:
         by_external = _enrollments_by_external_id(session, {c[4] for _, _d, c in cleaned if c[4]})
         fast: list[tuple[_New, _Who, _Who | None]] = []
         slow: list[tuple[int, EnrollmentInput]] = []
-        keys: set[Any] = set(before.keys) if before else set()
+        keys: set[Any] = set().union(*(b.keys for b in before))
         natural: list[tuple[int, EnrollmentInput, _Who, tuple[Any, ...]]] = []
         for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
             learner = people.get((data.learner or "").strip().lower())
@@ -461,10 +468,13 @@ class Intake:
                 continue
             assert learner is not None
             if training is None:
-                if not write:
-                    slow.append((line, data))  # sorted out again, for writing
-                    continue
-                training = crud.training_by_name(session, name=name)
+                if write:
+                    training = crud.training_by_name(session, name=name)
+                else:
+                    # In a transaction of its own, so that sorting out stays read-only. Were
+                    # the batch to fail, its rows, done one by one, would create it anyway.
+                    with self.db.session() as own:
+                        training = crud.training_by_name(own, name=name)
                 assert training is not None
                 trainings[name.lower()] = training
             enrollment = _New(
@@ -486,8 +496,8 @@ class Intake:
         taken = _current_pairs(
             session, {(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
         )
-        if before:
-            taken |= before.pairs
+        for stored in before:
+            taken |= stored.pairs
         for line, data, learner, (enrollment, manager) in natural:
             if (enrollment.learner_id, enrollment.training_id) in taken:
                 slow.append((line, data))
