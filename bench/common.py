@@ -149,6 +149,13 @@ def insert_rows(db: Database, table: str, rows: list[dict[str, Any]], chunk: int
 
 
 def analyze(db: Database) -> None:
+    """Planner statistics after bulk seeding. On PostgreSQL also a VACUUM, as autovacuum
+    would soon run on a live database: without it the visibility map of freshly written
+    tables is empty and no index-only scan can be used."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE)")
+        return
     with db.engine.begin() as conn:
         conn.exec_driver_sql("ANALYZE")
 
