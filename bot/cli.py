@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--port", type=int, help="HTTP port (default: PORT, 3000)")
     run.add_argument("--no-scheduler", action="store_true", help="listen only; no dispatch/digest")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="HTTP mode: worker processes sharing the port, about one per core (default: 1)",
+    )
 
     sub.add_parser("worker", help="the scheduler alone: dispatch, digest, directory sync")
     sub.add_parser("dispatch", help="send every nudge due now, then exit")
@@ -173,6 +179,10 @@ def _dispatch_command(args: argparse.Namespace, settings: Settings) -> int:
         port = args.port or settings.port
         if not 1 <= port <= 65535:
             raise UsageError(f"--port must be from 1 to 65535, not {port}")
+        if not 1 <= args.workers <= 64:
+            raise UsageError(f"--workers must be from 1 to 64, not {args.workers}")
+        if args.workers > 1 and not http:
+            raise UsageError("--workers needs HTTP mode: add --http (Socket Mode is one process)")
         return run_bot(
             settings,
             db,
@@ -180,6 +190,7 @@ def _dispatch_command(args: argparse.Namespace, settings: Settings) -> int:
             port=port,
             scheduler=not args.no_scheduler,
             stop=_stop_event(),
+            workers=args.workers,
         )
     raise UsageError(f"unknown command {args.command}")
 

@@ -19,7 +19,7 @@ from bot.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
 from bot.slack import make_client
-from bot.web import make_server
+from bot.web import fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport
 from scheduler.jobs import Job, build_scheduler
 from storage.db import Database
@@ -126,7 +126,31 @@ def run_bot(
     port: int,
     scheduler: bool,
     stop: threading.Event,
+    workers: int = 1,
 ) -> int:
+    if http and workers > 1:
+        # Forked first, before this process starts a thread: each worker builds its own app.
+        def serve(sock: socket.socket) -> int:
+            db.engine.dispose(close=False)  # pooled connections stay this parent's
+            app, services = create_app(settings, db)
+            server = make_server(create_web(settings, app, services, http=True), port=0, sock=sock)
+            stop.wait()
+            server.close()
+            return 0
+
+        pids = fork_workers(listening_sockets("0.0.0.0", port, workers), serve)
+        background = None
+        if scheduler:
+            _app, services = create_app(settings, db)
+            background = build_scheduler(
+                scheduler_jobs(settings, db, services.client, services.prompts)
+            )
+            background.start()
+        log.info("http.listening port=%s workers=%s", port, workers)
+        code = supervise(pids, stop=stop)
+        if background is not None:
+            background.shutdown(wait=True)
+        return code
     app, services = create_app(settings, db)
     web = create_web(settings, app, services, http=http)
     background = None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import os
+import signal
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -158,15 +162,24 @@ class HttpServer:
     """
 
     def __init__(
-        self, wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8
+        self,
+        wsgi: WebApp,
+        *,
+        port: int,
+        host: str = "127.0.0.1",
+        threads: int = 8,
+        sock: socket.socket | None = None,
     ) -> None:
         from waitress.server import create_server
 
-        # One host and port, so a single-socket server: the kind with an `effective_port`.
+        # One host and port (or one socket already listening on them, when several worker
+        # processes share the port), so a single-socket server: one with `effective_port`.
+        where: dict[str, Any] = {"host": host, "port": port}
+        if sock is not None:
+            where = {"sockets": [sock]}
         self.server: Any = cast(Any, create_server)(
             wsgi,
-            host=host,
-            port=port,
+            **where,
             threads=threads,
             max_request_body_size=MAX_BODY_BYTES,
             clear_untrusted_proxy_headers=True,
@@ -194,7 +207,78 @@ class HttpServer:
 
 
 def make_server(
-    wsgi: WebApp, *, port: int, host: str = "127.0.0.1", threads: int = 8
+    wsgi: WebApp,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    threads: int = 8,
+    sock: socket.socket | None = None,
 ) -> HttpServer:
     """The app's HTTP server, started: `.effective_port` to reach it, `.close()` to stop."""
-    return HttpServer(wsgi, port=port, host=host, threads=threads).start()
+    return HttpServer(wsgi, port=port, host=host, threads=threads, sock=sock).start()
+
+
+def listening_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """`count` sockets listening on one port (SO_REUSEPORT): the kernel spreads new
+    connections over them evenly, one socket per worker process."""
+    sockets: list[socket.socket] = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        port = sock.getsockname()[1]  # port 0: every later socket joins the first's port
+        sock.listen(1024)
+        sock.setblocking(False)
+        sockets.append(sock)
+    return sockets
+
+
+def fork_workers(sockets: list[socket.socket], serve: Callable[[socket.socket], int]) -> list[int]:
+    """Fork one worker process per socket, each running `serve(its socket)` until SIGTERM.
+
+    One Python process answers Slack on one core at a time (the GIL); several share the port
+    and the machine's cores. Call this before starting any thread or opening any connection
+    in this process: a forked child gets neither.
+    """
+    pids: list[int] = []
+    for i, sock in enumerate(sockets):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                for other in sockets:
+                    if other is not sock:
+                        other.close()
+                code = serve(sock)
+            except BaseException:
+                log.exception("http.worker_failed worker=%s", i)
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        pids.append(pid)
+    for sock in sockets:
+        sock.close()
+    log.info("http.workers_started workers=%s", len(pids))
+    return pids
+
+
+def supervise(pids: list[int], *, stop: threading.Event) -> int:
+    """Wait for `stop`, then stop the workers. If one dies first, the others are stopped too
+    and the exit code says so: the process manager restarts the whole set rather than
+    leaving a silently shrunken one."""
+    alive, failed = set(pids), False
+    while alive and not failed and not stop.wait(0.5):
+        for pid in list(alive):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                alive.discard(pid)
+                failed = True
+                log.error("http.worker_exited pid=%s status=%s", pid, status)
+    for pid in alive:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in alive:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return 1 if failed else 0
