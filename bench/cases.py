@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
+import multiprocessing as mp
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -414,7 +417,9 @@ def summary_rows(db: Database, settings: Any, label: str, sizes: Sizes) -> list[
 # -- the real process: coachbot run --http -----------------------------------------------------
 
 
-def _start_bot(db: Database, fake: FakeSlackProcess, *, scheduler: bool) -> tuple[Any, str]:
+def _start_bot(
+    db: Database, fake: FakeSlackProcess, *, scheduler: bool, workers: int = 1
+) -> tuple[Any, str]:
     port = free_port()
     env = {
         **os.environ,
@@ -433,6 +438,8 @@ def _start_bot(db: Database, fake: FakeSlackProcess, *, scheduler: bool) -> tupl
     args = [sys.executable, "-m", "bot", "run", "--http", "--port", str(port)]
     if not scheduler:
         args.append("--no-scheduler")
+    if workers > 1:
+        args += ["--workers", str(workers)]
     log_path = os.path.join(tempfile.gettempdir(), f"coachbot-bench-run-{port}.log")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(
@@ -590,8 +597,20 @@ def _click_body(user: str, nudge_id: int) -> str:
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
-def _post(url: str, body: str) -> float:
+def _post(url: str, body: str, connection: Any = None) -> float:
+    """One signed request; with `connection` (an http.client.HTTPConnection) over keep-alive,
+    as Slack's own servers send them, else on a new connection."""
     headers = signed_request_headers(SIGNING_SECRET, body)
+    if connection is not None:
+        data = body.encode()
+        t0 = time.perf_counter()
+        connection.request("POST", "/slack/events", body=data, headers=headers)
+        answer = connection.getresponse()
+        payload = answer.read()
+        seconds = time.perf_counter() - t0
+        if answer.status != 200:
+            raise RuntimeError(f"{answer.status} {payload[:300]!r} for {body[:300]}")
+        return seconds
     request = urllib.request.Request(
         url + "/slack/events", data=body.encode(), headers=headers, method="POST"
     )
@@ -605,31 +624,88 @@ def _post(url: str, body: str) -> float:
 
 
 def ack_latency(
-    url: str, manager: str, nudge_id: int, total: int
+    url: str,
+    manager: str,
+    nudge_id: int,
+    total: int,
+    *,
+    clients: int = 50,
+    processes: int = 5,
+    _plan: list[list[tuple[str, str]]] | None = None,
+    _go: Any = None,
+    _out: Any = None,
 ) -> tuple[list[float], list[float]]:
-    commands: list[float] = []
-    clicks: list[float] = []
-    lock = threading.Lock()
-    per_thread = max(2, total // 50)
+    """`clients` concurrent clients, each sending its share of `total` signed requests one
+    after another on its own keep-alive connection: alternately `/goal list` and a
+    log_conversation click.
 
-    def client(t: int) -> None:
-        for k in range(per_thread):
-            if (t + k) % 2:
-                seconds = _post(url, _click_body(manager, nudge_id))
-                with lock:
-                    clicks.append(seconds)
-            else:
-                seconds = _post(url, _command_body("/goal", "list", slack_id(t * 97 + k)))
-                with lock:
-                    commands.append(seconds)
+    The clients run in `processes` processes of their own, so the measuring side's GIL does not
+    queue answers that have already arrived and inflate the latencies it reports.
+    """
+    if _plan is not None:  # one client process: its threads, started together on `_go`
+        commands: list[float] = []
+        clicks: list[float] = []
+        lock = threading.Lock()
+        host, _, port = url.removeprefix("http://").partition(":")
+        connected = threading.Barrier(len(_plan) + 1)
 
+        def client(requests: list[tuple[str, str]]) -> None:
+            connection = http.client.HTTPConnection(host, int(port), timeout=30)
+            connection.connect()
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connected.wait()
+            _go.wait()
+            for kind, body in requests:
+                seconds = _post(url, body, connection)
+                with lock:
+                    (clicks if kind == "click" else commands).append(seconds)
+            connection.close()
+
+        threads = [threading.Thread(target=client, args=(requests,)) for requests in _plan]
+        for thread in threads:
+            thread.start()
+        connected.wait()
+        _out.put("connected")
+        for thread in threads:
+            thread.join()
+        _out.put((commands, clicks))
+        return commands, clicks
+
+    per_thread = max(2, total // clients)
+    plans: list[list[tuple[str, str]]] = [
+        [
+            ("click", _click_body(manager, nudge_id))
+            if (t + k) % 2
+            else ("command", _command_body("/goal", "list", slack_id(t * 97 + k)))
+            for k in range(per_thread)
+        ]
+        for t in range(clients)
+    ]
     for k in range(10):  # warm up: imports, connection pool
         _post(url, _command_body("/goal", "list", slack_id(k)))
-    threads = [threading.Thread(target=client, args=(t,)) for t in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    ctx = mp.get_context("spawn")
+    go, out = ctx.Event(), ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=ack_latency,
+            args=(url, manager, nudge_id, total),
+            kwargs={"_plan": plans[i::processes], "_go": go, "_out": out},
+            daemon=True,
+        )
+        for i in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:  # every client connected and waiting: they start together
+        assert out.get(timeout=120) == "connected"
+    go.set()
+    commands, clicks = [], []
+    for _ in workers:
+        c, k = out.get(timeout=300)
+        commands += c
+        clicks += k
+    for worker in workers:
+        worker.join(timeout=10)
     return commands, clicks
 
 
