@@ -356,19 +356,34 @@ class _Query:
 
         # Started: the pre-training and goal cohorts and their quadrant mix, in one pass over
         # the enrollments with their pre-training records beside them. An enrollment may have
-        # several records (one per generation), hence the distinct counts.
+        # several records (one per generation), hence the distinct counts. On PostgreSQL the
+        # enrollments with a goal in time are found once, from the goals joined to the
+        # enrollments that start in the weeks; SQLite looks each one up faster.
         local_answer = self.sql.local_date(R.c.answered_at)
-        goal_shared = sa.exists().where(
-            G.c.enrollment_id == E.c.id,
-            G.c.shared.is_(True),
-            G.c.shared_at.is_not(None),
-            self.sql.local_date(G.c.shared_at) <= E.c.starts_on,
-        )
         has_manager = E.c.manager_id.is_not(None)
         pre_logged = (
             has_manager & (R.c.outcome == Outcome.LOGGED.value) & (local_answer <= E.c.starts_on)
         )
         started = (E.c.starts_on >= self.days[0]) & (E.c.starts_on < self.days[-1])
+        goal_shared: ColumnElement[bool] = sa.exists().where(
+            G.c.enrollment_id == E.c.id,
+            G.c.shared.is_(True),
+            G.c.shared_at.is_not(None),
+            self.sql.local_date(G.c.shared_at) <= E.c.starts_on,
+        )
+        if self.sql.pg:
+            starter = E.alias("starter")
+            goal_shared = E.c.id.in_(
+                sa.select(G.c.enrollment_id)
+                .select_from(G.join(starter, starter.c.id == G.c.enrollment_id))
+                .where(
+                    G.c.shared.is_(True),
+                    G.c.shared_at.is_not(None),
+                    starter.c.starts_on >= self.days[0],
+                    starter.c.starts_on < self.days[-1],
+                    self.sql.local_date(G.c.shared_at) <= starter.c.starts_on,
+                )
+            )
         inner = (
             sa.select(
                 _bucket(E.c.starts_on, self.days).label("w"),
@@ -407,12 +422,25 @@ class _Query:
         # Ended: the debrief window of trainings that ended the week before closes in the week,
         # and the weeks that get every figure count those that finished; one pass for both.
         debrief_days = [d - timedelta(days=DEBRIEF_DAYS) for d in self.days]
-        debriefed = sa.exists().where(
+        debriefed: ColumnElement[bool] = sa.exists().where(
             R.c.enrollment_id == E.c.id,
             R.c.kind == NudgeKind.DEBRIEF.value,
             R.c.outcome == Outcome.LOGGED.value,
             local_answer <= self.sql.plus_days(E.c.ends_on, DEBRIEF_DAYS),
         )
+        if self.sql.pg:  # as the goals above: the debriefed enrollments found once
+            ender = E.alias("ender")
+            debriefed = E.c.id.in_(
+                sa.select(R.c.enrollment_id)
+                .select_from(R.join(ender, ender.c.id == R.c.enrollment_id))
+                .where(
+                    R.c.kind == NudgeKind.DEBRIEF.value,
+                    R.c.outcome == Outcome.LOGGED.value,
+                    ender.c.ends_on >= debrief_days[0],
+                    ender.c.ends_on < debrief_days[-1],
+                    local_answer <= self.sql.plus_days(ender.c.ends_on, DEBRIEF_DAYS),
+                )
+            )
         in_window = has_manager & (E.c.ends_on < debrief_days[-1])
         finished = E.c.ends_on >= self.days[full]
         lo = debrief_days[0]
