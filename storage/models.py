@@ -181,6 +181,14 @@ class Nudge(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_nudge_status_due", "status", "due_at"),
         sa.Index("ix_nudge_status_sent", "status", "sent_at"),
+        # PostgreSQL only (migration 0005): the summary's median reads sent_at of answered
+        # prompts by id from it, not from the table; SQLite reads the table by rowid.
+        sa.Index(
+            "ix_nudge_sent_cover",
+            "id",
+            postgresql_include=["sent_at"],
+            postgresql_where=sa.text("sent_at IS NOT NULL"),
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
