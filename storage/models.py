@@ -180,7 +180,21 @@ class Nudge(SQLModel, table=True):
     # summary's overdue count walks the second: sent rows by when they went out.
     __table_args__ = (
         sa.Index("ix_nudge_status_due", "status", "due_at"),
-        sa.Index("ix_nudge_status_sent", "status", "sent_at"),
+        # Partial: only rows that went out are in these two, so planning (a bulk import of
+        # pending rows above all) writes no entries into them.
+        sa.Index(
+            "ix_nudge_status_sent",
+            "status",
+            "sent_at",
+            sqlite_where=sa.text("sent_at IS NOT NULL"),
+            postgresql_where=sa.text("sent_at IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_nudge_ts",
+            "ts",
+            sqlite_where=sa.text("ts IS NOT NULL"),
+            postgresql_where=sa.text("ts IS NOT NULL"),
+        ),
         # PostgreSQL only (migration 0005): the summary's median reads sent_at of answered
         # prompts by id from it, not from the table; SQLite reads the table by rowid.
         sa.Index(
@@ -203,7 +217,7 @@ class Nudge(SQLModel, table=True):
     ooo_deferrals: int = 0
     lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     channel: str | None = Field(default=None, max_length=32)
-    ts: str | None = Field(default=None, max_length=32, index=True)
+    ts: str | None = Field(default=None, max_length=32)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reason: str | None = Field(default=None, max_length=300)
     idempotency_key: str = Field(max_length=120, unique=True)
