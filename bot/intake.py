@@ -368,7 +368,7 @@ class Intake:
 
     def _store_new(self, sorted_out: _Sorted, planned: _Planned) -> None:
         """A batch of new rows only, in a transaction of its own (the background job)."""
-        with self.db.session() as session:
+        with self.db.bulk_session() as session:
             if sorted_out.fast:
                 _insert_planned(session, sorted_out.fast, planned)
 
