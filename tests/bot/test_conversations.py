@@ -134,8 +134,13 @@ def test_quadrant_comes_from_both_sides(bot: Bot) -> None:
     values = {Block.WHAT: text_value("Negotiation basics"), Block.ORG_IMPORTANCE: radio_value("3")}
     bot.view_submission(opened_view(bot), values, user="UGRACE")
     assert _records(bot)[0].quadrant == "uphill"
-    updated = next(m for m in bot.fake.dms_to("UGRACE") if m["ts"] == dm["ts"])
-    assert "Uphill" in str(updated["blocks"]) and "why it matters" in str(updated["blocks"])
+
+    def updated() -> dict[str, Any] | None:
+        # The DM is updated after the modal closes.
+        message = next(m for m in bot.fake.dms_to("UGRACE") if m["ts"] == dm["ts"])
+        return message if "Uphill" in str(message["blocks"]) else None
+
+    assert "why it matters" in str(eventually(updated)["blocks"])
 
 
 def test_someone_else_cannot_act_on_a_prompt(bot: Bot) -> None:
