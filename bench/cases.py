@@ -342,7 +342,9 @@ def tick_rows(db: Database, settings: Any, label: str, counts: dict[str, int]) -
     pending = counts.get("pending_future", 0)
     what = f"{counts['total']:,} nudges, {pending:,} pending in the future"
     claim_ms = median(claims) * 1000
-    NOTES.append(f"### Claim query plan, {label}\n\n{what}.\n\n```\n{explain(db)}\n```\n")
+    NOTES.append(
+        f"### Claim query plan, {label}\n\n{what}.\n\n```\n{explain(db, dispatcher)}\n```\n"
+    )
     return [
         Row(
             f"tick: claim 100 due among {what}",
@@ -359,18 +361,20 @@ def tick_rows(db: Database, settings: Any, label: str, counts: dict[str, int]) -
     ]
 
 
-def explain(db: Database) -> str:
+def explain(db: Database, dispatcher: Any) -> str:
+    """The plan of the claim the dispatcher runs (PostgreSQL's is run and rolled back)."""
     table = Nudge.__table__  # type: ignore[attr-defined]
     now = datetime.now(UTC)
-    due = (
-        sa.select(table.c.id)
-        .where(table.c.status == "pending", table.c.due_at <= now)
-        .order_by(table.c.due_at, table.c.id)
-        .limit(100)
-    )
-    if not is_sqlite(db.engine):
-        due = due.with_for_update(skip_locked=True)
-    compiled = due.compile(db.engine)
+    if is_sqlite(db.engine):
+        claim: Any = (
+            sa.select(table.c.id)
+            .where(table.c.status == "pending", table.c.due_at <= now)
+            .order_by(table.c.due_at, table.c.id)
+            .limit(100)
+        )
+    else:
+        claim = dispatcher.claim_statement(now, 100)
+    compiled = claim.compile(db.engine)
     sql = str(compiled)
     with db.engine.connect() as conn:
         if is_sqlite(db.engine):
