@@ -71,7 +71,7 @@ class Sizes:
 
     @classmethod
     def full(cls) -> Sizes:
-        return cls(20_000, 100_000, 1_000_000, 10_000, 500, 10_000, 1_000)
+        return cls(20_000, 100_000, 1_000_000, 10_000, 500, 50_000, 1_000)
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -532,10 +532,20 @@ def process_rows(db: Database, fake: FakeSlackProcess, label: str, sizes: Sizes)
     try:
         time.sleep(2)
         commands, clicks = ack_latency(url, manager, nudge_id, sizes.ack_requests)
-        # The summary inside the process, as a lead's /training-summary builds it.
+        # The summary inside the process, as a lead's /training-summary builds it; memory is
+        # read once its chart and CSV have reached Slack, the peak too.
+        uploads = fake.counts().get("files.completeUploadExternal", 0)
         _post(url, _command_body("/training-summary", "", "ULEAD"))
-        time.sleep(3)
+        peak = 0.0
+        deadline = time.monotonic() + 120
+        while fake.counts().get("files.completeUploadExternal", 0) == uploads:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the /training-summary answer never reached Slack")
+            peak = max(peak, rss_mb(proc.pid))
+            time.sleep(0.2)
+        time.sleep(1)
         mb = rss_mb(proc.pid)
+        peak = max(peak, mb)
     finally:
         _stop(proc)
     rows = []
@@ -554,7 +564,7 @@ def process_rows(db: Database, fake: FakeSlackProcess, label: str, sizes: Sizes)
         Row(
             "RSS of coachbot run --http after the import, acks and a summary",
             label,
-            f"{mb:.0f} MB",
+            f"{mb:.0f} MB (peak while summarising: {peak:.0f} MB)",
             "< 150 MB",
             mb < 150,
         )
