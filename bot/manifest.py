@@ -8,9 +8,9 @@ from typing import Any
 BOT_SCOPES = {
     "chat:write": "send the nudges and digest, update a DM after an answer",
     "commands": "/enroll, /goal and /training-summary",
-    "users:read": "the directory sync (users.list), time zones, deactivations",
+    "users:read": "the directory sync (users.list), time zones, deactivations, statuses",
     "users:read.email": "match Slack people to the emails of the LMS and the CSV",
-    "users.profile:read": "out-of-office statuses and the manager profile field",
+    "users.profile:read": "the manager profile field",
     "im:history": "record a manager's reply in the thread of a prompt (message.im)",
     "im:write": "find a DM after a crash, to never send a nudge twice",
     "reactions:write": "acknowledge a recorded thread reply with a reaction",
