@@ -199,7 +199,19 @@ def start_bot(
     web = create_web(settings, app, services, http=True)
     server = make_server(web, port=0)
     port = server.effective_port
-    return Bot(f"http://127.0.0.1:{port}", settings, db, fake, services, clock), server
+    return Bot(f"http://127.0.0.1:{port}", settings, db, fake, services, clock), Served(server, app)
+
+
+class Served:
+    """The bot's server; closing it also waits for the work listeners do after their ack
+    (a summary still being posted), so none of it outlives the test that started it."""
+
+    def __init__(self, server: Any, app: Any) -> None:
+        self.server, self.app = server, app
+
+    def close(self) -> None:
+        self.server.close()
+        self.app.listener_runner.listener_executor.shutdown(wait=True)
 
 
 # Input values as Slack sends them in view.state.values, keyed by block id.

@@ -28,6 +28,7 @@ from support import (
     PG_ADMIN_URL,
     Bot,
     Clock,
+    Served,
     ada_and_grace,
     buttons,
     click,
@@ -72,10 +73,9 @@ def serve(fake: FakeSlack, db: Database, clock: Clock, db_url: str, **overrides:
         rate_limit_retries=1,
     )
     app, services = create_app(settings, db, client, clock=clock)
-    server = make_server(create_web(settings, app, services, http=True), port=0)
-    return Bot(f"http://127.0.0.1:{server.effective_port}", settings, db, fake, services, clock), (
-        server
-    )
+    server = Served(make_server(create_web(settings, app, services, http=True), port=0), app)
+    url = f"http://127.0.0.1:{server.server.effective_port}"
+    return Bot(url, settings, db, fake, services, clock), server
 
 
 @pytest.fixture
