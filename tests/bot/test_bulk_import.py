@@ -107,21 +107,8 @@ def test_bulk_import_matches_one_enrollment_at_a_time(tmp_path: Path, fake: Fake
     errors = []
     counts = {"created": 0, "updated": 0, "unchanged": 0}
     for line, text in enumerate(ENROLLMENTS.splitlines()[1:], start=2):
-        learner, training, starts_on, ends_on, manager, external_id = text.split(",")
         try:
-            result = one_by_one.enroll_one(
-                EnrollmentInput(
-                    learner=learner,
-                    training=training,
-                    starts_on=starts_on,
-                    ends_on=ends_on,
-                    manager=manager or None,
-                    external_id=external_id or None,
-                    source="csv",
-                    learner_field="learner_email",
-                    manager_field="manager_email",
-                )
-            )
+            result = one_by_one.enroll_one(_csv_input(text))
         except Exception as exc:
             errors.append((line, exc.message))  # type: ignore[attr-defined]
             continue
@@ -290,23 +277,7 @@ def test_bulk_path_stores_what_enroll_stores_on_both_databases(
                 lines = text.splitlines()[1:]
                 inputs = []
                 for line, row in enumerate(lines, start=2):
-                    learner, training, starts_on, ends_on, manager, external_id = row.split(",")
-                    inputs.append(
-                        (
-                            line,
-                            EnrollmentInput(
-                                learner=learner,
-                                training=training,
-                                starts_on=starts_on,
-                                ends_on=ends_on,
-                                manager=manager or None,
-                                external_id=external_id or None,
-                                source="csv",
-                                learner_field="learner_email",
-                                manager_field="manager_email",
-                            ),
-                        )
-                    )
+                    inputs.append((line, _csv_input(row)))
                 report = ImportReport()
                 bulk.enroll_many(inputs, report, batch_size=batch_size)
                 report.errors.sort()
@@ -317,3 +288,19 @@ def test_bulk_path_stores_what_enroll_stores_on_both_databases(
             assert len(orm_snapshot(db)["nudges"]) > 20
         finally:
             reference.dispose()
+
+
+def _csv_input(row: str) -> EnrollmentInput:
+    """One line of an enrollments CSV (all six columns), as the import reads it."""
+    learner, training, starts_on, ends_on, manager, external_id = row.split(",")
+    return EnrollmentInput(
+        learner=learner,
+        training=training,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        manager=manager or None,
+        external_id=external_id or None,
+        source="csv",
+        learner_field="learner_email",
+        manager_field="manager_email",
+    )
