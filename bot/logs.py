@@ -24,7 +24,7 @@ def setup_logging(
     existing = getattr(root, "_coachbot", None)
     if existing is not None and not force:
         return existing  # type: ignore[no-any-return]
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(
         RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s")
     )
@@ -35,3 +35,19 @@ def setup_logging(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._coachbot = handler  # type: ignore[attr-defined]
     return handler
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged, not to the one of set-up
+    time, which may have been replaced (and closed) since, as pytest's capture does."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
