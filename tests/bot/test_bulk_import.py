@@ -231,19 +231,7 @@ def _row_by_row(intake: Intake, text: str) -> tuple[list[tuple[int, str]], tuple
 
     report = ImportReport()
     for line, row in enumerate(text.splitlines()[1:], start=2):
-        learner, training, starts_on, ends_on, manager, external_id = row.split(",")
-        data = EnrollmentInput(
-            learner=learner,
-            training=training,
-            starts_on=starts_on,
-            ends_on=ends_on,
-            manager=manager or None,
-            external_id=external_id or None,
-            source="csv",
-            learner_field="learner_email",
-            manager_field="manager_email",
-        )
-        intake._enroll_counted(line, data, report)
+        intake._enroll_counted(line, _csv_input(row), report)
     return report.errors, (report.created, report.updated, report.unchanged)
 
 
