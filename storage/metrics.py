@@ -621,18 +621,7 @@ class _Query:
         ]
         if created:
             parts.append((E.c.created_at >= lo) & (E.c.created_at < hi))
-        for sent_lo, sent_hi in self.overdue_sent:
-            if sent_hi > sent_lo:
-                parts.append(
-                    E.c.id.in_(
-                        sa.select(N.c.enrollment_id).where(
-                            N.c.status == NudgeStatus.SENT.value,
-                            N.c.kind.in_(PROMPT_KINDS),
-                            N.c.sent_at >= sent_lo,
-                            N.c.sent_at < sent_hi,
-                        )
-                    )
-                )
+        parts += [E.c.id.in_(overdue) for overdue in self._overdue_enrollments()]
         return sa.or_(*parts)
 
     def enrollment_ids(self) -> Any:
@@ -647,17 +636,22 @@ class _Query:
             ),
             sa.select(R.c.enrollment_id).where(R.c.answered_at >= lo, R.c.answered_at < hi),
         ]
-        for sent_lo, sent_hi in self.overdue_sent:
-            if sent_hi > sent_lo:
-                parts.append(
-                    sa.select(N.c.enrollment_id).where(
-                        N.c.status == NudgeStatus.SENT.value,
-                        N.c.kind.in_(PROMPT_KINDS),
-                        N.c.sent_at >= sent_lo,
-                        N.c.sent_at < sent_hi,
-                    )
-                )
+        parts += self._overdue_enrollments()
         return sa.union(*parts)
+
+    def _overdue_enrollments(self) -> list[Any]:
+        """The enrollments of prompts still unanswered whose reminder day fell in the week,
+        one select per span of `sent_at` in `overdue_sent`."""
+        return [
+            sa.select(N.c.enrollment_id).where(
+                N.c.status == NudgeStatus.SENT.value,
+                N.c.kind.in_(PROMPT_KINDS),
+                N.c.sent_at >= sent_lo,
+                N.c.sent_at < sent_hi,
+            )
+            for sent_lo, sent_hi in self.overdue_sent
+            if sent_hi > sent_lo
+        ]
 
 
 # --- public functions ------------------------------------------------------------------------
