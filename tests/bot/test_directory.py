@@ -129,7 +129,10 @@ def test_an_away_status_from_user_change_holds_the_prompt_without_asking_slack(b
         def stored() -> bool:
             with bot.db.session() as s:
                 grace = crud.person_by_slack_id(s, slack_id="UGRACE")
-                return grace is not None and grace.status_text == status["text"]
+                return grace is not None and (grace.status_text, grace.status_expiration) == (
+                    status["text"],
+                    status.get("expiration") or None,
+                )
 
         eventually(stored)
 
