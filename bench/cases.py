@@ -43,11 +43,11 @@ from bench.common import (
     slack_id,
     timed,
 )
-from bot.fakeslack import signed_request_headers
-from bot.intake import EnrollmentInput, Intake
+from bot.core.enrollment import EnrollmentInput, Intake
+from bot.core.reporting import build_summary
 from bot.prompts import load_prompts
-from bot.reporting import build_summary
 from bot.runtime import dispatch_client, make_dispatcher
+from bot.sim.fakeslack import signed_request_headers
 from storage.db import Database, is_sqlite
 from storage.metrics import week_of
 from storage.models import Nudge

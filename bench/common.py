@@ -199,7 +199,7 @@ def rss_mb(pid: int) -> float:
 
 
 def _serve_fake(conn: Any, latency: float, users: int) -> None:
-    from bot.fakeslack import FakeSlack
+    from bot.sim.fakeslack import FakeSlack
 
     fake = FakeSlack(latency=latency)
     for i in range(users):
@@ -227,7 +227,7 @@ def _serve_fake(conn: Any, latency: float, users: int) -> None:
 
 
 class FakeSlackProcess:
-    """bot.fakeslack.FakeSlack served by another process, so its ~1 ms of Python per call
+    """bot.sim.fakeslack.FakeSlack served by another process, so its ~1 ms of Python per call
     does not compete with the code being measured for this process's GIL."""
 
     def __init__(self, latency: float = 0.0, users: int = 0) -> None:

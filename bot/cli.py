@@ -95,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(os.environ.get("LOG_LEVEL") or ("WARNING" if args.command == "demo" else None))
     try:
         if args.command == "manifest":
-            from bot.manifest import manifest
+            from bot.slack.manifest import manifest
 
             if args.url and not args.url.startswith("https://"):
                 raise UsageError("--url must be the bot's public https:// address")
@@ -132,7 +132,7 @@ def _dispatch_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "import":
         return _import(args, settings, db)
     if args.command == "forget":
-        from bot.privacy import forget_person
+        from bot.core.privacy import forget_person
 
         result = forget_person(db, args.who)
         if result is None:
@@ -218,13 +218,13 @@ def _import(args: argparse.Namespace, settings: Settings, db) -> int:  # type: i
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text; save it as CSV UTF-8 and try again") from None
     if args.what == "people":
-        from bot.directory import import_people
+        from bot.core.directory import import_people
 
         report = import_people(db, text, rules=settings.rules, default_tz=settings.default_timezone)
         noun = "people"
     else:
-        from bot.intake import Intake
-        from bot.slack import make_client
+        from bot.core.enrollment import Intake
+        from bot.slack.client import make_client
 
         client = (
             make_client(settings.slack_bot_token, settings.slack_api_url)

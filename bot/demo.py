@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.fakeslack import FakeSlack, signed_request_headers
-from bot.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block
 from bot.settings import Settings
+from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block
 from storage.db import Database
 from storage.models import Nudge
 
@@ -634,10 +634,10 @@ class Demo:
     def _app(self, settings: Settings) -> Any:
         from contextlib import contextmanager
 
-        from bot.app import create_app, create_web
         from bot.prompts import load_prompts
         from bot.runtime import make_dispatcher
-        from bot.slack import make_client
+        from bot.slack.app import create_app, create_web
+        from bot.slack.client import make_client
         from bot.web import make_server
 
         @contextmanager
@@ -651,7 +651,7 @@ class Demo:
             )
             self.digest: Callable[[], Any] = self._dummy
             try:
-                from bot.digest import digest_job
+                from bot.core.digest import digest_job
 
                 self.digest = digest_job(
                     settings, self.db, client, self.prompts, clock=self.clock
@@ -682,7 +682,7 @@ class Demo:
 
     def _enroll(self, start: datetime) -> None:
         out, _fake, slack = self.out, self.fake, self.slack
-        from bot.directory import import_people, sync_from_slack
+        from bot.core.directory import import_people, sync_from_slack
 
         out.say(out.magenta(f"== {self._day_label(self.clock())}: people and enrollments =="))
         people_csv = "email,manager_email,name\n" + "\n".join(
@@ -753,7 +753,7 @@ class Demo:
             f"  /enroll modal: Maya enrolls Ines, Sam enrolls Leo in "
             f"{out.bold('Giving Feedback')}, {feedback[0]:%a %d %b}"
         )
-        from bot.intake import Intake
+        from bot.core.enrollment import Intake
 
         csv_rows = "learner_email,training,starts_on,ends_on\n" + "\n".join(
             f"{BY_ID[p].email},Negotiation Basics,{negotiation[0]},{negotiation[1]}"
@@ -854,7 +854,7 @@ class Demo:
     def _report(self) -> list[tuple[str, Path]]:
         files: list[tuple[str, Path]] = [("database", self.folder / "coachbot-demo.db")]
         try:
-            from bot.reporting import build_csv, build_summary, chart_png, summary_text
+            from bot.core.reporting import build_csv, build_summary, chart_png, summary_text
             from storage.metrics import week_of
         except ImportError:
             self.out.say("  (reporting is not available in this build)")

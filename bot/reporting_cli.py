@@ -6,8 +6,14 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from bot.core.reporting import (
+    WeekArgumentError,
+    build_csv,
+    build_summary,
+    parse_request,
+    summary_text,
+)
 from bot.prompts import load_prompts
-from bot.reporting import WeekArgumentError, build_csv, build_summary, parse_request, summary_text
 from bot.settings import Settings
 from storage.db import Database
 from storage.models import utcnow

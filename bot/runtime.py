@@ -11,14 +11,14 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
-from bot.app import create_app, create_web
-from bot.delivery import SlackSender
-from bot.digest import digest_job
-from bot.directory import sync_from_slack
-from bot.privacy import apply_retention
+from bot.core.digest import digest_job
+from bot.core.directory import sync_from_slack
+from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
-from bot.slack import make_client
+from bot.slack.app import create_app, create_web
+from bot.slack.client import make_client
+from bot.slack.delivery import SlackSender
 from bot.web import fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport
 from scheduler.jobs import Job, build_scheduler
@@ -164,7 +164,7 @@ def run_bot(
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        from bot.socket import SocketWatchdog
+        from bot.slack.socket import SocketWatchdog
 
         socket_handler = SocketModeHandler(
             app, settings.slack_app_token, ping_interval=SOCKET_PING_SECONDS

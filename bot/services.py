@@ -12,7 +12,7 @@ from datetime import datetime
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.intake import Intake
+from bot.core.enrollment import Intake
 from bot.prompts import Prompts
 from bot.settings import Settings
 from storage.db import Database
@@ -87,7 +87,7 @@ class Services:
 
     def refresh_home(self, user_id: str) -> None:
         """Re-publish a user's Home tab after they acted, so it never shows stale buttons."""
-        from bot.home import publish_home
+        from bot.slack.home import publish_home
 
         try:
             publish_home(self, user_id)

@@ -19,7 +19,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackClientError
 from sqlalchemy import exc as sa_exc
 
-from bot.intake import IntakeError, input_from_webhook
+from bot.core.enrollment import IntakeError, input_from_webhook
 from bot.services import Services
 
 log = logging.getLogger(__name__)

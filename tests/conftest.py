@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support import PG_PROBLEM, Bot, Clock, start_bot, throwaway_pg
 
-from bot.fakeslack import FakeSlack
+from bot.sim.fakeslack import FakeSlack
 from storage.db import Database
 
 

@@ -17,10 +17,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from bot.app import create_app, create_web
-from bot.fakeslack import FakeSlack, signed_request_headers
 from bot.settings import Settings
-from bot.slack import make_client
+from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.slack.app import create_app, create_web
+from bot.slack.client import make_client
 from bot.web import make_server
 from storage.db import Database
 
@@ -358,7 +358,7 @@ def ada_and_grace(bot: Bot, **changes: Any) -> dict[str, Any]:
 
 def goal_talk_and_note(bot: Bot, *, goal: str, what: str, note: str) -> None:
     """After `ada_and_grace`: Ada shares `goal`; Grace logs `what` and replies `note`."""
-    from bot.ids import Action, Block
+    from bot.slack.ids import Action, Block
 
     bot.command("/goal", goal, user="UADA")
     bot.fake.wait_for_responses()

@@ -42,10 +42,10 @@ from support import (
     throwaway_pg,
 )
 
-from bot.app import create_app, create_web
-from bot.fakeslack import FakeSlack
-from bot.ids import Action, Block
-from bot.slack import make_client
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.app import create_app, create_web
+from bot.slack.client import make_client
+from bot.slack.ids import Action, Block
 from bot.web import make_server
 from storage.db import Database
 from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person

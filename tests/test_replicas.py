@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from bot.fakeslack import FakeSlack
-from bot.ids import NUDGE_EVENT_TYPE
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.ids import NUDGE_EVENT_TYPE
 from storage.db import Database
 from storage.models import Enrollment, Nudge
 

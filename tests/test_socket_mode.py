@@ -28,9 +28,9 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlmodel import select
 from support import Bot, ada_and_grace, dispatch_due, eventually
 
-from bot.app import create_app
-from bot.slack import make_client
-from bot.socket import SocketWatchdog
+from bot.slack.app import create_app
+from bot.slack.client import make_client
+from bot.slack.socket import SocketWatchdog
 from storage.models import Note
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -29,7 +29,7 @@ from support import (
     users_value,
 )
 
-from bot.ids import Action, Block, View
+from bot.slack.ids import Action, Block, View
 from storage import crud
 from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from sqlmodel import func, select
 from support import Bot, date_value, text_value, user_value, users_value
 
-from bot.directory import import_people
-from bot.ids import Block, View
+from bot.core.directory import import_people
+from bot.slack.ids import Block, View
 from storage.models import ConversationRecord, Enrollment, Goal, Nudge, Person
 
 FIXTURE_SETTINGS = settings(
@@ -165,7 +165,7 @@ def test_modal_submissions_never_fail_on_generated_values(bot: Bot) -> None:
     rows=st.lists(st.lists(st.text(alphabet=string.printable, max_size=20), max_size=6), max_size=8)
 )
 def test_people_csv_never_raises(rows: list[list[str]]) -> None:
-    from bot.fakeslack import FakeSlack  # noqa: F401  (imported for parity with the app)
+    from bot.sim.fakeslack import FakeSlack  # noqa: F401  (imported for parity with the app)
     from scheduler.planning import Rules
     from storage.db import Database
 
@@ -184,7 +184,7 @@ def test_people_csv_never_raises(rows: list[list[str]]) -> None:
     rows=st.lists(st.lists(st.text(alphabet=string.printable, max_size=20), max_size=7), max_size=8)
 )
 def test_enrollments_csv_never_raises(rows: list[list[str]]) -> None:
-    from bot.intake import Intake
+    from bot.core.enrollment import Intake
     from scheduler.planning import Rules
     from storage.db import Database
 

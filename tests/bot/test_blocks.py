@@ -14,9 +14,9 @@ import pytest
 from slack_sdk.models.blocks import Block as SlackBlock
 from slack_sdk.models.views import View as SlackView
 
-from bot import blocks as b
-from bot.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
 from bot.prompts import Prompts, PromptsError, load_prompts
+from bot.slack import blocks as b
+from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import NudgeKind, Outcome, Quadrant
 
 PROMPTS = load_prompts(None)

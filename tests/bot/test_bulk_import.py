@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 from support import Clock, throwaway_pg
 
-from bot.directory import import_people
-from bot.fakeslack import FakeSlack
-from bot.intake import EnrollmentInput, Intake
-from bot.slack import make_client
+from bot.core.directory import import_people
+from bot.core.enrollment import EnrollmentInput, Intake
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.client import make_client
 from scheduler.planning import Rules
 from storage.db import Database
 
@@ -152,7 +152,7 @@ def test_small_batches_keep_order_and_idempotency(db: Database, fake: FakeSlack)
                 ),
             )
         )
-    from bot.directory import ImportReport
+    from bot.core.directory import ImportReport
 
     report = ImportReport()
     intake.enroll_many(inputs, report, batch_size=2)
@@ -227,7 +227,7 @@ def orm_snapshot(db: Database) -> dict[str, Any]:
 
 
 def _row_by_row(intake: Intake, text: str) -> tuple[list[tuple[int, str]], tuple[int, int, int]]:
-    from bot.directory import ImportReport
+    from bot.core.directory import ImportReport
 
     report = ImportReport()
     for line, row in enumerate(text.splitlines()[1:], start=2):
@@ -241,7 +241,7 @@ def test_bulk_path_stores_what_enroll_stores_on_both_databases(
 ) -> None:
     """Read back through the ORM, on SQLite and PostgreSQL, whatever the batches (on
     PostgreSQL a batch of new rows is stored while the next is sorted out)."""
-    from bot.directory import ImportReport
+    from bot.core.directory import ImportReport
 
     fake.add_user("USLACK", email="slack@example.org", tz="Asia/Tokyo")
     reference_urls = (

@@ -25,7 +25,7 @@ from support import (
     text_value,
 )
 
-from bot.ids import Action, Block, View
+from bot.slack.ids import Action, Block, View
 from storage.models import ConversationRecord, Note, Nudge, NudgeStatus
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from bot.cli import main
-from bot.fakeslack import FakeSlack
+from bot.sim.fakeslack import FakeSlack
 from storage.db import Database
 from storage.models import Enrollment, Nudge, Person
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import select
 from support import LEAD, Bot, date_value, text_value, user_value, users_value
 
-from bot.ids import Block, View
+from bot.slack.ids import Block, View
 from storage.models import Enrollment, Nudge, Person
 
 

@@ -19,7 +19,7 @@ from support import (
     text_value,
 )
 
-from bot.ids import SHARE_OPTION_VALUE, Action, Block, View
+from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import Goal
 
 

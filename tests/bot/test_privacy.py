@@ -11,8 +11,8 @@ from sqlmodel import func, select
 from support import Bot, ada_and_grace, goal_talk_and_note
 
 from bot.cli import main
-from bot.ids import View
-from bot.privacy import apply_retention
+from bot.core.privacy import apply_retention
+from bot.slack.ids import View
 from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person
 
 PRIVATE = "We agreed she leads the next retro"

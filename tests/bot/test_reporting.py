@@ -12,11 +12,12 @@ import pytest
 from reporting_seed import W48, seed
 from support import LEAD, Bot
 
-from bot import blocks, reporting
 from bot.cli import main
-from bot.ids import Action
+from bot.core import reporting
 from bot.prompts import load_prompts
 from bot.settings import Settings
+from bot.slack import blocks
+from bot.slack.ids import Action
 from storage.db import Database
 
 NOW = datetime(2026, 11, 30, 10, tzinfo=UTC)  # Monday of week 49

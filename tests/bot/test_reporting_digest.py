@@ -10,10 +10,10 @@ from typing import Any
 from reporting_seed import seed
 from support import LEAD, Clock, make_settings
 
-from bot.digest import CHECK_SECONDS, Digest, digest_job
-from bot.fakeslack import FakeSlack
+from bot.core.digest import CHECK_SECONDS, Digest, digest_job
 from bot.prompts import load_prompts
-from bot.slack import make_client
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.client import make_client
 from storage.db import Database
 
 MON_0800 = datetime(2026, 11, 23, 8, tzinfo=UTC)  # week 48; the digest is due Monday 09:00

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.fakeslack import FakeSlack, signed_request_headers
-from bot.ids import Action
+from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.slack.ids import Action
 from tests.support import Bot, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +154,7 @@ def test_ack_does_not_wait_for_the_work_after_it(bot: Bot, monkeypatch: Any) -> 
     someone the prompt is not theirs), not when the listener is done."""
     import threading
 
-    from bot import replies
+    from bot.slack import replies
 
     release = threading.Event()
     original = replies.tell
@@ -163,7 +163,7 @@ def test_ack_does_not_wait_for_the_work_after_it(bot: Bot, monkeypatch: Any) -> 
         release.wait(10)
         original(*args, **kwargs)
 
-    monkeypatch.setattr("bot.listeners.conversations.tell", slow_tell)
+    monkeypatch.setattr("bot.slack.listeners.conversations.tell", slow_tell)
     started = time.monotonic()
     response = bot.interact(
         {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from support import Clock
 
-from bot.fakeslack import FakeSlack
+from bot.sim.fakeslack import FakeSlack
 from storage.db import Database
 
 # Test modules import their helpers by name; this folder is not on the path by default.

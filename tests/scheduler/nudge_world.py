@@ -10,13 +10,13 @@ from typing import Any
 from sqlmodel import select
 from support import Clock, make_settings
 
-from bot.directory import apply_slack_user
-from bot.fakeslack import FakeSlack
-from bot.ids import NUDGE_EVENT_TYPE
-from bot.intake import EnrollmentInput, Intake
+from bot.core.directory import apply_slack_user
+from bot.core.enrollment import EnrollmentInput, Intake
 from bot.prompts import load_prompts
 from bot.runtime import make_dispatcher
-from bot.slack import RateLimiter, make_client
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.client import RateLimiter, make_client
+from bot.slack.ids import NUDGE_EVENT_TYPE
 from scheduler.dispatcher import Dispatcher, TickReport
 from storage.db import Database
 from storage.models import Enrollment, Nudge, Person

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from nudge_world import LEARNER, MANAGER, World
 
-from bot.answers import snooze
-from bot.delivery import SlackSender
+from bot.core.answers import snooze
+from bot.slack.delivery import SlackSender
 from storage.models import Nudge
 
 START, END = date(2026, 12, 8), date(2026, 12, 9)  # a Tuesday and a Wednesday

@@ -12,10 +12,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from support import make_settings
 
 from bot.cli import main
-from bot.fakeslack import FakeSlack
 from bot.prompts import load_prompts
 from bot.runtime import scheduler_jobs
-from bot.slack import ClientRateLimited, Limit, RateLimiter, make_client
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.client import ClientRateLimited, Limit, RateLimiter, make_client
 from scheduler.jobs import MISFIRE_GRACE_SECONDS, Job, build_scheduler
 from scheduler.planning import Rules, in_window
 from storage.db import Database

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from nudge_world import World
 from support import Clock
 
-from bot.fakeslack import FakeSlack
+from bot.sim.fakeslack import FakeSlack
 from scheduler.planning import Rules, in_window
 from storage.db import Database
 from storage.models import Enrollment, Nudge, Person, Training

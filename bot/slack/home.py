@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot import blocks
-from bot.delivery import nudge_context
+from bot.slack import blocks
+from bot.slack.delivery import nudge_context
 from storage import crud
 from storage.models import (
     MANAGER_PROMPTS,
@@ -54,7 +54,7 @@ def build_home(services: Services, user_id: str) -> dict[str, Any]:
     lead = services.is_ld_lead(user_id)
     numbers: list[tuple[str, str]] = []
     if lead:
-        from bot.reporting import headline_numbers
+        from bot.core.reporting import headline_numbers
 
         numbers = headline_numbers(
             services.db, settings, services.clock(), prompts=services.prompts

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import reporting
+from bot.core import reporting
 from bot.prompts import Prompts
 from bot.settings import Settings
 from scheduler.jobs import Job

@@ -14,10 +14,10 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import reporting
-from bot.ids import Action
-from bot.replies import tell
+from bot.core import reporting
 from bot.services import Services
+from bot.slack.ids import Action
+from bot.slack.replies import tell
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import blocks
-from bot.delivery import nudge_context
 from bot.prompts import Prompts
-from bot.replies import SLACK_FAILURES, failure_reason
+from bot.slack import blocks
+from bot.slack.delivery import nudge_context
+from bot.slack.replies import SLACK_FAILURES, failure_reason
 from scheduler.planning import Rules, snooze_slot, zone
 from storage.models import (
     ConversationRecord,

@@ -8,12 +8,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import blocks
-from bot.forms import picked_date, state_values, text
-from bot.ids import Block, View
-from bot.intake import EnrollmentInput, IntakeError
-from bot.replies import open_modal
+from bot.core.enrollment import EnrollmentInput, IntakeError
 from bot.services import Services
+from bot.slack import blocks
+from bot.slack.forms import picked_date, state_values, text
+from bot.slack.ids import Block, View
+from bot.slack.replies import open_modal
 from storage import crud
 from storage.models import Person, Source
 

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from sqlmodel import col, or_, select
 
-from bot.directory import apply_slack_user
+from bot.core.directory import apply_slack_user
 from bot.services import Services
 from scheduler.nudges import plan_nudges, replan_manager_nudges
 from storage.crud import person_by_slack_id

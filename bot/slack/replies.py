@@ -8,8 +8,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot import blocks
 from bot.prompts import Prompts
+from bot.slack import blocks
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import blocks
-from bot.ids import Action, View
-from bot.privacy import forget_person
-from bot.replies import open_modal
+from bot.core.privacy import forget_person
 from bot.services import Services
+from bot.slack import blocks
+from bot.slack.ids import Action, View
+from bot.slack.replies import open_modal
 from storage import crud
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot.slack import slack_error
+from bot.slack.client import slack_error
 from scheduler.nudges import replan_manager_nudges
 from scheduler.planning import Rules
 from storage import crud

@@ -12,8 +12,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from bot import blocks
-from bot.answers import (
+from bot.core.answers import (
     MAX_TEXT,
     Answer,
     Refusal,
@@ -24,11 +23,12 @@ from bot.answers import (
     snooze,
     update_dm,
 )
-from bot.delivery import nudge_context
-from bot.forms import metadata, picked_date, state_values, text
-from bot.ids import Action, Block, View
-from bot.replies import SLACK_FAILURES, clicked_message, failure_reason, open_modal, tell
 from bot.services import Services
+from bot.slack import blocks
+from bot.slack.delivery import nudge_context
+from bot.slack.forms import metadata, picked_date, state_values, text
+from bot.slack.ids import Action, Block, View
+from bot.slack.replies import SLACK_FAILURES, clicked_message, failure_reason, open_modal, tell
 from scheduler.planning import zone
 from storage import crud
 from storage.models import (

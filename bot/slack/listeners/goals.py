@@ -10,12 +10,12 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from sqlmodel import Session, col, select
 
-from bot import blocks
-from bot.answers import Refusal, nudge_for_actor
-from bot.forms import metadata, state_values, text
-from bot.ids import SHARE_OPTION_VALUE, Action, Block, View
-from bot.replies import SLACK_FAILURES, failure_reason, tell
+from bot.core.answers import Refusal, nudge_for_actor
 from bot.services import Services
+from bot.slack import blocks
+from bot.slack.forms import metadata, state_values, text
+from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, View
+from bot.slack.replies import SLACK_FAILURES, failure_reason, tell
 from storage import crud
 from storage.models import (
     Enrollment,

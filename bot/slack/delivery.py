@@ -14,10 +14,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
-from bot import blocks
-from bot.ids import NUDGE_EVENT_TYPE
 from bot.prompts import Prompts
-from bot.slack import is_permanent, retry_after, slack_error
+from bot.slack import blocks
+from bot.slack.client import is_permanent, retry_after, slack_error
+from bot.slack.ids import NUDGE_EVENT_TYPE
 from scheduler.dispatcher import (
     Deferred,
     Delivery,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from bot.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
 from bot.prompts import Prompts
+from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import NudgeKind, Outcome, Quadrant
 
 # Slack's limits (https://api.slack.com/reference/block-kit).

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from typing import Any
 
-from bot.ids import INPUT_ACTION
+from bot.slack.ids import INPUT_ACTION
 
 
 def state_values(view: dict[str, Any]) -> dict[str, Any]:

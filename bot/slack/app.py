@@ -17,13 +17,13 @@ from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from bot import blocks
-from bot.listeners import register_all
 from bot.prompts import Prompts, load_prompts
-from bot.replies import tell
 from bot.services import Services
 from bot.settings import Settings
-from bot.slack import make_client
+from bot.slack import blocks
+from bot.slack.client import make_client
+from bot.slack.listeners import register_all
+from bot.slack.replies import tell
 from bot.web import WebApp
 from storage.db import Database
 from storage.models import utcnow

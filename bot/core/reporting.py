@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
-from bot.blocks import escape, user_text
 from bot.prompts import Prompts
 from bot.settings import Settings
+from bot.slack.blocks import escape, user_text
 from scheduler.planning import Rules, working_days_after
 from storage.db import Database
 from storage.metrics import (
@@ -579,7 +579,7 @@ def chart_png_isolated(summary: Summary, prompts: Prompts) -> bytes:
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-c", "from bot.reporting import _chart_child; _chart_child()"],
+            [sys.executable, "-c", "from bot.core.reporting import _chart_child; _chart_child()"],
             input=json.dumps(spec).encode("utf-8"),
             capture_output=True,
             env=env,

@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.directory import (
+from bot.core.directory import (
     SLACK_ID_RE,
     ImportReport,
     apply_slack_user,
