@@ -11,6 +11,7 @@ from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, col, select
 
 from storage.models import (
+    ConversationRecord,
     Enrollment,
     EnrollmentStatus,
     Goal,
@@ -162,3 +163,26 @@ def goals_of_enrollment(
 
 def nudge_by_key(session: Session, *, key: str) -> Nudge | None:
     return session.exec(select(Nudge).where(Nudge.idempotency_key == key)).first()
+
+
+def record_of_nudge(session: Session, *, nudge_id: int) -> ConversationRecord | None:
+    return session.exec(
+        select(ConversationRecord).where(ConversationRecord.nudge_id == nudge_id)
+    ).first()
+
+
+def nudge_by_message(session: Session, *, channel: str, ts: str) -> Nudge | None:
+    """The nudge whose DM is the message `ts` in `channel` (a thread's parent)."""
+    return session.exec(select(Nudge).where(Nudge.channel == channel, Nudge.ts == ts)).first()
+
+
+def goals_of_learner(session: Session, *, learner_id: int) -> Sequence[tuple[Goal, Training]]:
+    """A learner's goals with their trainings, oldest first."""
+    rows = session.exec(
+        select(Goal, Training)
+        .join(Enrollment, col(Enrollment.id) == Goal.enrollment_id)
+        .join(Training, col(Training.id) == Enrollment.training_id)
+        .where(Goal.learner_id == learner_id)
+        .order_by(col(Goal.id))
+    ).all()
+    return [(g, t) for g, t in rows]

@@ -1,29 +1,33 @@
-"""Recording what people answer to a nudge: once, by its recipient, and shown back in the DM."""
+"""What people answer to a nudge: recorded once, only by its recipient, never by anyone else.
+
+The functions take a session and plain values and return the rows they touched; a click or
+submission that may not act raises Refusal, whose `reason` the adapter puts into words.
+"""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
-from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot.prompts import Prompts
-from bot.slack import blocks
-from bot.slack.delivery import nudge_context
-from bot.slack.replies import SLACK_FAILURES, failure_reason
+from bot.core.limits import NOTE_MAX
 from scheduler.planning import Rules, snooze_slot, zone
+from storage import crud
 from storage.models import (
     ConversationRecord,
     Enrollment,
+    Note,
     Nudge,
     NudgeKind,
     NudgeStatus,
     Outcome,
     Person,
+    Quadrant,
 )
 
 log = logging.getLogger(__name__)
@@ -31,11 +35,21 @@ log = logging.getLogger(__name__)
 # A prompt can be answered while its DM is out, and (from App Home) while it waits for its
 # reminder or after a snooze brought it back to pending.
 ANSWERABLE = (NudgeStatus.SENT, NudgeStatus.PENDING, NudgeStatus.SENDING)
-MAX_TEXT = 3000
+
+
+class RefusalReason(StrEnum):
+    ALREADY_ANSWERED = "already_answered"
+    NOT_YOURS = "not_your_prompt"
 
 
 class Refusal(Exception):
-    """The actor may not act on this nudge; the message is for them."""
+    """The actor may not act on this nudge. `owner` is the recipient, for NOT_YOURS."""
+
+    def __init__(self, reason: RefusalReason, owner: Person | None = None) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.owner_slack_id = owner.slack_id if owner else None
+        self.owner_name = owner.name if owner else None
 
 
 @dataclass(frozen=True)
@@ -52,8 +66,30 @@ class Answer:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class Answered:
+    nudge: Nudge
+    record: ConversationRecord
+    actor: Person
+
+
+def quadrant(learner_interest: int | None, org_importance: int | None) -> Quadrant | None:
+    """Where a training sits: 2 or more on a 1..3 scale means "matters"; None when unknown."""
+    if learner_interest is None or org_importance is None:
+        return None
+    to_learner = learner_interest >= 2
+    to_org = org_importance >= 2
+    if to_learner and to_org:
+        return Quadrant.SWEET_SPOT
+    if to_org:
+        return Quadrant.UPHILL
+    if to_learner:
+        return Quadrant.GIFT
+    return Quadrant.WASTE
+
+
 def nudge_for_actor(
-    session: Session, nudge_id: Any, actor: str, prompts: Prompts, *, for_answer: bool = True
+    session: Session, nudge_id: Any, actor: str, *, for_answer: bool = True
 ) -> Nudge:
     """The nudge a button or modal names, if `actor` is its recipient and it is still open."""
     try:
@@ -61,16 +97,26 @@ def nudge_for_actor(
     except (TypeError, ValueError):
         nudge = None
     if nudge is None:
-        raise Refusal(prompts.text("ephemeral.already_answered"))
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
     recipient = session.get(Person, nudge.recipient_id)
     if recipient is None or recipient.slack_id != actor:
-        owner = blocks.mention(
-            recipient.slack_id if recipient else None, recipient.name if recipient else None
-        )
-        raise Refusal(blocks.ephemeral_text("not_your_prompt", prompts, owner=owner))
+        raise Refusal(RefusalReason.NOT_YOURS, recipient)
     if for_answer and nudge.status not in ANSWERABLE:
-        raise Refusal(prompts.text("ephemeral.already_answered"))
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
     return nudge
+
+
+def answer_nudge(
+    session: Session, *, nudge_id: Any, actor: str, answer: Answer, now: datetime
+) -> Answered:
+    """Find the nudge, check the actor may answer it, and record the answer once."""
+    nudge = nudge_for_actor(session, nudge_id, actor)
+    person = crud.person_by_slack_id(session, slack_id=actor)
+    assert person is not None  # nudge_for_actor found them as the recipient
+    record = record_answer(session, nudge, answer, actor=person, now=now)
+    if record is None:
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
+    return Answered(nudge, record, person)
 
 
 def record_answer(
@@ -78,16 +124,14 @@ def record_answer(
 ) -> ConversationRecord | None:
     """Store the answer against its nudge; None when it was answered already (a double click)."""
     assert nudge.id is not None
-    if session.exec(
-        select(ConversationRecord).where(ConversationRecord.nudge_id == nudge.id)
-    ).first():
+    if crud.record_of_nudge(session, nudge_id=nudge.id) is not None:
         return None
-    quadrant = None
+    placed = None
     if nudge.kind == NudgeKind.PRE_TRAINING:
         enrollment = session.get(Enrollment, nudge.enrollment_id)
         interest = enrollment.learner_interest if enrollment else None
-        q = blocks.quadrant(interest, answer.org_importance)
-        quadrant = q.value if q else None
+        q = quadrant(interest, answer.org_importance)
+        placed = q.value if q else None
     # Answer's fields are named as the record's columns, so they carry over as they are.
     record = ConversationRecord(
         nudge_id=nudge.id,
@@ -95,7 +139,7 @@ def record_answer(
         kind=nudge.kind,
         answered_by=actor.id,
         answered_at=now,
-        quadrant=quadrant,
+        quadrant=placed,
         **asdict(answer),
     )
     try:
@@ -115,6 +159,31 @@ def record_answer(
     return record
 
 
+def add_note(session: Session, *, nudge_id: Any, actor: str, note: str) -> Answered | None:
+    """The optional note after a one-click answer; None when there is nothing to add it to."""
+    try:
+        nudge = nudge_for_actor(session, nudge_id, actor, for_answer=False)
+    except Refusal:
+        return None
+    record = crud.record_of_nudge(session, nudge_id=nudge.id)  # type: ignore[arg-type]
+    person = crud.person_by_slack_id(session, slack_id=actor)
+    if record is None or record.note or person is None:
+        return None
+    record.note = note
+    session.add(record)
+    return Answered(nudge, record, person)
+
+
+def answered(session: Session, *, nudge_id: int, actor: str) -> Answered | None:
+    """The answer recorded on a nudge, as the listener shows it back in the DM."""
+    nudge = session.get(Nudge, nudge_id)
+    record = crud.record_of_nudge(session, nudge_id=nudge_id)
+    person = crud.person_by_slack_id(session, slack_id=actor)
+    if nudge is None or record is None or person is None:
+        return None
+    return Answered(nudge, record, person)
+
+
 def _close_reminders(session: Session, nudge: Nudge, now: datetime, *, reason: str) -> None:
     for reminder in session.exec(
         select(Nudge).where(Nudge.parent_id == nudge.id, Nudge.status == NudgeStatus.PENDING)
@@ -124,9 +193,14 @@ def _close_reminders(session: Session, nudge: Nudge, now: datetime, *, reason: s
 
 
 def snooze(
-    session: Session, nudge: Nudge, *, now: datetime, rules: Rules, default_tz: str
-) -> datetime:
-    """ "Remind me tomorrow": the same prompt comes back at the next delivery slot."""
+    session: Session, *, nudge_id: Any, actor: str, now: datetime, rules: Rules, default_tz: str
+) -> tuple[Nudge, datetime]:
+    """ "Remind me tomorrow": the same prompt comes back at the next delivery slot.
+
+    Returns the nudge and when it comes back, in the recipient's own zone."""
+    nudge = nudge_for_actor(session, nudge_id, actor)
+    if nudge.status != NudgeStatus.SENT:
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
     recipient = session.get(Person, nudge.recipient_id)
     tz = zone(recipient.tz if recipient else None, default_tz)
     due = snooze_slot(now, tz, rules)
@@ -138,70 +212,60 @@ def snooze(
     session.add(nudge)
     _close_reminders(session, nudge, now, reason="the prompt was snoozed")
     log.info("answer.snoozed nudge=%s", nudge.id)
-    return due
+    return nudge, due.astimezone(tz)
 
 
-def summary_lines(record: ConversationRecord, prompts: Prompts) -> list[str]:
-    """The short record shown in place of the buttons: labels with what was written."""
-    lines: list[str] = []
-    labels = (
-        ("what", "pre_training_modal.what"),
-        ("why", "pre_training_modal.why"),
-        ("how", "pre_training_modal.how"),
-        ("takeaways", "debrief_modal.takeaways"),
-        ("first_application", "debrief_modal.first_application"),
-        ("support", "debrief_modal.support"),
-    )
-    for attr, key in labels:
-        value = getattr(record, attr)
-        if value:
-            lines.append(f"{prompts.text(key).rstrip('?')}: {_first_line(value)}")
-    if record.quadrant:
-        lines.append(blocks.quadrant_advice(record.quadrant, prompts).replace("*", ""))
-    if record.checkin_on:
-        lines.append(prompts.text("answered.checkin", date=prompts.format_date(record.checkin_on)))
-    if record.note:
-        lines.append(_first_line(record.note))
-    return lines
-
-
-def _first_line(text: str, limit: int = 140) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def update_dm(
-    client: WebClient,
+def record_thread_note(
     session: Session,
-    nudge: Nudge,
-    message: dict[str, Any],
     *,
-    also: tuple[str, str] | None = None,
-) -> None:
-    """Replace the prompt's DM (and the message clicked, if another) in place."""
-    targets = []
-    if nudge.channel and nudge.ts:
-        targets.append((nudge.channel, nudge.ts))
-    if also and also not in targets:
-        targets.append(also)
-    for channel, ts in targets:
-        try:
-            client.chat_update(
-                channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
+    channel: str,
+    thread_ts: str,
+    ts: str,
+    author: str,
+    text: str,
+    now: datetime,
+) -> int | None:
+    """A reply in a prompt's thread, as a note on that prompt, stored once per Slack message.
+
+    Returns the prompt's id when the note was stored; None when the thread is no prompt's,
+    the author is not its recipient, or Slack sent the same message again."""
+    nudge = crud.nudge_by_message(session, channel=channel, ts=thread_ts)
+    if nudge is None:
+        return None
+    person = crud.person_by_slack_id(session, slack_id=author)
+    if person is None or person.id != nudge.recipient_id:
+        return None
+    try:
+        with session.begin_nested():
+            session.add(
+                Note(
+                    nudge_id=nudge.id,  # type: ignore[arg-type]
+                    author_id=person.id,
+                    channel=channel,
+                    ts=ts,
+                    text=text[:NOTE_MAX],
+                    created_at=now,
+                )
             )
-        except SLACK_FAILURES as exc:
-            # The record is stored either way (and must not roll back because Slack timed
-            # out); a stale DM only shows buttons that now refuse.
-            log.warning("dm.update_failed nudge=%s error=%s", nudge.id, failure_reason(exc))
+            session.flush()
+    except IntegrityError:
+        log.info("note.duplicate nudge=%s", nudge.id)  # Slack retried the event
+        return None
+    log.info("note.recorded nudge=%s", nudge.id)
+    return nudge.id
 
 
-def answered_dm(
-    session: Session, nudge: Nudge, record: ConversationRecord, actor: Person, prompts: Prompts
-) -> dict[str, Any]:
-    ctx = nudge_context(session, nudge)
-    return blocks.answered_message(
-        ctx, prompts, summary_lines(record, prompts), actor.slack_id, record.outcome
-    )
+def set_interest(session: Session, *, nudge_id: Any, actor: str, level: int, now: datetime) -> None:
+    """The learner's one click on how much a training matters to them (goal invite)."""
+    nudge = nudge_for_actor(session, nudge_id, actor, for_answer=False)
+    if nudge.kind != NudgeKind.GOAL_INVITE:
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
+    enrollment = session.get(Enrollment, nudge.enrollment_id)
+    assert enrollment is not None
+    enrollment.learner_interest = level
+    enrollment.updated_at = now
+    session.add(enrollment)
+    log.info("goal.interest nudge=%s level=%s", nudge.id, level)
 
 
 def clean_text(value: str | None) -> str | None:

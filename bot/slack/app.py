@@ -144,7 +144,9 @@ def _guard_after_ack(app: App, services: Services) -> None:
         if listener.auto_acknowledgement:
             listener.ack_function = _acked_on_entry(listener.ack_function)
             continue
-        original, names = listener.ack_function, list(listener.arg_names)
+        original = listener.ack_function
+        # A bound method's `self` is already bound; Bolt lists it among the names all the same.
+        names = [name for name in listener.arg_names if name not in ("self", "cls")]
 
         def guarded(
             _f: Callable[..., Any] = original, _names: list[str] = names, **kwargs: Any

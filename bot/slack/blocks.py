@@ -11,7 +11,7 @@ from typing import Any
 
 from bot.prompts import Prompts
 from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
-from storage.models import NudgeKind, Outcome, Quadrant
+from storage.models import ConversationRecord, NudgeKind, Outcome, Quadrant
 
 # Slack's limits (https://api.slack.com/reference/block-kit).
 SECTION_TEXT_MAX = 3000
@@ -564,23 +564,39 @@ def snoozed_message(ctx: NudgeContext, prompts: Prompts, when_text: str) -> Json
 # --- quadrants -------------------------------------------------------------------------------
 
 
-def quadrant(learner_interest: int | None, org_importance: int | None) -> Quadrant | None:
-    """Where a training sits: 2 or more on a 1..3 scale means "matters"; None when unknown."""
-    if learner_interest is None or org_importance is None:
-        return None
-    to_learner = learner_interest >= 2
-    to_org = org_importance >= 2
-    if to_learner and to_org:
-        return Quadrant.SWEET_SPOT
-    if to_org:
-        return Quadrant.UPHILL
-    if to_learner:
-        return Quadrant.GIFT
-    return Quadrant.WASTE
-
-
 def quadrant_advice(q: Quadrant | str, prompts: Prompts) -> str:
     return prompts.text(f"quadrants.{_value(q)}")
+
+
+_RECORD_LABELS = (
+    ("what", "pre_training_modal.what"),
+    ("why", "pre_training_modal.why"),
+    ("how", "pre_training_modal.how"),
+    ("takeaways", "debrief_modal.takeaways"),
+    ("first_application", "debrief_modal.first_application"),
+    ("support", "debrief_modal.support"),
+)
+
+
+def record_lines(record: ConversationRecord, prompts: Prompts) -> list[str]:
+    """The short record shown in place of the buttons: labels with what was written."""
+    lines: list[str] = []
+    for attr, key in _RECORD_LABELS:
+        value = getattr(record, attr)
+        if value:
+            lines.append(f"{prompts.text(key).rstrip('?')}: {_first_line(value)}")
+    if record.quadrant:
+        lines.append(quadrant_advice(record.quadrant, prompts).replace("*", ""))
+    if record.checkin_on:
+        lines.append(prompts.text("answered.checkin", date=prompts.format_date(record.checkin_on)))
+    if record.note:
+        lines.append(_first_line(record.note))
+    return lines
+
+
+def _first_line(text: str, limit: int = 140) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 # --- modals ----------------------------------------------------------------------------------

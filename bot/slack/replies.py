@@ -7,9 +7,13 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlmodel import Session
 
+from bot.core.answers import Answered, Refusal, RefusalReason
 from bot.prompts import Prompts
 from bot.slack import blocks
+from bot.slack.delivery import nudge_context
+from storage.models import Nudge
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +75,42 @@ def clicked_message(body: dict[str, Any]) -> tuple[str, str] | None:
     if container.get("type") == "message" and container.get("channel_id"):
         return container["channel_id"], container["message_ts"]
     return None
+
+
+def refusal_text(exc: Refusal, prompts: Prompts) -> str:
+    """What a person is told when they click someone else's prompt, or one already answered."""
+    if exc.reason is RefusalReason.NOT_YOURS:
+        owner = blocks.mention(exc.owner_slack_id, exc.owner_name)
+        return blocks.ephemeral_text("not_your_prompt", prompts, owner=owner)
+    return prompts.text("ephemeral.already_answered")
+
+
+def answered_dm(session: Session, done: Answered, prompts: Prompts) -> dict[str, Any]:
+    """The prompt's DM once answered: what was recorded in place of the buttons."""
+    ctx = nudge_context(session, done.nudge)
+    lines = blocks.record_lines(done.record, prompts)
+    return blocks.answered_message(ctx, prompts, lines, done.actor.slack_id, done.record.outcome)
+
+
+def update_dm(
+    client: WebClient,
+    nudge: Nudge,
+    message: dict[str, Any],
+    *,
+    also: tuple[str, str] | None = None,
+) -> None:
+    """Replace the prompt's DM (and the message clicked, if another) in place."""
+    targets = []
+    if nudge.channel and nudge.ts:
+        targets.append((nudge.channel, nudge.ts))
+    if also and also not in targets:
+        targets.append(also)
+    for channel, ts in targets:
+        try:
+            client.chat_update(
+                channel=channel, ts=ts, text=message["text"], blocks=message["blocks"]
+            )
+        except SLACK_FAILURES as exc:
+            # The record is stored either way (and must not roll back because Slack timed
+            # out); a stale DM only shows buttons that now refuse.
+            log.warning("dm.update_failed nudge=%s error=%s", nudge.id, failure_reason(exc))

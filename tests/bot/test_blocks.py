@@ -488,28 +488,6 @@ def test_private_metadata_over_slack_limit_is_refused() -> None:
         b.not_needed_modal(ctx(), PROMPTS, "x" * 3001)
 
 
-# --- quadrants -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("learner", "org", "expected"),
-    [
-        (3, 3, Quadrant.SWEET_SPOT),
-        (2, 2, Quadrant.SWEET_SPOT),
-        (1, 3, Quadrant.UPHILL),
-        (1, 2, Quadrant.UPHILL),
-        (3, 1, Quadrant.GIFT),
-        (2, 1, Quadrant.GIFT),
-        (1, 1, Quadrant.WASTE),
-        (None, 3, None),
-        (3, None, None),
-        (None, None, None),
-    ],
-)
-def test_quadrant(learner: int | None, org: int | None, expected: Quadrant | None) -> None:
-    assert b.quadrant(learner, org) == expected
-
-
 def test_quadrant_advice() -> None:
     for q in Quadrant:
         assert b.quadrant_advice(q, PROMPTS)

@@ -9,37 +9,26 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 
-from bot.core.answers import (
-    MAX_TEXT,
-    Answer,
-    Refusal,
-    answered_dm,
-    clean_text,
-    nudge_for_actor,
-    record_answer,
-    snooze,
-    update_dm,
-)
+from bot.core import answers
+from bot.core.answers import Answer, Refusal, clean_text
+from bot.core.limits import TEXT_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.delivery import nudge_context
 from bot.slack.forms import metadata, picked_date, state_values, text
 from bot.slack.ids import Action, Block, View
-from bot.slack.replies import SLACK_FAILURES, clicked_message, failure_reason, open_modal, tell
-from scheduler.planning import zone
-from storage import crud
-from storage.models import (
-    ConversationRecord,
-    Note,
-    Nudge,
-    NudgeKind,
-    NudgeStatus,
-    Outcome,
-    Person,
+from bot.slack.replies import (
+    SLACK_FAILURES,
+    answered_dm,
+    clicked_message,
+    failure_reason,
+    open_modal,
+    refusal_text,
+    tell,
+    update_dm,
 )
+from storage.models import Nudge, NudgeKind, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -48,118 +37,103 @@ FOLLOW_UP_ACTIONS = {
     Action.PARTLY: Outcome.PARTLY,
     Action.NOT_YET: Outcome.NOT_YET,
 }
-MAX_NOTE = 4000
 
 
-def register(app: App, services: Services) -> None:
-    prompts = services.prompts
-    settings = services.settings
+def _level(value: Any) -> int | None:
+    return int(value) if value in ("1", "2", "3") else None
 
-    def refuse(client: WebClient, body: dict[str, Any], exc: Refusal) -> None:
-        tell(client, body, str(exc), prompts)
+
+class ConversationListeners:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.prompts = services.prompts
+
+    def _refuse(self, client: WebClient, body: dict[str, Any], exc: Refusal) -> None:
+        tell(client, body, refusal_text(exc, self.prompts), self.prompts)
 
     # -- buttons ------------------------------------------------------------------------
 
-    def modal_for(kind: str, ctx: blocks.NudgeContext, meta: str) -> dict[str, Any]:
-        if kind == Action.NOT_NEEDED:
-            return blocks.not_needed_modal(ctx, prompts, meta)
-        if ctx.kind == NudgeKind.DEBRIEF:
-            return blocks.debrief_modal(ctx, prompts, meta)
-        return blocks.pre_training_modal(ctx, prompts, meta)
-
     def open_prompt_modal(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         """Log our conversation / Not needed: the recipient gets the modal, anyone else a no."""
         ack()
-        actor = body["user"]["id"]
         try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(session, action.get("value"), actor, prompts)
+            with self.services.db.session() as session:
+                nudge = answers.nudge_for_actor(session, action.get("value"), body["user"]["id"])
                 ctx = nudge_context(session, nudge)
         except Refusal as exc:
-            refuse(client, body, exc)
+            self._refuse(client, body, exc)
             return
         meta = json.dumps({"nudge_id": ctx.nudge_id, "from": clicked_message(body)})
-        open_modal(client, body, modal_for(action["action_id"], ctx, meta), prompts)
+        if action["action_id"] == Action.NOT_NEEDED:
+            view = blocks.not_needed_modal(ctx, self.prompts, meta)
+        elif ctx.kind == NudgeKind.DEBRIEF:
+            view = blocks.debrief_modal(ctx, self.prompts, meta)
+        else:
+            view = blocks.pre_training_modal(ctx, self.prompts, meta)
+        open_modal(client, body, view, self.prompts)
 
-    for action_id in (Action.LOG_CONVERSATION, Action.NOT_NEEDED):
-        app.action(action_id)(open_prompt_modal)
-
-    @app.action(Action.REMIND_TOMORROW)
     def remind_tomorrow(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        actor = body["user"]["id"]
-        now = services.clock()
+        actor, settings = body["user"]["id"], self.services.settings
         try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(session, action.get("value"), actor, prompts)
-                if nudge.status != NudgeStatus.SENT:
-                    raise Refusal(prompts.text("ephemeral.already_answered"))
-                due = snooze(
+            with self.services.db.session() as session:
+                nudge, local = answers.snooze(
                     session,
-                    nudge,
-                    now=now,
+                    nudge_id=action.get("value"),
+                    actor=actor,
+                    now=self.services.clock(),
                     rules=settings.rules,
                     default_tz=settings.default_timezone,
                 )
-                recipient = session.get(Person, nudge.recipient_id)
-                local = due.astimezone(
-                    zone(recipient.tz if recipient else None, settings.default_timezone)
-                )
-                when = f"{prompts.format_date(local.date())} {local:%H:%M}"
-                message = blocks.snoozed_message(nudge_context(session, nudge), prompts, when)
-                update_dm(client, session, nudge, message, also=clicked_message(body))
+                when = f"{self.prompts.format_date(local.date())} {local:%H:%M}"
+                message = blocks.snoozed_message(nudge_context(session, nudge), self.prompts, when)
+                update_dm(client, nudge, message, also=clicked_message(body))
         except Refusal as exc:
-            refuse(client, body, exc)
+            self._refuse(client, body, exc)
             return
-        services.refresh_home(actor)
+        self.services.refresh_home(actor)
 
     def follow_up_click(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         """One click records the answer; the modal that opens only adds an optional note."""
         ack()
         actor = body["user"]["id"]
         outcome = FOLLOW_UP_ACTIONS[Action(action["action_id"])]
-        now = services.clock()
         try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(session, action.get("value"), actor, prompts)
-                person = crud.person_by_slack_id(session, slack_id=actor)
-                assert person is not None
-                record = record_answer(
-                    session, nudge, Answer(outcome=outcome), actor=person, now=now
+            with self.services.db.session() as session:
+                done = answers.answer_nudge(
+                    session,
+                    nudge_id=action.get("value"),
+                    actor=actor,
+                    answer=Answer(outcome=outcome),
+                    now=self.services.clock(),
                 )
-                if record is None:
-                    raise Refusal(prompts.text("ephemeral.already_answered"))
-                message = answered_dm(session, nudge, record, person, prompts)
-                update_dm(client, session, nudge, message, also=clicked_message(body))
-                ctx = nudge_context(session, nudge)
+                message = answered_dm(session, done, self.prompts)
+                update_dm(client, done.nudge, message, also=clicked_message(body))
+                ctx = nudge_context(session, done.nudge)
         except Refusal as exc:
-            refuse(client, body, exc)
+            self._refuse(client, body, exc)
             return
         meta = json.dumps({"nudge_id": ctx.nudge_id, "outcome": outcome.value})
         try:
             client.views_open(
                 trigger_id=body["trigger_id"],
-                view=blocks.follow_up_modal(ctx, prompts, meta, outcome),
+                view=blocks.follow_up_modal(ctx, self.prompts, meta, outcome),
             )
         except SLACK_FAILURES as exc:
             # The answer is stored; the optional note is what is lost, and the DM says so.
             log.info("follow_up.note_modal_not_opened error=%s", failure_reason(exc))
-        services.refresh_home(actor)
-
-    for action_id in FOLLOW_UP_ACTIONS:
-        app.action(action_id)(follow_up_click)
+        self.services.refresh_home(actor)
 
     # -- modals -------------------------------------------------------------------------
 
-    @app.view(View.PRE_TRAINING)
     def submit_pre_training(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         values = state_values(view)
         answer = Answer(
@@ -170,15 +144,14 @@ def register(app: App, services: Services) -> None:
             org_importance=_level(values.get(Block.ORG_IMPORTANCE)),
             checkin_on=picked_date(values, Block.CHECKIN_ON),
         )
-        errors = _check_texts(values, (Block.WHAT, Block.WHY, Block.HOW))
+        errors = self._check_texts(values, (Block.WHAT, Block.WHY, Block.HOW))
         if answer.org_importance is None:
-            errors[Block.ORG_IMPORTANCE] = prompts.text("validation.choose_one")
-        _check_checkin(values, errors, services.clock().date())
-        _submit(ack, body, view, client, answer, errors)
+            errors[Block.ORG_IMPORTANCE] = self.prompts.text("validation.choose_one")
+        self._check_checkin(values, errors, self.services.clock().date())
+        self._submit(ack, body, view, client, answer, errors)
 
-    @app.view(View.DEBRIEF)
     def submit_debrief(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         values = state_values(view)
         answer = Answer(
@@ -188,67 +161,48 @@ def register(app: App, services: Services) -> None:
             support=clean_text(values.get(Block.SUPPORT)),
             checkin_on=picked_date(values, Block.CHECKIN_ON),
         )
-        errors = _check_texts(values, (Block.TAKEAWAYS, Block.FIRST_APPLICATION, Block.SUPPORT))
-        _check_checkin(values, errors, services.clock().date())
-        _submit(ack, body, view, client, answer, errors)
+        ids = (Block.TAKEAWAYS, Block.FIRST_APPLICATION, Block.SUPPORT)
+        errors = self._check_texts(values, ids)
+        self._check_checkin(values, errors, self.services.clock().date())
+        self._submit(ack, body, view, client, answer, errors)
 
-    @app.view(View.NOT_NEEDED)
     def submit_not_needed(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        values = state_values(view)
-        reason = clean_text(values.get(Block.REASON))
+        reason = clean_text(state_values(view).get(Block.REASON))
         errors: dict[str, str] = {}
-        if reason and len(reason) > MAX_TEXT:
-            errors[Block.REASON] = prompts.text("validation.too_long", limit=MAX_TEXT)
-        _submit(ack, body, view, client, Answer(outcome=Outcome.NOT_NEEDED, note=reason), errors)
+        if reason and len(reason) > TEXT_MAX:
+            errors[Block.REASON] = self.prompts.text("validation.too_long", limit=TEXT_MAX)
+        answer = Answer(outcome=Outcome.NOT_NEEDED, note=reason)
+        self._submit(ack, body, view, client, answer, errors)
 
-    @app.view(View.FOLLOW_UP)
     def submit_follow_up_note(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        values = state_values(view)
-        note = clean_text(values.get(Block.NOTE))
-        if note and len(note) > MAX_TEXT:
-            ack(
-                response_action="errors",
-                errors={Block.NOTE: prompts.text("validation.too_long", limit=MAX_TEXT)},
-            )
+        note = clean_text(state_values(view).get(Block.NOTE))
+        if note and len(note) > TEXT_MAX:
+            too_long = self.prompts.text("validation.too_long", limit=TEXT_MAX)
+            ack(response_action="errors", errors={Block.NOTE: too_long})
             return
         actor = body["user"]["id"]
-        stored: int | None = None
+        stored = None
         if note:
             # Stored before the modal closes: once the person sees it close, the note is kept.
-            with services.db.session() as session:
-                try:
-                    nudge = nudge_for_actor(
-                        session, metadata(view).get("nudge_id"), actor, prompts, for_answer=False
-                    )
-                except Refusal:
-                    nudge = None
-                record = None
-                if nudge is not None:
-                    record = session.exec(
-                        select(ConversationRecord).where(ConversationRecord.nudge_id == nudge.id)
-                    ).first()
-                if nudge is not None and record is not None and not record.note:
-                    record.note = note
-                    session.add(record)
-                    stored = nudge.id
+            with self.services.db.session() as session:
+                done = answers.add_note(
+                    session, nudge_id=metadata(view).get("nudge_id"), actor=actor, note=note
+                )
+                stored = done.nudge.id if done else None
         ack()
         if stored is None:
             return
-        with services.db.session() as session:
-            nudge = session.get(Nudge, stored)
-            record = session.exec(
-                select(ConversationRecord).where(ConversationRecord.nudge_id == stored)
-            ).first()
-            person = crud.person_by_slack_id(session, slack_id=actor)
-            if nudge is None or record is None or person is None:
-                return
-            update_dm(client, session, nudge, answered_dm(session, nudge, record, person, prompts))
+        with self.services.db.session() as session:
+            found = answers.answered(session, nudge_id=stored, actor=actor)
+            if found is not None:
+                update_dm(client, found.nudge, answered_dm(session, found, self.prompts))
 
     def _submit(
+        self,
         ack: Ack,
         body: dict[str, Any],
         view: dict[str, Any],
@@ -261,85 +215,69 @@ def register(app: App, services: Services) -> None:
             return
         actor = body["user"]["id"]
         meta = metadata(view)
-        now = services.clock()
         try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(session, meta.get("nudge_id"), actor, prompts)
-                person = crud.person_by_slack_id(session, slack_id=actor)
-                assert person is not None
-                record = record_answer(session, nudge, answer, actor=person, now=now)
-                if record is None:
-                    raise Refusal(prompts.text("ephemeral.already_answered"))
-                message = answered_dm(session, nudge, record, person, prompts)
+            with self.services.db.session() as session:
+                done = answers.answer_nudge(
+                    session,
+                    nudge_id=meta.get("nudge_id"),
+                    actor=actor,
+                    answer=answer,
+                    now=self.services.clock(),
+                )
+                message = answered_dm(session, done, self.prompts)
         except Refusal as exc:
-            ack(response_action="update", view=blocks.notice_modal(prompts, lines=[str(exc)]))
+            notice = blocks.notice_modal(self.prompts, lines=[refusal_text(exc, self.prompts)])
+            ack(response_action="update", view=notice)
             return
         ack()
         clicked = meta.get("from")
-        with services.db.session() as session:
-            fresh = session.get(Nudge, nudge.id)
-            if fresh is not None:
-                update_dm(client, session, fresh, message, also=tuple(clicked) if clicked else None)  # type: ignore[arg-type]
-        services.refresh_home(actor)
+        also = (clicked[0], clicked[1]) if clicked else None
+        with self.services.db.session() as session:
+            # Read again: a prompt answered from App Home may have been in flight as a DM.
+            fresh = session.get(Nudge, done.nudge.id)
+        if fresh is not None:
+            update_dm(client, fresh, message, also=also)
+        self.services.refresh_home(actor)
 
-    def _check_texts(values: dict[str, Any], ids: tuple[Block, ...]) -> dict[str, str]:
+    def _check_texts(self, values: dict[str, Any], ids: tuple[Block, ...]) -> dict[str, str]:
         errors: dict[str, str] = {}
         for block_id in ids:
-            if len(text(values, block_id)) > MAX_TEXT:
-                errors[block_id] = prompts.text("validation.too_long", limit=MAX_TEXT)
+            if len(text(values, block_id)) > TEXT_MAX:
+                errors[block_id] = self.prompts.text("validation.too_long", limit=TEXT_MAX)
         if not any(text(values, block_id) for block_id in ids):
-            errors[ids[0]] = prompts.text("validation.at_least_one")
+            errors[ids[0]] = self.prompts.text("validation.at_least_one")
         return errors
 
-    def _check_checkin(values: dict[str, Any], errors: dict[str, str], today: date) -> None:
+    def _check_checkin(self, values: dict[str, Any], errors: dict[str, str], today: date) -> None:
         raw = values.get(Block.CHECKIN_ON)
         picked = picked_date(values, Block.CHECKIN_ON)
         if raw and picked is None:
-            errors[Block.CHECKIN_ON] = prompts.text("ephemeral.bad_date", value=str(raw)[:40])
+            errors[Block.CHECKIN_ON] = self.prompts.text("ephemeral.bad_date", value=str(raw)[:40])
         elif picked is not None and picked < today:
-            errors[Block.CHECKIN_ON] = prompts.text("validation.date_in_past")
+            errors[Block.CHECKIN_ON] = self.prompts.text("validation.date_in_past")
 
     # -- thread replies -----------------------------------------------------------------
 
-    @app.event("message")
-    def thread_reply(event: dict[str, Any], client: WebClient) -> None:
+    def thread_reply(self, event: dict[str, Any], client: WebClient) -> None:
         """A reply in a prompt's thread is a note on that prompt, recorded once."""
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         thread_ts, channel, user = event.get("thread_ts"), event.get("channel"), event.get("user")
-        if not thread_ts or thread_ts == event.get("ts") or not channel or not user:
+        reply = (event.get("text") or "").strip()
+        if not thread_ts or thread_ts == event.get("ts") or not channel or not user or not reply:
             return
-        body = (event.get("text") or "").strip()
-        if not body:
+        with self.services.db.session() as session:
+            nudge_id = answers.record_thread_note(
+                session,
+                channel=channel,
+                thread_ts=thread_ts,
+                ts=event["ts"],
+                author=user,
+                text=reply,
+                now=self.services.clock(),
+            )
+        if nudge_id is None:
             return
-        now = services.clock()
-        with services.db.session() as session:
-            nudge = session.exec(
-                select(Nudge).where(Nudge.channel == channel, Nudge.ts == thread_ts)
-            ).first()
-            if nudge is None:
-                return
-            person = crud.person_by_slack_id(session, slack_id=user)
-            if person is None or person.id != nudge.recipient_id:
-                return
-            try:
-                with session.begin_nested():
-                    session.add(
-                        Note(
-                            nudge_id=nudge.id,  # type: ignore[arg-type]
-                            author_id=person.id,
-                            channel=channel,
-                            ts=event["ts"],
-                            text=body[:MAX_NOTE],
-                            created_at=now,
-                        )
-                    )
-                    session.flush()
-            except IntegrityError:
-                log.info("note.duplicate nudge=%s", nudge.id)  # Slack retried the event
-                return
-            nudge_id = nudge.id
-        log.info("note.recorded nudge=%s", nudge_id)
         try:
             client.reactions_add(channel=channel, timestamp=event["ts"], name="memo")
         except SLACK_FAILURES as exc:
@@ -347,5 +285,15 @@ def register(app: App, services: Services) -> None:
                 log.warning("note.reaction_failed nudge=%s error=%s", nudge_id, failure_reason(exc))
 
 
-def _level(value: Any) -> int | None:
-    return int(value) if value in ("1", "2", "3") else None
+def register(app: App, services: Services) -> None:
+    listeners = ConversationListeners(services)
+    for action_id in (Action.LOG_CONVERSATION, Action.NOT_NEEDED):
+        app.action(action_id)(listeners.open_prompt_modal)
+    app.action(Action.REMIND_TOMORROW)(listeners.remind_tomorrow)
+    for action_id in FOLLOW_UP_ACTIONS:
+        app.action(action_id)(listeners.follow_up_click)
+    app.view(View.PRE_TRAINING)(listeners.submit_pre_training)
+    app.view(View.DEBRIEF)(listeners.submit_debrief)
+    app.view(View.NOT_NEEDED)(listeners.submit_not_needed)
+    app.view(View.FOLLOW_UP)(listeners.submit_follow_up_note)
+    app.event("message")(listeners.thread_reply)

@@ -3,130 +3,150 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.core.access import AccessError, check_manager, enroll_as
 from bot.core.enrollment import EnrollmentInput, IntakeError
+from bot.core.limits import TRAINING_NAME_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import picked_date, state_values, text
 from bot.slack.ids import Block, View
 from bot.slack.replies import open_modal
-from storage import crud
-from storage.models import Person, Source
+from storage.models import Source
 
 log = logging.getLogger(__name__)
 
+# The fields the core names, as the modal's blocks.
+_FIELDS = {"learners": Block.LEARNERS, "manager": Block.MANAGER}
 
-def register(app: App, services: Services) -> None:
-    prompts = services.prompts
 
-    @app.command("/enroll")
-    def open_enroll(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
-        open_modal(client, body, blocks.enroll_modal(prompts), prompts)
+@dataclass(frozen=True)
+class _Form:
+    learners: list[str]
+    training: str
+    starts_on: date | None
+    ends_on: date | None
+    manager: str | None
 
-    @app.view(View.ENROLL)
-    def submit_enroll(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        actor = body["user"]["id"]
+    @classmethod
+    def read(cls, view: dict[str, Any]) -> _Form:
         values = state_values(view)
-        learners: list[str] = values.get(Block.LEARNERS) or []
-        training = text(values, Block.TRAINING)
-        starts_on = picked_date(values, Block.STARTS_ON)
-        ends_on = picked_date(values, Block.ENDS_ON)
-        manager = values.get(Block.MANAGER) or None
-        errors: dict[str, str] = {}
-        if not learners:
-            errors[Block.LEARNERS] = prompts.text("validation.no_learners")
-        if not training:
-            errors[Block.TRAINING] = prompts.text("validation.training_required")
-        elif len(training) > 200:
-            errors[Block.TRAINING] = prompts.text("validation.too_long", limit=200)
-        if starts_on is None:
-            errors[Block.STARTS_ON] = prompts.text("ephemeral.bad_date", value="(none)")
-        if ends_on is None:
-            errors[Block.ENDS_ON] = prompts.text("ephemeral.bad_date", value="(none)")
-        elif starts_on and ends_on < starts_on:
-            errors[Block.ENDS_ON] = prompts.text("validation.end_before_start")
-        if manager and manager in learners:
-            errors[Block.MANAGER] = "A learner cannot be their own manager."
+        return cls(
+            learners=values.get(Block.LEARNERS) or [],
+            training=text(values, Block.TRAINING),
+            starts_on=picked_date(values, Block.STARTS_ON),
+            ends_on=picked_date(values, Block.ENDS_ON),
+            manager=values.get(Block.MANAGER) or None,
+        )
+
+
+class EnrollListeners:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.prompts = services.prompts
+
+    def open_enroll(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        open_modal(client, body, blocks.enroll_modal(self.prompts), self.prompts)
+
+    def submit_enroll(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        actor = body["user"]["id"]
+        form = _Form.read(view)
+        errors = self._errors(form)
         if errors:
             ack(response_action="errors", errors=errors)
             return
-        assert starts_on is not None and ends_on is not None
-        is_lead = services.is_ld_lead(actor)
-        if (
-            manager
-            and not is_lead
-            and manager != actor
-            and not _is_directory_manager(services, learners, manager)
-        ):
-            # Naming a manager sends them prompts and shared goals: not anyone's choice.
-            ack(
-                response_action="errors",
-                errors={Block.MANAGER: prompts.text("validation.manager_not_yours")},
-            )
-            return
-        no_manager: list[str] = []
+        assert form.starts_on is not None and form.ends_on is not None
         try:
-            with services.db.session() as session:
-                me = crud.person_by_slack_id(session, slack_id=actor)
-                for learner_id in learners:
-                    if not is_lead and learner_id != actor:
-                        learner = crud.person_by_slack_id(session, slack_id=learner_id)
-                        if not _manages(me, learner):
-                            raise IntakeError(
-                                Block.LEARNERS,
-                                prompts.text("ephemeral.enroll_refused", who=f"<@{learner_id}>"),
-                            )
-                    result = services.intake.enroll(
-                        session,
-                        EnrollmentInput(
-                            learner=learner_id,
-                            training=training,
-                            starts_on=starts_on,
-                            ends_on=ends_on,
-                            manager=manager,
-                            source=Source.SLACK,
-                            enrolled_by=actor,
-                            learner_field=Block.LEARNERS,
-                            manager_field=Block.MANAGER,
-                        ),
-                    )
-                    if result.no_manager:
-                        no_manager.append(learner_id)
-        except IntakeError as exc:
-            # Field names of the service map onto the modal's blocks; the rest go on learners.
-            field = exc.field if exc.field in {b.value for b in Block} else Block.LEARNERS
-            ack(response_action="errors", errors={field: exc.message[:2000]})
+            no_manager = self._enroll(actor, form)
+        except (AccessError, IntakeError) as exc:
+            ack(response_action="errors", errors=self._error_of(exc))
             return
+        ack(
+            response_action="update",
+            view=blocks.notice_modal(self.prompts, lines=self._done(form, no_manager)),
+        )
+        log.info("enroll.modal actor=%s learners=%s", actor, len(form.learners))
+
+    def _errors(self, form: _Form) -> dict[str, str]:
+        prompts = self.prompts
+        errors: dict[str, str] = {}
+        if not form.learners:
+            errors[Block.LEARNERS] = prompts.text("validation.no_learners")
+        if not form.training:
+            errors[Block.TRAINING] = prompts.text("validation.training_required")
+        elif len(form.training) > TRAINING_NAME_MAX:
+            errors[Block.TRAINING] = prompts.text("validation.too_long", limit=TRAINING_NAME_MAX)
+        if form.starts_on is None:
+            errors[Block.STARTS_ON] = prompts.text("ephemeral.bad_date", value="(none)")
+        if form.ends_on is None:
+            errors[Block.ENDS_ON] = prompts.text("ephemeral.bad_date", value="(none)")
+        elif form.starts_on and form.ends_on < form.starts_on:
+            errors[Block.ENDS_ON] = prompts.text("validation.end_before_start")
+        if form.manager and form.manager in form.learners:
+            errors[Block.MANAGER] = "A learner cannot be their own manager."
+        return errors
+
+    def _enroll(self, actor: str, form: _Form) -> list[str]:
+        """Enroll every learner or none; the learners who have no manager to prompt."""
+        services = self.services
+        is_lead = services.is_ld_lead(actor)
+        inputs = [
+            EnrollmentInput(
+                learner=learner,
+                training=form.training,
+                starts_on=form.starts_on,  # type: ignore[arg-type]
+                ends_on=form.ends_on,  # type: ignore[arg-type]
+                manager=form.manager,
+                source=Source.SLACK,
+                enrolled_by=actor,
+                learner_field=Block.LEARNERS,
+                manager_field=Block.MANAGER,
+            )
+            for learner in form.learners
+        ]
+        with services.db.session() as session:
+            check_manager(
+                session, actor=actor, learners=form.learners, manager=form.manager, is_lead=is_lead
+            )
+        with services.db.session() as session:
+            results = enroll_as(
+                session, services.intake, actor=actor, is_lead=is_lead, inputs=inputs
+            )
+        return [
+            data.learner for data, result in zip(inputs, results, strict=True) if result.no_manager
+        ]
+
+    def _error_of(self, exc: AccessError | IntakeError) -> dict[str, str]:
+        if isinstance(exc, AccessError):
+            values = {k: f"<@{v}>" if k == "who" else v for k, v in exc.values.items()}
+            return {_FIELDS[exc.field]: self.prompts.text(exc.key, **values)}
+        # Field names of the intake map onto the modal's blocks; the rest go on learners.
+        field = exc.field if exc.field in {b.value for b in Block} else Block.LEARNERS
+        return {field: exc.message[:2000]}
+
+    def _done(self, form: _Form, no_manager: list[str]) -> list[str]:
         done = [
-            prompts.text(
+            self.prompts.text(
                 "ephemeral.enroll_done",
-                count=len(learners),
-                training=blocks.escape(training),
-                dates=prompts.format_dates(starts_on, ends_on),
+                count=len(form.learners),
+                training=blocks.escape(form.training),
+                dates=self.prompts.format_dates(form.starts_on, form.ends_on),  # type: ignore[arg-type]
             )
         ]
         if no_manager:
             who = ", ".join(f"<@{u}>" for u in no_manager)
-            done.append(prompts.text("ephemeral.enroll_no_manager", who=who))
-        ack(response_action="update", view=blocks.notice_modal(prompts, lines=done))
-        log.info("enroll.modal actor=%s learners=%s", actor, len(learners))
+            done.append(self.prompts.text("ephemeral.enroll_no_manager", who=who))
+        return done
 
 
-def _manages(me: Person | None, learner: Person | None) -> bool:
-    return me is not None and learner is not None and learner.manager_id == me.id
-
-
-def _is_directory_manager(services: Services, learners: list[str], manager: str) -> bool:
-    """Whether `manager` already manages every one of the learners in the directory."""
-    with services.db.session() as session:
-        boss = crud.person_by_slack_id(session, slack_id=manager)
-        for learner_id in learners:
-            learner = crud.person_by_slack_id(session, slack_id=learner_id)
-            if boss is None or learner is None or learner.manager_id != boss.id:
-                return False
-    return True
+def register(app: App, services: Services) -> None:
+    listeners = EnrollListeners(services)
+    app.command("/enroll")(listeners.open_enroll)
+    app.view(View.ENROLL)(listeners.submit_enroll)

@@ -8,167 +8,85 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot.core.answers import Refusal, nudge_for_actor
+from bot.core import answers, goals
+from bot.core.answers import Refusal
+from bot.core.goals import GoalError, GoalField, Saved
+from bot.core.limits import GOAL_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import metadata, state_values, text
 from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, View
-from bot.slack.replies import SLACK_FAILURES, failure_reason, tell
+from bot.slack.replies import SLACK_FAILURES, failure_reason, refusal_text, tell
 from storage import crud
-from storage.models import (
-    Enrollment,
-    EnrollmentStatus,
-    Goal,
-    NudgeKind,
-    Person,
-    Training,
-    utcnow,
-)
+from storage.models import Goal, Person
 
 log = logging.getLogger(__name__)
 
-MAX_GOAL = 3000
-MAX_MEASURE = 1000
+_BLOCKS = {
+    GoalField.TEXT: Block.GOAL_TEXT,
+    GoalField.MEASURE: Block.GOAL_MEASURE,
+    GoalField.ENROLLMENT: Block.ENROLLMENT,
+}
+_HELP = ("help", "-h", "--help", "?")
 
 
 class ModalFailed(Exception):
     """Slack did not open the goal modal; the person is told to try again."""
 
 
-class GoalError(ValueError):
-    def __init__(self, block: str, message: str) -> None:
-        super().__init__(message)
-        self.block = block
-        self.message = message
+class GoalListeners:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.prompts = services.prompts
 
+    # -- what the handlers share --------------------------------------------------------
 
-def register(app: App, services: Services) -> None:
-    prompts = services.prompts
+    def _error_text(self, exc: GoalError) -> str:
+        return self.prompts.text(exc.key, **exc.values)
 
-    def enrollment_choices(session: Session, learner: Person) -> list[tuple[int, str]]:
-        today = services.clock().date()
-        rows = crud.open_enrollments_of(session, learner_id=learner.id, today=today)  # type: ignore[arg-type]
-        return [(e.id, t.name) for e, t in rows]  # type: ignore[misc]
+    def _saved_reply(self, saved: Saved) -> str:
+        key = "goal_saved" if saved.goal.shared else "goal_saved_private"
+        return blocks.ephemeral_text(key, self.prompts, training=saved.training.name)
 
-    def check_goal(goal_text: str, measure: str | None) -> None:
-        if not goal_text:
-            raise GoalError(Block.GOAL_TEXT, prompts.text("ephemeral.goal_empty"))
-        if len(goal_text) > MAX_GOAL:
-            raise GoalError(
-                Block.GOAL_TEXT,
-                prompts.text("ephemeral.goal_too_long", length=len(goal_text), limit=MAX_GOAL),
-            )
-        if measure and len(measure) > MAX_MEASURE:
-            raise GoalError(
-                Block.GOAL_MEASURE, prompts.text("validation.too_long", limit=MAX_MEASURE)
-            )
-
-    def save_goal(
-        session: Session,
-        learner: Person,
-        enrollment_id: Any,
-        goal_text: str,
-        measure: str | None,
-        share: bool,
-        goal_id: Any = None,
-    ) -> tuple[Goal, Training, bool]:
-        """Store (or edit) a goal; returns it, its training and whether to tell the manager."""
-        check_goal(goal_text, measure)
-        try:
-            enrollment = session.get(Enrollment, int(enrollment_id))
-        except (TypeError, ValueError):
-            enrollment = None
-        if (
-            enrollment is None
-            or enrollment.learner_id != learner.id
-            or enrollment.status != EnrollmentStatus.ENROLLED
-        ):
-            raise GoalError(Block.ENROLLMENT, prompts.text("validation.not_your_enrollment"))
-        now = services.clock()
-        if goal_id is not None:
-            goal = session.get(Goal, int(goal_id))
-            if goal is None or goal.learner_id != learner.id:
-                raise GoalError(Block.GOAL_TEXT, prompts.text("ephemeral.goal_not_found"))
-            changed = (goal.text, goal.measure, goal.enrollment_id) != (
-                goal_text,
-                measure,
-                enrollment.id,
-            )
-            newly_shared = share and (not goal.shared or changed)
-            goal.text, goal.measure, goal.enrollment_id = goal_text, measure, enrollment.id  # type: ignore[assignment]
-            goal.shared, goal.updated_at = share, now
-        else:
-            goal = Goal(
-                enrollment_id=enrollment.id,  # type: ignore[arg-type]
-                learner_id=learner.id,  # type: ignore[arg-type]
-                text=goal_text,
-                measure=measure,
-                shared=share,
-                created_at=now,
-                updated_at=now,
-            )
-            newly_shared = share
-        if newly_shared:
-            goal.shared_at = now
-        session.add(goal)
-        session.flush()
-        training = session.get(Training, enrollment.training_id)
-        assert training is not None
-        tell_manager = newly_shared and enrollment.manager_id is not None
-        log.info("goal.saved goal=%s enrollment=%s shared=%s", goal.id, enrollment.id, share)
-        return goal, training, tell_manager
-
-    def saved_reply(goal: Goal, training: Training) -> str:
-        key = "goal_saved" if goal.shared else "goal_saved_private"
-        return blocks.ephemeral_text(key, prompts, training=training.name)
-
-    def share_with_manager(client: WebClient, goal_id: int) -> None:
+    def _share_with_manager(self, client: WebClient, goal_id: int) -> None:
         """The goal goes to the learner's manager at once: a direct answer to their action."""
-        with services.db.session() as session:
-            goal = session.get(Goal, goal_id)
-            if goal is None:
-                return
-            enrollment = session.get(Enrollment, goal.enrollment_id)
-            manager = (
-                session.get(Person, enrollment.manager_id)
-                if enrollment and enrollment.manager_id
-                else None
-            )
-            learner = session.get(Person, goal.learner_id)
-            training = session.get(Training, enrollment.training_id) if enrollment else None
-            if manager is None or not manager.slack_id or not manager.active or learner is None:
-                return
-            message = blocks.goal_shared_message(
-                learner.slack_id,
-                learner.name or learner.email or "",
-                training.name if training else "",
-                goal.text,
-                goal.measure,
-                prompts,
-            )
-            target = manager.slack_id
+        with self.services.db.session() as session:
+            shared = goals.shared_goal(session, goal_id)
+        if shared is None:
+            return
+        message = blocks.goal_shared_message(
+            shared.learner_slack_id,
+            shared.learner_name,
+            shared.training,
+            shared.text,
+            shared.measure,
+            self.prompts,
+        )
         try:
             client.chat_postMessage(
-                channel=target, text=message["text"], blocks=message["blocks"], unfurl_links=False
+                channel=shared.manager_slack_id,
+                text=message["text"],
+                blocks=message["blocks"],
+                unfurl_links=False,
             )
         except SLACK_FAILURES as exc:
             # The goal is stored and listed for the manager in their App Home either way.
             log.warning("goal.share_failed goal=%s error=%s", goal_id, failure_reason(exc))
 
-    def goal_list(session: Session, learner: Person) -> dict[str, Any]:
-        rows = session.exec(
-            select(Goal, Training)
-            .join(Enrollment, col(Enrollment.id) == Goal.enrollment_id)
-            .join(Training, col(Training.id) == Enrollment.training_id)
-            .where(Goal.learner_id == learner.id)
-            .order_by(col(Goal.id))
-        ).all()
-        goals = [(blocks.GoalView(g.id, g.text, g.measure, g.shared), t.name) for g, t in rows]  # type: ignore[arg-type]
-        return blocks.goal_list_message(goals, prompts)
+    def _after_save(self, client: WebClient, actor: str, saved_id: int, tell_manager: bool) -> None:
+        if tell_manager:
+            self._share_with_manager(client, saved_id)
+        self.services.refresh_home(actor)
 
-    def open_goal_modal(
+    def _goal_list(self, session: Session, learner: Person) -> dict[str, Any]:
+        rows = goals.goals_of(session, learner)
+        views = [(blocks.GoalView(g.id, g.text, g.measure, g.shared), t.name) for g, t in rows]  # type: ignore[arg-type]
+        return blocks.goal_list_message(views, self.prompts)
+
+    def _open_goal_modal(
+        self,
         client: WebClient,
         trigger_id: str,
         learner: Person,
@@ -178,24 +96,15 @@ def register(app: App, services: Services) -> None:
         goal: Goal | None = None,
         goal_text: str = "",
     ) -> bool:
-        choices = enrollment_choices(session, learner)
-        if goal is not None and goal.enrollment_id not in {c[0] for c in choices}:
-            enrollment = session.get(Enrollment, goal.enrollment_id)
-            training = session.get(Training, enrollment.training_id) if enrollment else None
-            choices.append((goal.enrollment_id, training.name if training else ""))
-        if enrollment_id is not None:
-            choices = [c for c in choices if c[0] == enrollment_id] or choices
-        if not choices:
+        today = self.services.clock().date()
+        offer = goals.modal_choices(session, learner, today, enrollment_id=enrollment_id, goal=goal)
+        if offer is None:
             return False
-        selected = goal.enrollment_id if goal else (choices[0][0] if len(choices) == 1 else None)
-        meta = {"goal_id": goal.id if goal else None}
-        if len(choices) == 1:
-            meta["enrollment_id"] = choices[0][0]
         view = blocks.goal_modal(
-            prompts,
-            json.dumps(meta),
-            choices,
-            selected,
+            self.prompts,
+            json.dumps(offer.meta),
+            offer.choices,
+            offer.selected,
             text=goal.text if goal else goal_text,
             measure=(goal.measure or "") if goal else "",
             share=goal.shared if goal else learner.share_goals,
@@ -209,182 +118,178 @@ def register(app: App, services: Services) -> None:
 
     # -- /goal --------------------------------------------------------------------------
 
-    @app.command("/goal")
-    def goal_command(ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond) -> None:
-        raw = body.get("text") or ""
-        arg = raw.strip()
+    def goal_command(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, respond: Respond
+    ) -> None:
+        arg = (body.get("text") or "").strip()
         actor = body["user_id"]
-        if arg.lower() in ("help", "-h", "--help", "?"):
-            ack(text=prompts.text("ephemeral.goal_usage"))
+        if arg.lower() in _HELP:
+            ack(text=self.prompts.text("ephemeral.goal_usage"))
             return
-        if len(arg) > MAX_GOAL:
-            ack(text=prompts.text("ephemeral.goal_too_long", length=len(arg), limit=MAX_GOAL))
+        if len(arg) > GOAL_MAX:
+            ack(text=self.prompts.text("ephemeral.goal_too_long", length=len(arg), limit=GOAL_MAX))
             return
         ack()
-        with services.db.session() as session:
+        with self.services.db.session() as session:
             learner = crud.upsert_person(session, slack_id=actor)
             if arg.lower() == "list":
-                respond(response_type="ephemeral", **goal_list(session, learner))
+                respond(response_type="ephemeral", **self._goal_list(session, learner))
                 return
-            choices = enrollment_choices(session, learner)
-            if not choices:
-                respond(
-                    response_type="ephemeral", text=prompts.text("ephemeral.goal_no_enrollment")
-                )
-                return
-            if not arg or len(choices) > 1:
-                try:
-                    open_goal_modal(client, body["trigger_id"], learner, session, goal_text=arg)
-                except ModalFailed:
-                    respond(response_type="ephemeral", text=prompts.text("ephemeral.error"))
-                return
+            reply = self._goal_command(session, body, client, learner, arg)
+        if reply is None:
+            return
+        text_, saved = reply
+        respond(response_type="ephemeral", text=text_)
+        if saved is not None:
+            self._after_save(client, actor, saved.goal.id, saved.tell_manager)  # type: ignore[arg-type]
+
+    def _goal_command(
+        self, session: Session, body: dict[str, Any], client: WebClient, learner: Person, arg: str
+    ) -> tuple[str, Saved | None] | None:
+        """What `/goal text` answers: a reply and the goal saved, or None when a modal opened."""
+        choices = goals.enrollment_choices(session, learner, self.services.clock().date())
+        if not choices:
+            return self.prompts.text("ephemeral.goal_no_enrollment"), None
+        if not arg or len(choices) > 1:
             try:
-                goal, training, notify = save_goal(
-                    session, learner, choices[0][0], arg, None, learner.share_goals
-                )
-            except GoalError as exc:
-                respond(response_type="ephemeral", text=exc.message)
-                return
-            reply = saved_reply(goal, training)
-            goal_id = goal.id
-        respond(response_type="ephemeral", text=reply)
-        if notify:
-            share_with_manager(client, goal_id)  # type: ignore[arg-type]
-        services.refresh_home(actor)
+                self._open_goal_modal(client, body["trigger_id"], learner, session, goal_text=arg)
+            except ModalFailed:
+                return self.prompts.text("ephemeral.error"), None
+            return None
+        try:
+            saved = goals.save(
+                session,
+                learner,
+                enrollment_id=choices[0][0],
+                text=arg,
+                measure=None,
+                share=learner.share_goals,
+                now=self.services.clock(),
+            )
+        except GoalError as exc:
+            return self._error_text(exc), None
+        return self._saved_reply(saved), saved
 
     # -- the goal modal -----------------------------------------------------------------
 
-    @app.view(View.GOAL)
     def submit_goal(
-        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         actor = body["user"]["id"]
         values = state_values(view)
         meta = metadata(view)
-        goal_text = text(values, Block.GOAL_TEXT)
-        measure = text(values, Block.GOAL_MEASURE) or None
-        share = SHARE_OPTION_VALUE in (values.get(Block.SHARE) or [])
-        enrollment_id = meta.get("enrollment_id") or values.get(Block.ENROLLMENT)
         try:
-            with services.db.session() as session:
-                learner = crud.upsert_person(session, slack_id=actor)
-                goal, training, notify = save_goal(
+            with self.services.db.session() as session:
+                saved = goals.save(
                     session,
-                    learner,
-                    enrollment_id,
-                    goal_text,
-                    measure,
-                    share,
+                    crud.upsert_person(session, slack_id=actor),
+                    enrollment_id=meta.get("enrollment_id") or values.get(Block.ENROLLMENT),
+                    text=text(values, Block.GOAL_TEXT),
+                    measure=text(values, Block.GOAL_MEASURE) or None,
+                    share=SHARE_OPTION_VALUE in (values.get(Block.SHARE) or []),
+                    now=self.services.clock(),
                     goal_id=meta.get("goal_id"),
                 )
-                reply = saved_reply(goal, training)
-                goal_id = goal.id
+                reply = self._saved_reply(saved)
         except GoalError as exc:
             # An error is shown under an input of this modal; the rest go under the goal.
-            block = exc.block if exc.block in values else Block.GOAL_TEXT
-            ack(response_action="errors", errors={block: exc.message})
+            block = _BLOCKS[exc.field] if _BLOCKS[exc.field] in values else Block.GOAL_TEXT
+            ack(response_action="errors", errors={block: self._error_text(exc)})
             return
-        ack(response_action="update", view=blocks.notice_modal(prompts, lines=[reply]))
-        if notify:
-            share_with_manager(client, goal_id)  # type: ignore[arg-type]
-        services.refresh_home(actor)
+        ack(response_action="update", view=blocks.notice_modal(self.prompts, lines=[reply]))
+        self._after_save(client, actor, saved.goal.id, saved.tell_manager)  # type: ignore[arg-type]
 
     # -- buttons ------------------------------------------------------------------------
 
-    @app.action(Action.SHARE_GOAL)
     def share_goal_button(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         actor = body["user"]["id"]
         try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(
-                    session, action.get("value"), actor, prompts, for_answer=False
+            with self.services.db.session() as session:
+                nudge = answers.nudge_for_actor(
+                    session, action.get("value"), actor, for_answer=False
                 )
                 learner = crud.person_by_slack_id(session, slack_id=actor)
                 assert learner is not None
-                opened = open_goal_modal(
+                opened = self._open_goal_modal(
                     client, body["trigger_id"], learner, session, enrollment_id=nudge.enrollment_id
                 )
         except Refusal as exc:
-            tell(client, body, str(exc), prompts)
+            tell(client, body, refusal_text(exc, self.prompts), self.prompts)
             return
         except ModalFailed:
-            tell(client, body, prompts.text("ephemeral.error"), prompts)
+            tell(client, body, self.prompts.text("ephemeral.error"), self.prompts)
             return
         if not opened:
-            tell(client, body, prompts.text("ephemeral.goal_no_enrollment"), prompts)
+            tell(client, body, self.prompts.text("ephemeral.goal_no_enrollment"), self.prompts)
 
-    @app.action(Action.INTEREST)
-    def interest(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+    def interest(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
         ack()
-        actor = body["user"]["id"]
         raw = (action.get("selected_option") or {}).get("value") or ""
         nudge_id, _, level = raw.partition(":")
         if level not in ("1", "2", "3"):
             return
         try:
-            with services.db.session() as session:
-                nudge = nudge_for_actor(session, nudge_id, actor, prompts, for_answer=False)
-                if nudge.kind != NudgeKind.GOAL_INVITE:
-                    raise Refusal(prompts.text("ephemeral.already_answered"))
-                enrollment = session.get(Enrollment, nudge.enrollment_id)
-                assert enrollment is not None
-                enrollment.learner_interest = int(level)
-                enrollment.updated_at = utcnow()
-                session.add(enrollment)
+            with self.services.db.session() as session:
+                answers.set_interest(
+                    session,
+                    nudge_id=nudge_id,
+                    actor=body["user"]["id"],
+                    level=int(level),
+                    now=self.services.clock(),
+                )
         except Refusal as exc:
-            tell(client, body, str(exc), prompts)
+            tell(client, body, refusal_text(exc, self.prompts), self.prompts)
             return
-        log.info("goal.interest nudge=%s level=%s", nudge_id, level)
-        tell(client, body, prompts.text("ephemeral.interest_noted"), prompts)
+        tell(client, body, self.prompts.text("ephemeral.interest_noted"), self.prompts)
 
-    @app.action(Action.EDIT_GOAL)
     def edit_goal(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
-        actor = body["user"]["id"]
-        with services.db.session() as session:
-            learner = crud.person_by_slack_id(session, slack_id=actor)
-            goal = _own_goal(session, action.get("value"), learner)
+        with self.services.db.session() as session:
+            learner = crud.person_by_slack_id(session, slack_id=body["user"]["id"])
+            goal = goals.own_goal(session, action.get("value"), learner)
             if goal is None or learner is None:
-                tell(client, body, prompts.text("ephemeral.goal_not_found"), prompts)
+                tell(client, body, self.prompts.text("ephemeral.goal_not_found"), self.prompts)
                 return
             try:
-                open_goal_modal(client, body["trigger_id"], learner, session, goal=goal)
+                self._open_goal_modal(client, body["trigger_id"], learner, session, goal=goal)
             except ModalFailed:
-                tell(client, body, prompts.text("ephemeral.error"), prompts)
+                tell(client, body, self.prompts.text("ephemeral.error"), self.prompts)
 
-    @app.action(Action.DELETE_GOAL)
     def delete_goal(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, respond: Respond
+        self,
+        ack: Ack,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: WebClient,
+        respond: Respond,
     ) -> None:
         ack()
         actor = body["user"]["id"]
-        with services.db.session() as session:
+        with self.services.db.session() as session:
             learner = crud.person_by_slack_id(session, slack_id=actor)
-            goal = _own_goal(session, action.get("value"), learner)
-            if goal is None or learner is None:
-                tell(client, body, prompts.text("ephemeral.goal_not_found"), prompts)
+            if not goals.delete(session, action.get("value"), learner):
+                tell(client, body, self.prompts.text("ephemeral.goal_not_found"), self.prompts)
                 return
-            session.delete(goal)
-            session.flush()
-            log.info("goal.deleted goal=%s", action.get("value"))
-            listing = goal_list(session, learner)
+            listing = self._goal_list(session, learner)  # type: ignore[arg-type]
         if body.get("response_url"):
             respond(replace_original=True, **listing)
         else:
-            tell(client, body, prompts.text("ephemeral.goal_deleted"), prompts)
-        services.refresh_home(actor)
+            tell(client, body, self.prompts.text("ephemeral.goal_deleted"), self.prompts)
+        self.services.refresh_home(actor)
 
 
-def _own_goal(session: Session, goal_id: Any, learner: Person | None) -> Goal | None:
-    try:
-        goal = session.get(Goal, int(goal_id))
-    except (TypeError, ValueError):
-        return None
-    if goal is None or learner is None or goal.learner_id != learner.id:
-        return None
-    return goal
+def register(app: App, services: Services) -> None:
+    listeners = GoalListeners(services)
+    app.command("/goal")(listeners.goal_command)
+    app.view(View.GOAL)(listeners.submit_goal)
+    app.action(Action.SHARE_GOAL)(listeners.share_goal_button)
+    app.action(Action.INTEREST)(listeners.interest)
+    app.action(Action.EDIT_GOAL)(listeners.edit_goal)
+    app.action(Action.DELETE_GOAL)(listeners.delete_goal)

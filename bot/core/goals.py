@@ -1,0 +1,207 @@
+"""Application goals: what a learner will do differently at work, shared with their manager
+unless they turn sharing off. Functions of a session and plain values; GoalError names the
+field at fault and the prompt key that tells the learner what to fix."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from bot.core.limits import GOAL_MAX, MEASURE_MAX
+from storage import crud
+from storage.models import Enrollment, EnrollmentStatus, Goal, Person, Training
+
+log = logging.getLogger(__name__)
+
+
+class GoalField:
+    """The parts of a goal an error can point at (the adapter maps them onto its inputs)."""
+
+    TEXT = "text"
+    MEASURE = "measure"
+    ENROLLMENT = "enrollment"
+
+
+class GoalError(ValueError):
+    """A goal that cannot be stored as given: `key` is the prompt that says why."""
+
+    def __init__(self, field: str, key: str, **values: object) -> None:
+        super().__init__(key)
+        self.field = field
+        self.key = key
+        self.values = values
+
+
+@dataclass(frozen=True)
+class Saved:
+    goal: Goal
+    training: Training
+    tell_manager: bool  # newly shared (or changed) and the learner has a manager
+
+
+@dataclass(frozen=True)
+class SharedGoal:
+    """What the manager's message about a shared goal shows, and to whom it goes."""
+
+    manager_slack_id: str
+    learner_slack_id: str | None
+    learner_name: str
+    training: str
+    text: str
+    measure: str | None
+
+
+@dataclass(frozen=True)
+class ModalChoices:
+    """The trainings a goal modal offers, the one preselected, and what it edits."""
+
+    choices: list[tuple[int, str]]
+    selected: int | None
+    goal: Goal | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def check(text: str, measure: str | None) -> None:
+    if not text:
+        raise GoalError(GoalField.TEXT, "ephemeral.goal_empty")
+    if len(text) > GOAL_MAX:
+        raise GoalError(GoalField.TEXT, "ephemeral.goal_too_long", length=len(text), limit=GOAL_MAX)
+    if measure and len(measure) > MEASURE_MAX:
+        raise GoalError(GoalField.MEASURE, "validation.too_long", limit=MEASURE_MAX)
+
+
+def enrollment_choices(session: Session, learner: Person, today: date) -> list[tuple[int, str]]:
+    """(enrollment id, training name) of what the learner can still set goals for."""
+    rows = crud.open_enrollments_of(session, learner_id=learner.id, today=today)  # type: ignore[arg-type]
+    return [(e.id, t.name) for e, t in rows]  # type: ignore[misc]
+
+
+def modal_choices(
+    session: Session,
+    learner: Person,
+    today: date,
+    *,
+    enrollment_id: int | None = None,
+    goal: Goal | None = None,
+) -> ModalChoices | None:
+    """What the goal modal offers; None when the learner has nothing to set a goal for."""
+    choices = enrollment_choices(session, learner, today)
+    if goal is not None and goal.enrollment_id not in {c[0] for c in choices}:
+        enrollment = session.get(Enrollment, goal.enrollment_id)
+        training = session.get(Training, enrollment.training_id) if enrollment else None
+        choices.append((goal.enrollment_id, training.name if training else ""))
+    if enrollment_id is not None:
+        choices = [c for c in choices if c[0] == enrollment_id] or choices
+    if not choices:
+        return None
+    selected = goal.enrollment_id if goal else (choices[0][0] if len(choices) == 1 else None)
+    meta: dict[str, Any] = {"goal_id": goal.id if goal else None}
+    if len(choices) == 1:
+        meta["enrollment_id"] = choices[0][0]
+    return ModalChoices(choices, selected, goal, meta)
+
+
+def save(
+    session: Session,
+    learner: Person,
+    *,
+    enrollment_id: Any,
+    text: str,
+    measure: str | None,
+    share: bool,
+    now: datetime,
+    goal_id: Any = None,
+) -> Saved:
+    """Store (or edit) a goal of one of the learner's own current enrollments."""
+    check(text, measure)
+    try:
+        enrollment = session.get(Enrollment, int(enrollment_id))
+    except (TypeError, ValueError):
+        enrollment = None
+    if (
+        enrollment is None
+        or enrollment.learner_id != learner.id
+        or enrollment.status != EnrollmentStatus.ENROLLED
+    ):
+        raise GoalError(GoalField.ENROLLMENT, "validation.not_your_enrollment")
+    if goal_id is not None:
+        goal = own_goal(session, goal_id, learner)
+        if goal is None:
+            raise GoalError(GoalField.TEXT, "ephemeral.goal_not_found")
+        changed = (goal.text, goal.measure, goal.enrollment_id) != (text, measure, enrollment.id)
+        newly_shared = share and (not goal.shared or changed)
+        goal.text, goal.measure, goal.enrollment_id = text, measure, enrollment.id  # type: ignore[assignment]
+        goal.shared, goal.updated_at = share, now
+    else:
+        goal = Goal(
+            enrollment_id=enrollment.id,  # type: ignore[arg-type]
+            learner_id=learner.id,  # type: ignore[arg-type]
+            text=text,
+            measure=measure,
+            shared=share,
+            created_at=now,
+            updated_at=now,
+        )
+        newly_shared = share
+    if newly_shared:
+        goal.shared_at = now
+    session.add(goal)
+    session.flush()
+    training = session.get(Training, enrollment.training_id)
+    assert training is not None
+    log.info("goal.saved goal=%s enrollment=%s shared=%s", goal.id, enrollment.id, share)
+    return Saved(goal, training, newly_shared and enrollment.manager_id is not None)
+
+
+def shared_goal(session: Session, goal_id: int) -> SharedGoal | None:
+    """The message a shared goal makes for the learner's manager; None when nobody can get it."""
+    goal = session.get(Goal, goal_id)
+    if goal is None:
+        return None
+    enrollment = session.get(Enrollment, goal.enrollment_id)
+    if enrollment is None:
+        return None
+    manager = session.get(Person, enrollment.manager_id) if enrollment.manager_id else None
+    learner = session.get(Person, goal.learner_id)
+    training = session.get(Training, enrollment.training_id)
+    if manager is None or not manager.slack_id or not manager.active or learner is None:
+        return None
+    return SharedGoal(
+        manager_slack_id=manager.slack_id,
+        learner_slack_id=learner.slack_id,
+        learner_name=learner.name or learner.email or "",
+        training=training.name if training else "",
+        text=goal.text,
+        measure=goal.measure,
+    )
+
+
+def goals_of(session: Session, learner: Person) -> Sequence[tuple[Goal, Training]]:
+    return crud.goals_of_learner(session, learner_id=learner.id)  # type: ignore[arg-type]
+
+
+def own_goal(session: Session, goal_id: Any, learner: Person | None) -> Goal | None:
+    """The goal `goal_id`, if it is the learner's own."""
+    try:
+        goal = session.get(Goal, int(goal_id))
+    except (TypeError, ValueError):
+        return None
+    if goal is None or learner is None or goal.learner_id != learner.id:
+        return None
+    return goal
+
+
+def delete(session: Session, goal_id: Any, learner: Person | None) -> bool:
+    """Delete one of the learner's own goals; False when it is not theirs (or gone)."""
+    goal = own_goal(session, goal_id, learner)
+    if goal is None:
+        return False
+    session.delete(goal)
+    session.flush()
+    log.info("goal.deleted goal=%s", goal_id)
+    return True
