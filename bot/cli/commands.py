@@ -1,7 +1,8 @@
 """The processes (`run`, `worker`), the one-shot Slack jobs (`dispatch`, `sync`), and the
 small commands: `db upgrade`, `forget`, `manifest`, `demo`.
 
-Modules that bring the
+Each command checks its own configuration before it opens the database, so a command that
+cannot work says what is missing and leaves no database file behind. Modules that bring the
 Slack SDK, Bolt or matplotlib are imported inside the command that needs them: the start-up
 time of `coachbot --help` and `manifest`, not a cycle (tests/bot/test_cli_package.py).
 """
@@ -15,6 +16,7 @@ from pathlib import Path
 from bot.cli.common import (
     EXIT_OK,
     UsageError,
+    missing_configuration,
     open_database,
     require_token,
     stop_event,
@@ -27,16 +29,10 @@ MAX_WORKERS = 64
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
-    db = open_database(settings)
     http = args.http or not settings.socket_mode
     missing = settings.missing_slack_credentials(http=http)
     if missing:
-        raise UsageError(
-            "cannot connect to Slack; missing:\n  - "
-            + "\n  - ".join(missing)
-            + "\nPut them in .env (see .env.example) or the environment; README.md, "
-            "'Connect to Slack', walks through it. To try Coachbot without Slack: make demo"
-        )
+        raise missing_configuration(missing, what="cannot connect to Slack")
     port = args.port or settings.port
     if not 1 <= port <= 65535:
         raise UsageError(f"--port must be from 1 to 65535, not {port}")
@@ -44,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--workers must be from 1 to {MAX_WORKERS}, not {args.workers}")
     if args.workers > 1 and not http:
         raise UsageError("--workers needs HTTP mode: add --http (Socket Mode is one process)")
+    db = open_database(settings)
     from bot.runtime import run_bot
 
     return run_bot(
@@ -59,8 +56,8 @@ def run(args: argparse.Namespace) -> int:
 
 def worker(_args: argparse.Namespace) -> int:
     settings = load_settings()
+    require_token(settings, command="worker")
     db = open_database(settings)
-    require_token(settings)
     from bot.runtime import run_worker
 
     return run_worker(settings, db, stop=stop_event())
@@ -68,8 +65,8 @@ def worker(_args: argparse.Namespace) -> int:
 
 def dispatch(_args: argparse.Namespace) -> int:
     settings = load_settings()
+    require_token(settings, command="dispatch")
     db = open_database(settings)
-    require_token(settings)
     from bot.runtime import dispatch_once
 
     report = dispatch_once(settings, db)
@@ -82,8 +79,8 @@ def dispatch(_args: argparse.Namespace) -> int:
 
 def sync(_args: argparse.Namespace) -> int:
     settings = load_settings()
+    require_token(settings, command="sync")
     db = open_database(settings)
-    require_token(settings)
     from bot.runtime import sync_directory
 
     print(f"Read {sync_directory(settings, db)} people from Slack.")

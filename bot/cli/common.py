@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings
@@ -31,7 +32,10 @@ class UsageError(Exception):
 
 
 def open_database(settings: Settings) -> Database:
-    """The database, migrated to the newest revision (a new SQLite file is created here)."""
+    """The database, migrated to the newest revision (a new SQLite file is created here).
+
+    Commands that need Slack check their credentials before they call this, so a first run
+    without configuration leaves nothing behind."""
     # storage.db brings SQLAlchemy and Alembic (half a second); `coachbot --help`,
     # `manifest` and a usage error do without them.
     from storage.db import Database
@@ -41,12 +45,29 @@ def open_database(settings: Settings) -> Database:
     return db
 
 
-def require_token(settings: Settings) -> None:
-    if not settings.slack_bot_token:
-        raise UsageError(
-            "SLACK_BOT_TOKEN is missing: the Bot User OAuth Token (xoxb-...) under "
-            "OAuth & Permissions of your app at https://api.slack.com/apps"
-        )
+def missing_configuration(missing: list[str], *, what: str) -> UsageError:
+    """The error for `what` when `missing` (each 'NAME: where to find it') is not set."""
+    env = Path(".env")
+    where = (
+        f"in {env.resolve()} or in the environment"
+        if env.is_file()
+        else f"in the environment, or in a .env file in {Path.cwd()} (there is none yet: "
+        "start from .env.example, `cp .env.example .env`)"
+    )
+    return UsageError(
+        f"{what}; missing:\n  - "
+        + "\n  - ".join(missing)
+        + f"\nSet {'it' if len(missing) == 1 else 'them'} {where}."
+        "\nREADME.md, 'Connect to Slack', walks through it. To try Coachbot without Slack: "
+        "coachbot demo"
+    )
+
+
+def require_token(settings: Settings, *, command: str) -> None:
+    missing = settings.missing_slack_credentials(http=False)
+    token_only = [line for line in missing if line.startswith("SLACK_BOT_TOKEN")]
+    if token_only:
+        raise missing_configuration(token_only, what=f"{command} needs to call Slack")
 
 
 def stop_event() -> threading.Event:

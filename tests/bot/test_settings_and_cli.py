@@ -74,10 +74,14 @@ def test_secrets_never_show_in_a_repr() -> None:
     assert "xoxb-secret-1" not in repr(s) and "hunter2" not in repr(s)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        env={"PATH": "/usr/bin:/bin", **env},
+        # PYTHONPATH: this checkout's code, whichever checkout the environment was installed from
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -85,11 +89,37 @@ def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
     )
 
 
-def test_run_without_tokens_says_what_is_missing_and_where(tmp_path: Path) -> None:
-    result = _run("run", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, cwd=tmp_path)
-    assert result.returncode == 2
+def test_a_first_run_without_configuration_says_what_is_missing_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    result = _run("run", env={}, cwd=tmp_path)  # no .env, no variable, an empty folder
+    assert result.returncode == 2 and result.stdout == ""
     assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
-    assert "api.slack.com/apps" in result.stderr and "Traceback" not in result.stderr
+    assert "api.slack.com/apps" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
+    assert f"a .env file in {tmp_path.resolve()} (there is none yet" in result.stderr
+    assert "cp .env.example .env" in result.stderr and "coachbot demo" in result.stderr
+    assert "Traceback" not in result.stderr and "alembic" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no coachbot.db, no -wal or -shm beside it
+
+
+@pytest.mark.parametrize("command", ["dispatch", "worker", "sync"])
+def test_a_slack_job_without_a_token_says_so_before_it_creates_a_database(
+    command: str, tmp_path: Path
+) -> None:
+    result = _run(command, env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{command} needs to call Slack" in result.stderr
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_with_a_dotenv_the_message_points_at_it(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_SIGNING_SECRET=s3cret\n")
+    result = _run("run", "--http", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET:" not in result.stderr
+    assert f"Set it in {tmp_path.resolve() / '.env'}" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
 
 
 def test_a_malformed_setting_exits_2_without_a_traceback(tmp_path: Path) -> None:
