@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ from bot.cli import commands, imports, summary
 from bot.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Handler, UsageError
 from bot.logs import setup_logging
 from bot.prompts import PromptsError
-from bot.settings import ConfigError
+from bot.settings import ConfigError, load_log_level
 
 __all__ = ["COMMANDS", "EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "UsageError", "main"]
 
@@ -121,9 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse already printed the usage
         return EXIT_USAGE if exc.code else EXIT_OK
-    level = os.environ.get("LOG_LEVEL")
-    setup_logging(level or ("WARNING" if args.command in QUIET_COMMANDS else None))
     try:
+        level = load_log_level()
+        setup_logging(level or ("WARNING" if args.command in QUIET_COMMANDS else "INFO"))
         return COMMANDS[args.command](args)
     except (ConfigError, UsageError) as exc:
         print(f"coachbot: {exc}", file=sys.stderr)
