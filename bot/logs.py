@@ -33,6 +33,10 @@ def setup_logging(
     # The Slack SDK logs request bodies at DEBUG, and they carry what people wrote.
     for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "waitress", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Alembic says fifteen INFO lines on every start ("setup plugin ...", "Context impl ...")
+    # that matter only to whoever debugs a migration; storage.db logs the one line that counts.
+    debugging = root.getEffectiveLevel() <= logging.DEBUG
+    logging.getLogger("alembic").setLevel(logging.NOTSET if debugging else logging.WARNING)
     root._coachbot = handler  # type: ignore[attr-defined]
     return handler
 

@@ -98,15 +98,38 @@ def _redact_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
-def load_settings(
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def load_log_level(
     environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
-) -> Settings:
-    """Read the environment over `.env`; raise ConfigError naming every bad variable."""
+) -> str | None:
+    """LOG_LEVEL from the environment over `.env`, upper-cased; None when it is unset.
+
+    Apart from the settings because logging is set up first, and for every command,
+    including those that read no other setting (`demo`, `manifest`)."""
+    value = _values(environ, env_file).get("LOG_LEVEL", "").strip().upper()
+    if value and value not in LOG_LEVELS:
+        raise ConfigError(
+            f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {value!r} "
+            "(in the environment or .env)"
+        )
+    return value or None
+
+
+def _values(environ: Mapping[str, str] | None, env_file: str | Path | None) -> dict[str, str]:
     values: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
-    reader = _Reader(values)
+    return values
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Read the environment over `.env`; raise ConfigError naming every bad variable."""
+    reader = _Reader(_values(environ, env_file))
     settings = Settings(
         slack_bot_token=reader.token("SLACK_BOT_TOKEN", ("xoxb-",)),
         slack_signing_secret=reader.text("SLACK_SIGNING_SECRET"),

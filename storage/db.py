@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,9 +11,12 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -137,6 +141,11 @@ def upgrade(engine: Engine) -> None:
         if engine.dialect.name == "postgresql":
             # Several replicas starting together would otherwise race to create the tables.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(746574)")
+        before = MigrationContext.configure(conn).get_current_revision()
         config = alembic_config()
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+    # The console shows Alembic's own INFO lines only at LOG_LEVEL=DEBUG; this one always.
+    if after != before:
+        log.info("db.upgraded from=%s to=%s", before or "empty", after)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.settings import ConfigError, load_settings
+from bot.settings import ConfigError, load_log_level, load_settings
 
 
 def test_defaults_match_the_interface() -> None:
@@ -66,6 +66,16 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     assert s.port == 5000 and s.default_timezone == "Europe/Paris"
 
 
+def test_log_level_is_read_like_the_settings(tmp_path: Path) -> None:
+    assert load_log_level({}, env_file=None) is None
+    env = tmp_path / ".env"
+    env.write_text("LOG_LEVEL=debug\n")
+    assert load_log_level({}, env_file=env) == "DEBUG"
+    assert load_log_level({"LOG_LEVEL": "warning"}, env_file=env) == "WARNING"
+    with pytest.raises(ConfigError, match="LOG_LEVEL must be one of DEBUG, INFO"):
+        load_log_level({"LOG_LEVEL": "verbose"}, env_file=None)
+
+
 def test_secrets_never_show_in_a_repr() -> None:
     s = load_settings(
         {"SLACK_BOT_TOKEN": "xoxb-secret-1", "DATABASE_URL": "postgresql://u:hunter2@h/db"},
@@ -74,10 +84,14 @@ def test_secrets_never_show_in_a_repr() -> None:
     assert "xoxb-secret-1" not in repr(s) and "hunter2" not in repr(s)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        env={"PATH": "/usr/bin:/bin", **env},
+        # PYTHONPATH: this checkout's code, whichever checkout the environment was installed from
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), **env},
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -85,11 +99,76 @@ def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProc
     )
 
 
-def test_run_without_tokens_says_what_is_missing_and_where(tmp_path: Path) -> None:
-    result = _run("run", env={"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}, cwd=tmp_path)
-    assert result.returncode == 2
+def test_a_first_run_without_configuration_says_what_is_missing_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    result = _run("run", env={}, cwd=tmp_path)  # no .env, no variable, an empty folder
+    assert result.returncode == 2 and result.stdout == ""
     assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" in result.stderr
-    assert "api.slack.com/apps" in result.stderr and "Traceback" not in result.stderr
+    assert "api.slack.com/apps" in result.stderr and "SLACK_APP_TOKEN" in result.stderr
+    assert f"a .env file in {tmp_path.resolve()} (there is none yet" in result.stderr
+    assert "cp .env.example .env" in result.stderr and "coachbot demo" in result.stderr
+    assert "Traceback" not in result.stderr and "alembic" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no coachbot.db, no -wal or -shm beside it
+
+
+@pytest.mark.parametrize("command", ["dispatch", "worker", "sync"])
+def test_a_slack_job_without_a_token_says_so_before_it_creates_a_database(
+    command: str, tmp_path: Path
+) -> None:
+    result = _run(command, env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"{command} needs to call Slack" in result.stderr
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_with_a_dotenv_the_message_points_at_it(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_SIGNING_SECRET=s3cret\n")
+    result = _run("run", "--http", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and "SLACK_SIGNING_SECRET:" not in result.stderr
+    assert f"Set it in {tmp_path.resolve() / '.env'}" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
+
+
+def _alembic_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "logger=alembic" in line]
+
+
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["db", "upgrade"], {}),
+        (["dispatch"], {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_API_URL": "http://127.0.0.1:9/"}),
+    ],
+)
+def test_alembic_keeps_its_info_lines_to_itself_by_default(
+    argv: list[str], env: dict[str, str], tmp_path: Path
+) -> None:
+    first = _run(*argv, env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert _alembic_lines(first.stderr) == []
+    # What remains is Coachbot's own line saying what the migrations did.
+    (line,) = first.stderr.splitlines()
+    assert "logger=storage.db db.upgraded from=empty to=" in line
+    again = _run(*argv, env=env, cwd=tmp_path)
+    assert again.returncode == 0 and again.stderr == ""
+    assert (tmp_path / "coachbot.db").exists()
+
+
+def test_log_level_debug_shows_alembic_again_from_dotenv_too(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("LOG_LEVEL=debug\n")
+    result = _run("db", "upgrade", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert any("Running upgrade" in line for line in _alembic_lines(result.stderr))
+
+
+def test_an_unknown_log_level_exits_2_naming_it(tmp_path: Path) -> None:
+    result = _run("manifest", env={"LOG_LEVEL": "loud"}, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_malformed_setting_exits_2_without_a_traceback(tmp_path: Path) -> None:

@@ -1,22 +1,29 @@
-"""`coachbot summary [--week YYYY-Www] [--csv FILE]`: the L&D summary in a terminal."""
+"""`coachbot summary [--week YYYY-Www] [--csv FILE]`: the L&D summary in a terminal.
+
+The reporting module (SQLModel) is imported inside `print_summary`, for the start-up time of
+the commands that do not need it (see bot/cli/commands.py).
+"""
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.core.reporting import (
-    WeekArgumentError,
-    build_csv,
-    build_summary,
-    parse_request,
-    summary_text,
-)
+from bot.cli.common import EXIT_OK, UsageError, open_database
 from bot.prompts import load_prompts
-from bot.settings import Settings
-from storage.db import Database
-from storage.models import utcnow
+from bot.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from storage.db import Database
+
+
+def summary(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    return print_summary(settings, open_database(settings), week=args.week, csv_path=args.csv)
 
 
 def print_summary(
@@ -25,10 +32,16 @@ def print_summary(
     *,
     week: str | None = None,
     csv_path: str | None = None,
-    clock: Callable[[], datetime] = utcnow,
+    clock: Callable[[], datetime] = partial(datetime.now, UTC),
 ) -> int:
     """Print the week's summary (this week by default); with `csv_path`, write the CSV too."""
-    from bot.cli import EXIT_OK, UsageError
+    from bot.core.reporting import (
+        WeekArgumentError,
+        build_csv,
+        build_summary,
+        parse_request,
+        summary_text,
+    )
 
     now = clock()
     try:
