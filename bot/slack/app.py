@@ -36,6 +36,9 @@ LISTENER_THREADS = 64
 # How long a request thread waits for its listener's ack; Bolt's own ack timeout is 3 s and
 # its loop takes over from there.
 ACK_WAIT_SECONDS = 3.0
+# The name of the function Bolt's ThreadListenerRunner submits to run a listener: a Bolt
+# internal, pinned by tests/architecture/test_bolt_internals.py.
+BOLT_ACK_FUNCTION = "run_ack_function_asynchronously"
 
 
 class _AckSignal(threading.local):
@@ -61,7 +64,7 @@ class AckFirstExecutor(ThreadPoolExecutor):
     """
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        if getattr(fn, "__name__", "") != "run_ack_function_asynchronously":
+        if getattr(fn, "__name__", "") != BOLT_ACK_FUNCTION:
             return super().submit(fn, *args, **kwargs)  # lazy listeners: nobody waits
         acked = threading.Event()
 
