@@ -1,0 +1,5 @@
+"""Learning-system sources: each turns a vendor's message into neutral `SourceEvent`s."""
+
+from bot.core.sources.event import SourceError, SourceEvent
+
+__all__ = ["SourceError", "SourceEvent"]
