@@ -47,7 +47,7 @@ from bot.core.enrollment import EnrollmentInput, Intake
 from bot.core.reporting import build_summary
 from bot.prompts import load_prompts
 from bot.runtime import dispatch_client, make_dispatcher
-from bot.sim.fakeslack import signed_request_headers
+from bot.sim.driver import signed_request_headers
 from storage.db import Database, is_sqlite
 from storage.metrics import week_of
 from storage.models import Nudge

@@ -25,7 +25,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.sim.driver import signed_request_headers
+from bot.sim.fakeslack import FakeSlack
 from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block
 from storage.db import Database
 from storage.models import Nudge

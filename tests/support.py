@@ -18,7 +18,8 @@ import psycopg
 import pytest
 
 from bot.settings import Settings
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.sim.driver import signed_request_headers
+from bot.sim.fakeslack import FakeSlack
 from bot.slack.app import create_app, create_web
 from bot.slack.client import make_client
 from bot.web import make_server

@@ -18,7 +18,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.sim.driver import signed_request_headers
+from bot.sim.fakeslack import FakeSlack
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "Hello"}}
 

@@ -26,9 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
-from slack_sdk.signature import SignatureVerifier
 
-__all__ = ["Call", "FakeSlack", "signed_request_headers"]
+__all__ = ["Call", "FakeSlack"]
 
 Json = dict[str, Any]
 
@@ -42,6 +41,10 @@ _TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-")
 # What files.completeUploadExternal accepts: a user id is refused there, unlike chat.postMessage.
 _CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]+$")
 _DEFAULT_FAULT_ERRORS = {500: "fatal_error", 503: "service_unavailable"}
+# The workspace's ids; named here so a driver talking to a fake in another process knows them.
+TEAM_ID = "T0FAKE0001"
+APP_ID = "A0FAKE0001"
+BOT_USER_ID = "U0COACHBOT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +136,10 @@ class FakeSlack:
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
-        self.team_id = "T0FAKE0001"
-        self.app_id = "A0FAKE0001"
+        self.team_id = TEAM_ID
+        self.app_id = APP_ID
         self.bot_id = "B0COACHBOT"
-        self.bot_user_id = "U0COACHBOT"
+        self.bot_user_id = BOT_USER_ID
         self.revoked_tokens: set[str] = set()
         # Socket Mode: the ws:// URL apps.connections.open hands out (a test's local server);
         # None keeps the workspace HTTP-only, and the method answers not_allowed.
@@ -975,23 +978,6 @@ class FakeSlack:
         with self._lock:
             self._serial += 1
             return f"{prefix}{self._serial:09d}"
-
-
-def signed_request_headers(
-    signing_secret: str, body: str, timestamp: int | None = None
-) -> dict[str, str]:
-    """Headers Slack would send with `body`: the v0 signature, its timestamp and the type."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    content_type = (
-        "application/json" if body.lstrip().startswith("{") else "application/x-www-form-urlencoded"
-    )
-    return {
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-        "Content-Type": content_type,
-    }
 
 
 # -- request parsing -------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.sim.driver import signed_request_headers
+from bot.sim.fakeslack import FakeSlack
 from bot.slack.ids import Action
 from tests.support import Bot, eventually
 
