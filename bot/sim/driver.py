@@ -137,7 +137,7 @@ class SlackDriver:
         self.views_seen = 0
         self.ephemerals_seen = 0
 
-    # -- plain requests ------------------------------------------------------------------------
+    # -- plain requests ----------------------------------------------------------------------
 
     def post(self, path: str, body: bytes | str, headers: dict[str, str] | None = None) -> Response:
         data = body.encode() if isinstance(body, str) else body
@@ -160,7 +160,7 @@ class SlackDriver:
         request = self.signed_request(body, timestamp=timestamp, headers=headers)
         return self.post(request.path, request.data, request.headers)
 
-    # -- slash commands --------------------------------------------------------------------------
+    # -- slash commands ----------------------------------------------------------------------
 
     def command_body(self, command: str, text: str = "", *, user: str) -> str:
         return urllib.parse.urlencode(
@@ -259,7 +259,7 @@ class SlackDriver:
         submitted.setdefault("id", f"V{uuid.uuid4().hex[:8].upper()}")
         return self.interact({"type": "view_submission", "user": {"id": user}, "view": submitted})
 
-    # -- events ----------------------------------------------------------------------------------
+    # -- events ------------------------------------------------------------------------------
 
     def event_callback(self, event: Json, *, event_id: str | None = None) -> Json:
         """The Events API wrapper around `event` (Socket Mode sends it inside an envelope)."""
@@ -284,7 +284,7 @@ class SlackDriver:
         body = json.dumps(self.event_callback(event, event_id=event_id))
         return self.signed(body, headers=headers)
 
-    # -- the LMS ---------------------------------------------------------------------------------
+    # -- the LMS -----------------------------------------------------------------------------
 
     def webhook(self, body: Any, *, token: str | _Token | None = _Token.OWN) -> Response:
         """An LMS posts `body` (JSON, or a str or bytes as is) to the enrollment webhook,
@@ -296,7 +296,7 @@ class SlackDriver:
         data = body if isinstance(body, str | bytes) else json.dumps(body)
         return self.post(WEBHOOK_PATH, data, headers)
 
-    # -- what the app did in Slack ---------------------------------------------------------------
+    # -- what the app did in Slack -----------------------------------------------------------
 
     def opened_view(self, *, index: int = -1, timeout: float = 15.0) -> Json:
         """The view the app opened (views.open) after the last command or click, as sent;
