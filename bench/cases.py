@@ -15,10 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.parse
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -47,13 +44,11 @@ from bot.core.enrollment import EnrollmentInput, Intake
 from bot.core.reporting import build_summary
 from bot.prompts import load_prompts
 from bot.runtime import dispatch_client, make_dispatcher
-from bot.sim.fakeslack import signed_request_headers
+from bot.sim.driver import SlackDriver
+from bot.slack.ids import Action
 from storage.db import Database, is_sqlite
 from storage.metrics import week_of
 from storage.models import Nudge
-
-# Where the app's answers to commands and clicks go (the fake Slack's response_url).
-RESPONSE_URL = "http://127.0.0.1:9/response/x"
 
 # Notes for RESULTS.md (query plans, profiles), filled in as the run goes.
 NOTES: list[str] = []
@@ -525,17 +520,17 @@ def process_rows(db: Database, fake: FakeSlackProcess, label: str, sizes: Sizes)
             "SELECT id FROM nudge WHERE idempotency_key = 'ack.click'"
         ).scalar_one()
     manager = slack_id(manager_id - 1)
-    global RESPONSE_URL
-    RESPONSE_URL = fake.api_url.removesuffix("api/") + "response/bench"
     # --no-scheduler: the app replica alone, as behind a load balancer; workers dispatch.
     proc, url = _start_bot(db, fake, scheduler=False)
+    # The app's answers to commands and clicks go to the fake Slack's response_url.
+    slack = SlackDriver(url, SIGNING_SECRET, slack_url=fake.url)
     try:
         time.sleep(2)
-        commands, clicks = ack_latency(url, manager, nudge_id, sizes.ack_requests)
+        commands, clicks = ack_latency(slack, manager, nudge_id, sizes.ack_requests)
         # The summary inside the process, as a lead's /training-summary builds it; memory is
         # read once its chart and CSV have reached Slack, the peak too.
         uploads = fake.counts().get("files.completeUploadExternal", 0)
-        _post(url, _command_body("/training-summary", "", "ULEAD"))
+        _post(slack, slack.command_body("/training-summary", user="ULEAD"))
         peak = 0.0
         deadline = time.monotonic() + 120
         while fake.counts().get("files.completeUploadExternal", 0) == uploads:
@@ -572,73 +567,46 @@ def process_rows(db: Database, fake: FakeSlackProcess, label: str, sizes: Sizes)
     return rows
 
 
-def _command_body(command: str, text: str, user: str) -> str:
-    return urllib.parse.urlencode(
-        {
-            "command": command,
-            "text": text,
-            "user_id": user,
-            "user_name": user.lower(),
-            "team_id": "T0FAKE0001",
-            "channel_id": "D" + user[1:],
-            "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
-            "response_url": RESPONSE_URL,
-        }
-    )
-
-
-def _click_body(user: str, nudge_id: int) -> str:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T0FAKE0001"},
-        "api_app_id": "A0FAKE0001",
-        "trigger_id": f"trigger-{uuid.uuid4().hex[:8]}",
-        "container": {"type": "message", "channel_id": "D" + user[1:], "message_ts": "1.1"},
-        "channel": {"id": "D" + user[1:]},
-        "message": {"ts": "1700000000.000100", "text": ""},
-        "response_url": RESPONSE_URL,
-        "actions": [
-            {
-                "action_id": "log_conversation",
-                "block_id": "b",
-                "type": "button",
-                "value": str(nudge_id),
-                "action_ts": "1700000000.000001",
-            }
-        ],
+def _prompt_dm(manager: str, nudge_id: int) -> dict[str, Any]:
+    """The pre-training DM a click is on, as the fake Slack stores it: its one button."""
+    button = {
+        "type": "button",
+        "action_id": Action.LOG_CONVERSATION,
+        "value": str(nudge_id),
+        "text": {"type": "plain_text", "text": "Log our conversation"},
     }
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+    return {
+        "channel": "D" + manager[1:],
+        "ts": "1700000000.000100",
+        "text": "",
+        "blocks": [{"type": "actions", "block_id": "b", "elements": [button]}],
+    }
 
 
-def _post(url: str, body: str, connection: Any = None) -> float:
-    """One signed request; with `connection` (an http.client.HTTPConnection) over keep-alive,
-    as Slack's own servers send them, else on a new connection."""
-    headers = signed_request_headers(SIGNING_SECRET, body)
+def _post(slack: SlackDriver, body: str, connection: Any = None) -> float:
+    """One signed request, timed from sending to the answer's last byte; with `connection`
+    (an http.client.HTTPConnection) over keep-alive, as Slack's own servers send them, else
+    on a new connection."""
+    request = slack.signed_request(body)
     if connection is not None:
-        data = body.encode()
         t0 = time.perf_counter()
-        connection.request("POST", "/slack/events", body=data, headers=headers)
+        connection.request("POST", request.path, body=request.data, headers=request.headers)
         answer = connection.getresponse()
         payload = answer.read()
         seconds = time.perf_counter() - t0
         if answer.status != 200:
             raise RuntimeError(f"{answer.status} {payload[:300]!r} for {body[:300]}")
         return seconds
-    request = urllib.request.Request(
-        url + "/slack/events", data=body.encode(), headers=headers, method="POST"
-    )
     t0 = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            answer.read()
-    except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"{exc.code} {exc.read()[:300]!r} for {body[:300]}") from None
-    return time.perf_counter() - t0
+    response = slack.post(request.path, request.data, request.headers)
+    seconds = time.perf_counter() - t0
+    if response.status != 200:
+        raise RuntimeError(f"{response.status} {response.body[:300]!r} for {body[:300]}")
+    return seconds
 
 
 def ack_latency(
-    url: str,
+    slack: SlackDriver,
     manager: str,
     nudge_id: int,
     total: int,
@@ -660,7 +628,7 @@ def ack_latency(
         commands: list[float] = []
         clicks: list[float] = []
         lock = threading.Lock()
-        host, _, port = url.removeprefix("http://").partition(":")
+        host, _, port = slack.app_url.removeprefix("http://").partition(":")
         connected = threading.Barrier(len(_plan) + 1)
 
         def client(requests: list[tuple[str, str]]) -> None:
@@ -670,7 +638,7 @@ def ack_latency(
             connected.wait()
             _go.wait()
             for kind, body in requests:
-                seconds = _post(url, body, connection)
+                seconds = _post(slack, body, connection)
                 with lock:
                     (clicks if kind == "click" else commands).append(seconds)
             connection.close()
@@ -686,23 +654,24 @@ def ack_latency(
         return commands, clicks
 
     per_thread = max(2, total // clients)
+    dm = _prompt_dm(manager, nudge_id)
     plans: list[list[tuple[str, str]]] = [
         [
-            ("click", _click_body(manager, nudge_id))
+            ("click", slack.click_body(dm, Action.LOG_CONVERSATION, user=manager))
             if (t + k) % 2
-            else ("command", _command_body("/goal", "list", slack_id(t * 97 + k)))
+            else ("command", slack.command_body("/goal", "list", user=slack_id(t * 97 + k)))
             for k in range(per_thread)
         ]
         for t in range(clients)
     ]
     for k in range(10):  # warm up: imports, connection pool
-        _post(url, _command_body("/goal", "list", slack_id(k)))
+        _post(slack, slack.command_body("/goal", "list", user=slack_id(k)))
     ctx = mp.get_context("spawn")
     go, out = ctx.Event(), ctx.Queue()
     workers = [
         ctx.Process(
             target=ack_latency,
-            args=(url, manager, nudge_id, total),
+            args=(slack, manager, nudge_id, total),
             kwargs={"_plan": plans[i::processes], "_go": go, "_out": out},
             daemon=True,
         )

@@ -236,6 +236,8 @@ class FakeSlackProcess:
         self._proc = ctx.Process(target=_serve_fake, args=(child, latency, users), daemon=True)
         self._proc.start()
         self.api_url: str = self._conn.recv()
+        # Where the app's answers to commands and clicks go (response_url) in that workspace.
+        self.url = self.api_url.removesuffix("/api/")
 
     def counts(self) -> dict[str, int]:
         self._conn.send("counts")

@@ -8,15 +8,10 @@ simulated people only decide what to click and type when a DM reaches them.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,8 +20,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
-from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block
+from bot.sim.driver import (
+    SlackDriver,
+    buttons,
+    checkbox_value,
+    date_value,
+    radio_value,
+    text_value,
+    user_value,
+    users_value,
+)
+from bot.sim.fakeslack import FakeSlack
+from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block
 from storage.db import Database
 from storage.models import Nudge
 
@@ -274,139 +279,6 @@ def render_blocks(blocks: list[dict[str, Any]], names: dict[str, str], out: Out)
     return lines
 
 
-# -- talking to the app as Slack does -------------------------------------------------------
-
-
-class SlackSide:
-    """Sends signed requests to the app's HTTP routes: what Slack does for each person."""
-
-    def __init__(self, url: str, fake: FakeSlack) -> None:
-        self.url = url
-        self.fake = fake
-
-    def _post(self, path: str, body: str, headers: dict[str, str]) -> Any:
-        request = urllib.request.Request(self.url + path, data=body.encode(), headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                data = answer.read()
-        except urllib.error.HTTPError as error:
-            data = error.read()
-        return json.loads(data) if data.strip().startswith(b"{") else None
-
-    def signed(self, body: str) -> Any:
-        return self._post("/slack/events", body, signed_request_headers(SIGNING_SECRET, body))
-
-    def command(self, user: str, command: str, text: str = "") -> Any:
-        views = self.fake.count("views.open")
-        form = {
-            "command": command,
-            "text": text,
-            "user_id": user,
-            "team_id": self.fake.team_id,
-            "channel_id": self.fake.dm_channel(user),
-            "trigger_id": f"t-{uuid.uuid4().hex[:8]}",
-            "response_url": f"{self.fake.url}/response/{uuid.uuid4().hex[:8]}",
-        }
-        answer = self.signed(urllib.parse.urlencode(form))
-        self._settle(views)
-        return answer
-
-    def click(
-        self, user: str, message: dict[str, Any], action_id: str, value: str | None = None
-    ) -> None:
-        element = _elements(message)[action_id]
-        action: dict[str, Any] = {
-            "action_id": action_id,
-            "block_id": element["block_id"],
-            "type": element["type"],
-        }
-        if element["type"] == "radio_buttons":
-            action["selected_option"] = {
-                "value": value,
-                "text": {"type": "plain_text", "text": value},
-            }
-        else:
-            action["value"] = element.get("value")
-        views = self.fake.count("views.open")
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user},
-            "team": {"id": self.fake.team_id},
-            "trigger_id": f"t-{uuid.uuid4().hex[:8]}",
-            "container": {
-                "type": "message",
-                "channel_id": message["channel"],
-                "message_ts": message["ts"],
-            },
-            "channel": {"id": message["channel"]},
-            "message": {"ts": message["ts"]},
-            "response_url": f"{self.fake.url}/response/{uuid.uuid4().hex[:8]}",
-            "actions": [action],
-        }
-        self.signed(urllib.parse.urlencode({"payload": json.dumps(payload)}))
-        self._settle(views)
-
-    def _settle(self, views_before: int) -> None:
-        # Listeners do their work after the ack; wait briefly for a modal they open.
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline and self.fake.count("views.open") == views_before:
-            time.sleep(0.005)
-
-    def last_view(self) -> dict[str, Any]:
-        view = self.fake.calls_to("views.open")[-1].params["view"]
-        return view if isinstance(view, dict) else json.loads(view)
-
-    def submit(self, user: str, view: dict[str, Any], values: dict[str, Any]) -> Any:
-        state = {"values": {block: {INPUT_ACTION: value} for block, value in values.items()}}
-        payload = {
-            "type": "view_submission",
-            "user": {"id": user},
-            "team": {"id": self.fake.team_id},
-            "view": {**view, "id": "VDEMO", "state": state},
-        }
-        return self.signed(urllib.parse.urlencode({"payload": json.dumps(payload)}))
-
-    def event(self, event: dict[str, Any]) -> None:
-        body = {
-            "type": "event_callback",
-            "team_id": self.fake.team_id,
-            "event": event,
-            "event_id": f"Ev{uuid.uuid4().hex[:10]}",
-            "event_time": int(time.time()),
-        }
-        self.signed(json.dumps(body))
-
-    def webhook(self, body: dict[str, Any]) -> Any:
-        return self._post(
-            "/api/enrollments",
-            json.dumps(body),
-            {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "Content-Type": "application/json"},
-        )
-
-
-def _elements(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for block in message.get("blocks") or []:
-        for element in [*(block.get("elements") or []), block.get("accessory") or {}]:
-            if element.get("action_id"):
-                found.setdefault(
-                    element["action_id"], {**element, "block_id": block.get("block_id", "b")}
-                )
-    return found
-
-
-def text_input(value: str) -> dict[str, Any]:
-    return {"type": "plain_text_input", "value": value}
-
-
-def radio(value: str) -> dict[str, Any]:
-    return {"type": "radio_buttons", "selected_option": {"value": value}}
-
-
-def picked(day: date) -> dict[str, Any]:
-    return {"type": "datepicker", "selected_date": day.isoformat()}
-
-
 # -- the six weeks ----------------------------------------------------------------------------
 
 
@@ -437,45 +309,41 @@ class Demo:
     def react(self, person: Persona, message: dict[str, Any], kind: str | None) -> None:
         slack, out = self.slack, self.out
         first = f"{self.clock().astimezone(ZoneInfo(person.tz)):%H:%M} {person.name.split()[0]}"
-        buttons = _elements(message)
+        actions = buttons(message)
         now = self.clock()
         local_day = now.astimezone(ZoneInfo(person.tz)).date()
         if kind == "goal_invite":
             if person.interest:
                 slack.click(
-                    person.slack_id,
                     message,
                     Action.INTEREST,
-                    f"{_nudge_id(message)}:{person.interest}",
+                    user=person.slack_id,
+                    value=f"{_nudge_id(message)}:{person.interest}",
                 )
                 level = {"1": "A little", "2": "Somewhat", "3": "A lot"}[person.interest]
                 out.say(f"      {first} answers: matters to me {out.bold(level.lower())}")
             if person.goal and person.slack_id in ("UADA", "UTOM", "UBEN"):
-                slack.command(person.slack_id, "/goal", person.goal)
+                slack.command("/goal", person.goal, user=person.slack_id)
                 out.say(f"      {first} types {out.bold('/goal ' + person.goal)}")
                 self._bump("goals")
             elif person.goal:
-                slack.click(person.slack_id, message, Action.SHARE_GOAL)
-                view = slack.last_view()
+                slack.click(message, Action.SHARE_GOAL, user=person.slack_id)
                 slack.submit(
-                    person.slack_id,
-                    view,
+                    slack.opened_view(),
                     {
-                        Block.GOAL_TEXT: text_input(person.goal),
-                        Block.GOAL_MEASURE: text_input("My manager and I look at it together"),
-                        Block.SHARE: {
-                            "type": "checkboxes",
-                            "selected_options": [{"value": SHARE_OPTION_VALUE}],
-                        },
+                        Block.GOAL_TEXT: text_value(person.goal),
+                        Block.GOAL_MEASURE: text_value("My manager and I look at it together"),
+                        Block.SHARE: checkbox_value([SHARE_OPTION_VALUE]),
                     },
+                    user=person.slack_id,
                 )
                 out.say(f"      {first} clicks [ Share my goal ] and writes: {person.goal}")
                 self._bump("goals")
-        elif kind in ("pre_training", "reminder") and Action.LOG_CONVERSATION in buttons:
+        elif kind in ("pre_training", "reminder") and Action.LOG_CONVERSATION in actions:
             report = self._learner_of(message)
             if person.slack_id == "USAM" and report == "UTOM" and "USAM-pre" not in self.snoozed:
                 self.snoozed.add("USAM-pre")
-                slack.click(person.slack_id, message, Action.REMIND_TOMORROW)
+                slack.click(message, Action.REMIND_TOMORROW, user=person.slack_id)
                 out.say(f"      {first} clicks {out.yellow('[ Remind me tomorrow ]')}")
                 self._bump("snoozes")
                 return
@@ -483,46 +351,46 @@ class Demo:
                 self.fake_thread_reply(
                     person, message, "Hana and I agreed this one can wait for next quarter."
                 )
-                slack.click(person.slack_id, message, Action.NOT_NEEDED)
+                slack.click(message, Action.NOT_NEEDED, user=person.slack_id)
                 slack.submit(
-                    person.slack_id,
-                    slack.last_view(),
-                    {Block.REASON: text_input("Postponed to next quarter")},
+                    slack.opened_view(),
+                    {Block.REASON: text_value("Postponed to next quarter")},
+                    user=person.slack_id,
                 )
                 out.say(f"      {first} clicks [ Not needed ]: Postponed to next quarter")
                 return
             if person.slack_id == "UKENJI" and report == "UBEN" and kind != "reminder":
                 out.say(f"      {first} is busy today and does not answer")
                 return
-            slack.click(person.slack_id, message, Action.LOG_CONVERSATION)
+            slack.click(message, Action.LOG_CONVERSATION, user=person.slack_id)
             what = BY_ID[report].goal or "Get the basics right"
             slack.submit(
-                person.slack_id,
-                slack.last_view(),
+                slack.opened_view(),
                 {
-                    Block.WHAT: text_input(what),
-                    Block.WHY: text_input("The team needs it this quarter"),
-                    Block.HOW: text_input("Try it in the next team meeting; I'll give feedback"),
-                    Block.ORG_IMPORTANCE: radio("3" if report != "URUI" else "1"),
-                    Block.CHECKIN_ON: picked(local_day + timedelta(days=14)),
+                    Block.WHAT: text_value(what),
+                    Block.WHY: text_value("The team needs it this quarter"),
+                    Block.HOW: text_value("Try it in the next team meeting; I'll give feedback"),
+                    Block.ORG_IMPORTANCE: radio_value("3" if report != "URUI" else "1"),
+                    Block.CHECKIN_ON: date_value(local_day + timedelta(days=14)),
                 },
+                user=person.slack_id,
             )
             out.say(
                 f"      {first} clicks {out.green('[ Log our conversation ]')}, "
                 f"agrees on what, why and how"
             )
             self._bump("logged")
-        elif kind == "debrief" and Action.LOG_CONVERSATION in buttons:
-            slack.click(person.slack_id, message, Action.LOG_CONVERSATION)
+        elif kind == "debrief" and Action.LOG_CONVERSATION in actions:
+            slack.click(message, Action.LOG_CONVERSATION, user=person.slack_id)
             slack.submit(
-                person.slack_id,
-                slack.last_view(),
+                slack.opened_view(),
                 {
-                    Block.TAKEAWAYS: text_input("Listening before advising"),
-                    Block.FIRST_APPLICATION: text_input("Monday's 1:1"),
-                    Block.SUPPORT: text_input("I'll sit in once and give feedback"),
-                    Block.CHECKIN_ON: picked(local_day + timedelta(days=21)),
+                    Block.TAKEAWAYS: text_value("Listening before advising"),
+                    Block.FIRST_APPLICATION: text_value("Monday's 1:1"),
+                    Block.SUPPORT: text_value("I'll sit in once and give feedback"),
+                    Block.CHECKIN_ON: date_value(local_day + timedelta(days=21)),
                 },
+                user=person.slack_id,
             )
             out.say(f"      {first} logs the debrief: takeaways, first try, support")
             self._bump("logged")
@@ -536,7 +404,7 @@ class Demo:
                 "partly": Action.PARTLY,
                 "not_yet": Action.NOT_YET,
             }[answer]
-            slack.click(person.slack_id, message, action)
+            slack.click(message, action, user=person.slack_id)
             label = answer.replace("_", " ").capitalize()
             out.say(f"      {first} clicks {out.green('[ ' + label + ' ]')}")
             self._bump("follow-ups")
@@ -619,7 +487,15 @@ class Demo:
             self.db = Database(settings.database_url)
             self.db.upgrade()
             with self._app(settings) as url:
-                self.slack = SlackSide(url, fake)
+                # A person looks for a moment, after a command or click, for the modal it opens.
+                self.slack = SlackDriver(
+                    url,
+                    SIGNING_SECRET,
+                    fake,
+                    webhook_token=WEBHOOK_TOKEN,
+                    clock=self.clock,
+                    settle=0.5,
+                )
                 self._intro(start)
                 self._enroll(start)
                 self._weeks(start)
@@ -717,37 +593,36 @@ class Demo:
                     "starts_on": coaching[0].isoformat(),
                     "ends_on": coaching[1].isoformat(),
                 }
-            )
+            ).json()
             assert answer and answer.get("result") == "created", answer
         out.say(
             f"  LMS webhook: 5 learners in {out.bold('Coaching Skills')}, "
             f"{coaching[0]:%a %d %b}-{coaching[1]:%a %d %b}"
         )
-        slack.command("UMAYA", "/enroll")
-        view = slack.last_view()
+        slack.command("/enroll", user="UMAYA")
         answer = slack.submit(
-            "UMAYA",
-            view,
+            slack.opened_view(),
             {
-                Block.LEARNERS: {"type": "multi_users_select", "selected_users": ["UINES"]},
-                Block.TRAINING: text_input("Giving Feedback"),
-                Block.STARTS_ON: picked(feedback[0]),
-                Block.ENDS_ON: picked(feedback[1]),
-                Block.MANAGER: {"type": "users_select", "selected_user": None},
+                Block.LEARNERS: users_value(["UINES"]),
+                Block.TRAINING: text_value("Giving Feedback"),
+                Block.STARTS_ON: date_value(feedback[0]),
+                Block.ENDS_ON: date_value(feedback[1]),
+                Block.MANAGER: user_value(None),
             },
-        )
+            user="UMAYA",
+        ).json()
         assert answer and answer.get("response_action") == "update", answer
-        slack.command("USAM", "/enroll")
+        slack.command("/enroll", user="USAM")
         slack.submit(
-            "USAM",
-            slack.last_view(),
+            slack.opened_view(),
             {
-                Block.LEARNERS: {"type": "multi_users_select", "selected_users": ["ULEO"]},
-                Block.TRAINING: text_input("Giving Feedback"),
-                Block.STARTS_ON: picked(feedback[0]),
-                Block.ENDS_ON: picked(feedback[1]),
-                Block.MANAGER: {"type": "users_select", "selected_user": None},
+                Block.LEARNERS: users_value(["ULEO"]),
+                Block.TRAINING: text_value("Giving Feedback"),
+                Block.STARTS_ON: date_value(feedback[0]),
+                Block.ENDS_ON: date_value(feedback[1]),
+                Block.MANAGER: user_value(None),
             },
+            user="USAM",
         )
         out.say(
             f"  /enroll modal: Maya enrolls Ines, Sam enrolls Leo in "

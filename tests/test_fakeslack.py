@@ -1,9 +1,11 @@
-"""The fake Slack Web API, driven through the real slack_sdk WebClient."""
+"""The simulation kit: the fake Slack Web API, driven through the real slack_sdk WebClient,
+and the driver's requests as Slack would send them."""
 
 from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +20,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.sim.driver import SlackDriver, signed_request_headers
+from bot.sim.fakeslack import FakeSlack
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "Hello"}}
 
@@ -418,3 +421,64 @@ def test_signed_request_headers_verify() -> None:
     old = signed_request_headers("secret", "a=1", timestamp=1_700_000_000)
     assert old["X-Slack-Request-Timestamp"] == "1700000000"
     assert old["Content-Type"] == "application/x-www-form-urlencoded"
+
+
+def test_the_fake_keeps_no_state_at_module_level() -> None:
+    """Two workspaces in one process (a test's and a demo's) share nothing: every mutable
+    thing in bot.sim.fakeslack is a constant or lives on a FakeSlack."""
+    import bot.sim.fakeslack as module
+
+    mutable = {
+        name
+        for name, value in vars(module).items()
+        if isinstance(value, dict | list | set) and name.lstrip("_") != name.lstrip("_").upper()
+    }
+    assert mutable <= {"__all__", "__annotations__", "__builtins__"}, mutable
+
+
+def test_the_driver_signs_as_slack_does_without_sending(fake: FakeSlack) -> None:
+    driver = SlackDriver("http://127.0.0.1:9", "secret", fake)
+    body = driver.command_body("/goal", "list", user="U100")
+    request = driver.signed_request(body)
+    assert request.path == "/slack/events" and request.data == body.encode()
+    assert SignatureVerifier("secret").is_valid(
+        body=body,
+        timestamp=request.headers["X-Slack-Request-Timestamp"],
+        signature=request.headers["X-Slack-Signature"],
+    )
+    form = dict(urllib.parse.parse_qsl(body))
+    assert form["team_id"] == fake.team_id and form["channel_id"] == fake.dm_channel("U100")
+    assert form["response_url"].startswith(fake.url + "/response/")
+    assert fake.calls == []
+
+
+def test_a_click_is_on_a_message_or_on_a_view(fake: FakeSlack) -> None:
+    driver = SlackDriver("http://127.0.0.1:9", "secret", fake)
+    option = {"value": "7:3", "text": {"type": "plain_text", "text": "A lot"}}
+    blocks = [
+        {
+            "type": "actions",
+            "block_id": "answers",
+            "elements": [
+                {"type": "button", "action_id": "go", "value": "7"},
+                {"type": "radio_buttons", "action_id": "pick", "options": [option]},
+            ],
+        }
+    ]
+    message = {"channel": "D100", "ts": "1.5", "text": "Hi", "blocks": blocks}
+    click = driver.click_payload(message, "go", user="U100")
+    assert click["container"] == {
+        "type": "message",
+        "channel_id": "D100",
+        "message_ts": "1.5",
+        "is_ephemeral": False,
+    }
+    assert click["actions"][0]["value"] == "7" and click["actions"][0]["block_id"] == "answers"
+    picked = driver.click_payload(message, "pick", user="U100", value="7:3")
+    assert picked["actions"][0]["selected_option"] == option
+
+    home = {"type": "home", "id": "VHOME", "blocks": blocks}
+    on_view = driver.click_payload(home, "go", user="U100", value="8")
+    assert on_view["container"] == {"type": "view", "view_id": "VHOME"}
+    assert on_view["view"] is home and "channel" not in on_view
+    assert on_view["actions"][0]["value"] == "8"

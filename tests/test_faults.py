@@ -30,18 +30,13 @@ from support import (
     Clock,
     Served,
     ada_and_grace,
-    buttons,
-    click,
-    date_value,
     dispatch_due,
     eventually,
     make_settings,
-    opened_view,
-    radio_value,
-    text_value,
     throwaway_pg,
 )
 
+from bot.sim.driver import buttons, date_value, radio_value, text_value
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.app import create_app, create_web
 from bot.slack.client import make_client
@@ -155,14 +150,14 @@ def test_views_open_failing_tells_the_manager_and_a_second_click_works(bot: Bot,
     ada_and_grace(bot)
     dm = _prompt(bot, PRE)
     fault = Fault(bot.fake, "views.open", mode)
-    assert click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE").status == 200
+    assert bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE").status == 200
     fault.heal()
     # Not silence: the trigger is spent, so the manager is told to try again.
     assert any(ERROR_TEXT in t for t in _ephemerals_to(bot, "UGRACE"))
     assert _records(bot) == []
-    assert click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE").status == 200
-    view = opened_view(bot)
-    assert bot.view_submission(view, PRE_VALUES, user="UGRACE").status == 200
+    assert bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE").status == 200
+    view = bot.opened_view()
+    assert bot.submit(view, PRE_VALUES, user="UGRACE").status == 200
     assert len(_records(bot)) == 1
 
 
@@ -170,13 +165,13 @@ def test_views_open_failing_tells_the_manager_and_a_second_click_works(bot: Bot,
 def test_chat_update_failing_still_stores_the_logged_conversation_once(bot: Bot, mode: str) -> None:
     ada_and_grace(bot)
     dm = _prompt(bot, PRE)
-    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
-    view = opened_view(bot)
+    bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE")
+    view = bot.opened_view()
     fault = Fault(bot.fake, "chat.update", mode)
-    answer = bot.view_submission(view, PRE_VALUES, user="UGRACE")
+    answer = bot.submit(view, PRE_VALUES, user="UGRACE")
     assert answer.status == 200 and answer.json() in ({}, None)  # the modal closes at once
     fault.heal()
-    assert bot.view_submission(view, PRE_VALUES, user="UGRACE").status == 200  # submit again
+    assert bot.submit(view, PRE_VALUES, user="UGRACE").status == 200  # submit again
     records = _records(bot)
     assert len(records) == 1 and records[0].what == "Run better 1:1s"
     _still_serving(bot)
@@ -189,10 +184,10 @@ def test_chat_update_failing_on_a_follow_up_click_keeps_the_answer(bot: Bot, mod
     ada_and_grace(bot)
     dm = copy.deepcopy(_prompt(bot, FOLLOW))  # the buttons as the manager saw them
     fault = Fault(bot.fake, "chat.update", mode)
-    assert click(bot, dm, Action.PARTLY, user="UGRACE").status == 200
+    assert bot.click(dm, Action.PARTLY, user="UGRACE").status == 200
     fault.heal()
     assert [r.outcome for r in eventually(lambda: _records(bot))] == ["partly"]
-    assert click(bot, dm, Action.APPLIED, user="UGRACE").status == 200  # clicks again
+    assert bot.click(dm, Action.APPLIED, user="UGRACE").status == 200  # clicks again
     time.sleep(0.3)
     assert [r.outcome for r in _records(bot)] == ["partly"]
 
@@ -202,7 +197,7 @@ def test_chat_update_failing_on_snooze_keeps_the_snooze(bot: Bot, mode: str) -> 
     ada_and_grace(bot)
     dm = _prompt(bot, PRE)
     fault = Fault(bot.fake, "chat.update", mode)
-    assert click(bot, dm, Action.REMIND_TOMORROW, user="UGRACE").status == 200
+    assert bot.click(dm, Action.REMIND_TOMORROW, user="UGRACE").status == 200
     fault.heal()
 
     def snoozed() -> bool:
@@ -227,7 +222,7 @@ def test_chat_post_ephemeral_failing_still_stores_the_learners_interest(
         if o["value"].endswith(":3")
     )
     fault = Fault(bot.fake, "chat.postEphemeral", mode)
-    assert click(bot, invite, Action.INTEREST, user="UADA", value=nudge_id).status == 200
+    assert bot.click(invite, Action.INTEREST, user="UADA", value=nudge_id).status == 200
     fault.heal()
     with bot.db.session() as s:
         assert s.exec(select(Enrollment)).one().learner_interest == 3
@@ -380,8 +375,8 @@ def test_a_listener_that_crashes_before_its_ack_still_answers_200_with_a_message
     Slack with 200 and tells the person instead."""
     ada_and_grace(bot)
     dm = _prompt(bot, PRE)
-    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
-    view = opened_view(bot)
+    bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE")
+    view = bot.opened_view()
     real = bot.db.session
 
     def broken() -> Any:
@@ -389,7 +384,7 @@ def test_a_listener_that_crashes_before_its_ack_still_answers_200_with_a_message
 
     bot.db.session = broken  # type: ignore[method-assign]
     try:
-        answer = bot.view_submission(view, PRE_VALUES, user="UGRACE")
+        answer = bot.submit(view, PRE_VALUES, user="UGRACE")
         command = bot.command("/enroll", user="UGRACE")  # acks first: still 200
         goal = bot.command("/goal", "list", user="UADA")
     finally:
@@ -399,7 +394,7 @@ def test_a_listener_that_crashes_before_its_ack_still_answers_200_with_a_message
     assert ERROR_TEXT in str(answer.json()["errors"])
     assert command.status == 200 and goal.status == 200
     eventually(lambda: any(ERROR_TEXT in str(r.get("text")) for r in bot.fake.responses))
-    assert bot.view_submission(view, PRE_VALUES, user="UGRACE").status == 200
+    assert bot.submit(view, PRE_VALUES, user="UGRACE").status == 200
     assert len(_records(bot)) == 1
 
 

@@ -213,29 +213,22 @@ def _reply_envelope(
     bot: Bot, dm: dict[str, Any], text: str, *, event_id: str, retry: int = 0
 ) -> dict[str, Any]:
     ts = f"{1800000000 + abs(hash(event_id)) % 100000}.000100"
+    reply = {
+        "type": "message",
+        "channel_type": "im",
+        "channel": dm["channel"],
+        "user": "UGRACE",
+        "text": text,
+        "ts": ts,
+        "thread_ts": dm["ts"],
+    }
     return {
         "type": "events_api",
         "envelope_id": str(uuid.uuid4()),
         "accepts_response_payload": False,
         "retry_attempt": retry,
         "retry_reason": "timeout" if retry else "",
-        "payload": {
-            "type": "event_callback",
-            "team_id": bot.fake.team_id,
-            "api_app_id": bot.fake.app_id,
-            "event_id": event_id,
-            "event_time": 1800000000,
-            "authorizations": [{"user_id": bot.fake.bot_user_id, "is_bot": True}],
-            "event": {
-                "type": "message",
-                "channel_type": "im",
-                "channel": dm["channel"],
-                "user": "UGRACE",
-                "text": text,
-                "ts": ts,
-                "thread_ts": dm["ts"],
-            },
-        },
+        "payload": bot.event_callback(reply, event_id=event_id),
     }
 
 

@@ -26,9 +26,8 @@ from urllib.parse import parse_qsl, urlsplit
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
-from slack_sdk.signature import SignatureVerifier
 
-__all__ = ["Call", "FakeSlack", "signed_request_headers"]
+__all__ = ["Call", "FakeSlack"]
 
 Json = dict[str, Any]
 
@@ -42,6 +41,10 @@ _TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-")
 # What files.completeUploadExternal accepts: a user id is refused there, unlike chat.postMessage.
 _CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]+$")
 _DEFAULT_FAULT_ERRORS = {500: "fatal_error", 503: "service_unavailable"}
+# The workspace's ids; named here so a driver talking to a fake in another process knows them.
+TEAM_ID = "T0FAKE0001"
+APP_ID = "A0FAKE0001"
+BOT_USER_ID = "U0COACHBOT"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +136,10 @@ class FakeSlack:
 
     def __init__(self, latency: float = 0.0) -> None:
         self.latency = latency
-        self.team_id = "T0FAKE0001"
-        self.app_id = "A0FAKE0001"
+        self.team_id = TEAM_ID
+        self.app_id = APP_ID
         self.bot_id = "B0COACHBOT"
-        self.bot_user_id = "U0COACHBOT"
+        self.bot_user_id = BOT_USER_ID
         self.revoked_tokens: set[str] = set()
         # Socket Mode: the ws:// URL apps.connections.open hands out (a test's local server);
         # None keeps the workspace HTTP-only, and the method answers not_allowed.
@@ -171,6 +174,10 @@ class FakeSlack:
         self._uploads: dict[str, _Upload] = {}
         self._last_ts_us = 0
         self._serial = 0
+        # Why Slack would refuse each block seen so far ("" if it would not), by its JSON:
+        # slack_sdk's block parsing dominates a call's cost, and apps send the same blocks
+        # over and over. Read and written under _lock, like the rest of the workspace.
+        self._block_verdicts: dict[str, str] = {}
 
         self._methods: dict[str, Callable[[Json, str], Json]] = {
             "auth.test": self._auth_test,
@@ -547,7 +554,7 @@ class FakeSlack:
 
     def _chat_post_message(self, p: Json, token: str) -> Json:
         channel = self._resolve_channel(p.get("channel"))
-        _check_message(p)
+        _check_message(p, self._block_verdicts)
         metadata = _check_metadata(p.get("metadata"))
         message = self._store_message(
             channel,
@@ -567,7 +574,7 @@ class FakeSlack:
         message = self._by_key.get((channel, ts))
         if message is None:
             raise _ApiError("message_not_found")
-        _check_message(p)
+        _check_message(p, self._block_verdicts)
         metadata = _check_metadata(p.get("metadata"))
         if "text" in p:
             message["text"] = p.get("text") or ""
@@ -590,7 +597,7 @@ class FakeSlack:
         user = p.get("user")
         if not user:
             raise _ApiError("user_not_found")
-        _check_message(p)
+        _check_message(p, self._block_verdicts)
         ts = self._next_ts()
         self.ephemerals.append(
             {
@@ -712,7 +719,7 @@ class FakeSlack:
     def _open_view(self, p: Json) -> Json:
         if not p.get("trigger_id"):
             raise _invalid_arguments(["missing required field: trigger_id"])
-        view = _check_view(p.get("view"), ("modal",))
+        view = _check_view(p.get("view"), ("modal",), self._block_verdicts)
         stored = self._new_view(view)
         self.views[stored["id"]] = stored
         return stored
@@ -730,7 +737,7 @@ class FakeSlack:
             raise _ApiError("not_found")
         if p.get("hash") and p["hash"] != current["hash"]:
             raise _ApiError("hash_conflict")
-        view = _check_view(p.get("view"), ("modal",))
+        view = _check_view(p.get("view"), ("modal",), self._block_verdicts)
         stored = self._new_view(view, like=current)
         self.views[stored["id"]] = stored
         return {"view": stored}
@@ -745,7 +752,7 @@ class FakeSlack:
         current = self.home_views.get(user_id)
         if current is not None and p.get("hash") and p["hash"] != current["hash"]:
             raise _ApiError("hash_conflict")
-        view = _check_view(p.get("view"), ("home",))
+        view = _check_view(p.get("view"), ("home",), self._block_verdicts)
         stored = self._new_view(view, like=current)
         self.home_views[user_id] = stored
         self.views[stored["id"]] = stored
@@ -973,23 +980,6 @@ class FakeSlack:
             return f"{prefix}{self._serial:09d}"
 
 
-def signed_request_headers(
-    signing_secret: str, body: str, timestamp: int | None = None
-) -> dict[str, str]:
-    """Headers Slack would send with `body`: the v0 signature, its timestamp and the type."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(signing_secret).generate_signature(timestamp=ts, body=body)
-    assert signature is not None
-    content_type = (
-        "application/json" if body.lstrip().startswith("{") else "application/x-www-form-urlencoded"
-    )
-    return {
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature,
-        "Content-Type": content_type,
-    }
-
-
 # -- request parsing -------------------------------------------------------------------------
 
 
@@ -1107,25 +1097,30 @@ def _invalid_arguments(errors: list[str]) -> _ApiError:
     return _ApiError("invalid_arguments", errors=errors, response_metadata={"messages": messages})
 
 
-# slack_sdk's block parsing dominates a call's cost; apps send the same blocks over and over.
-_block_verdicts: dict[str, str] = {}
+# Past this many remembered verdicts a workspace starts afresh.
 _MAX_VERDICTS = 4096
 
 
-def _block_errors(blocks: Any, limit: int, pointer: str) -> list[str]:
+def _block_errors(
+    blocks: Any, limit: int, pointer: str, verdicts: dict[str, str] | None = None
+) -> list[str]:
+    """What Slack would say about `blocks`; `verdicts` remembers each block's verdict (the
+    caller's workspace keeps it: no state at module level), None checks every block afresh."""
     if not isinstance(blocks, list):
         return [f"must be an array [json-pointer:{pointer}]"]
+    if verdicts is None:
+        verdicts = {}
     errors: list[str] = []
     if len(blocks) > limit:
         errors.append(f"no more than {limit} items allowed [json-pointer:{pointer}]")
     for i, raw in enumerate(blocks):
         key = json.dumps(raw)
-        verdict = _block_verdicts.get(key)
+        verdict = verdicts.get(key)
         if verdict is None:
             verdict = _block_verdict(raw)
-            if len(_block_verdicts) >= _MAX_VERDICTS:
-                _block_verdicts.clear()
-            _block_verdicts[key] = verdict
+            if len(verdicts) >= _MAX_VERDICTS:
+                verdicts.clear()
+            verdicts[key] = verdict
         if verdict:
             errors.append(f"{verdict} [json-pointer:{pointer}/{i}]")
     return errors
@@ -1147,12 +1142,12 @@ def _block_verdict(raw: Any) -> str:
     return ""
 
 
-def _check_message(p: Json) -> None:
+def _check_message(p: Json, verdicts: dict[str, str] | None = None) -> None:
     blocks, text = p.get("blocks"), p.get("text")
     if blocks not in (None, ""):
         if isinstance(blocks, str):
             raise _ApiError("invalid_blocks_format", errors=["blocks is not valid JSON"])
-        errors = _block_errors(blocks, MAX_MESSAGE_BLOCKS, "/blocks")
+        errors = _block_errors(blocks, MAX_MESSAGE_BLOCKS, "/blocks", verdicts)
         if errors:
             raise _ApiError("invalid_blocks", errors=errors)
     if isinstance(text, str) and len(text) > MAX_TEXT_LENGTH:
@@ -1177,12 +1172,12 @@ def _check_metadata(metadata: Any) -> Json | None:
     return metadata
 
 
-def _check_view(view: Any, kinds: tuple[str, ...]) -> Json:
+def _check_view(view: Any, kinds: tuple[str, ...], verdicts: dict[str, str] | None = None) -> Json:
     if not isinstance(view, dict):
         raise _invalid_arguments(["view must be a JSON object [json-pointer:/view]"])
     if view.get("type") not in kinds:
         raise _invalid_arguments([f"type must be {' or '.join(kinds)} [json-pointer:/view/type]"])
-    errors = _block_errors(view.get("blocks"), MAX_VIEW_BLOCKS, "/view/blocks")
+    errors = _block_errors(view.get("blocks"), MAX_VIEW_BLOCKS, "/view/blocks", verdicts)
     if not errors:
         try:
             View(**view).validate_json()

@@ -15,20 +15,9 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
-from support import (
-    LEAD,
-    Bot,
-    buttons,
-    click,
-    date_value,
-    dispatch_due,
-    eventually,
-    radio_value,
-    text_value,
-    user_value,
-    users_value,
-)
+from support import LEAD, Bot, dispatch_due, eventually
 
+from bot.sim.driver import buttons, date_value, radio_value, text_value, user_value, users_value
 from bot.slack.ids import Action, Block, View
 from storage import crud
 from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge
@@ -107,7 +96,7 @@ FOLLOW = datetime(2027, 1, 8, 9, 31, tzinfo=UTC)
 def enroll_a_report(bot: Bot, user: str) -> bool:
     bot.command("/enroll", user=user)
     view = {"type": "modal", "callback_id": View.ENROLL}
-    answer = bot.view_submission(
+    answer = bot.submit(
         view,
         {
             Block.LEARNERS: users_value(["URUI"]),
@@ -127,7 +116,7 @@ def enroll_a_report(bot: Bot, user: str) -> bool:
 
 def name_another_manager(bot: Bot, user: str) -> bool:
     view = {"type": "modal", "callback_id": View.ENROLL}
-    answer = bot.view_submission(
+    answer = bot.submit(
         view,
         {
             Block.LEARNERS: users_value([user]),
@@ -171,14 +160,14 @@ def edit_adas_goal(bot: Bot, user: str) -> bool:
             }
         ],
     }
-    click(bot, message, Action.EDIT_GOAL, user=user)
+    bot.click(message, Action.EDIT_GOAL, user=user)
     opened = _settle(bot, lambda: bot.fake.count("views.open") > bot.views_seen)
     forged = {
         "type": "modal",
         "callback_id": View.GOAL,
         "private_metadata": json.dumps({"goal_id": goal.id, "enrollment_id": goal.enrollment_id}),
     }
-    bot.view_submission(forged, {Block.GOAL_TEXT: text_value("Changed")}, user=user)
+    bot.submit(forged, {Block.GOAL_TEXT: text_value("Changed")}, user=user)
     with bot.db.session() as s:
         changed = s.exec(select(Goal)).one().text == "Changed"
     assert opened == changed
@@ -208,14 +197,14 @@ def delete_adas_goal(bot: Bot, user: str) -> bool:
             }
         ],
     }
-    click(bot, message, Action.DELETE_GOAL, user=user)
+    bot.click(message, Action.DELETE_GOAL, user=user)
     return _settle(bot, lambda: _count(bot, Goal) == 0)
 
 
 def goal_invite_interest(bot: Bot, user: str) -> bool:
     invite = _dm(bot, "UADA", Action.SHARE_GOAL, INVITE)
     nudge_id = buttons(invite)[Action.SHARE_GOAL]["value"]
-    click(bot, invite, Action.INTEREST, user=user, value=f"{nudge_id}:3")
+    bot.click(invite, Action.INTEREST, user=user, value=f"{nudge_id}:3")
 
     def stored() -> bool:
         with bot.db.session() as s:
@@ -227,7 +216,7 @@ def goal_invite_interest(bot: Bot, user: str) -> bool:
 def goal_invite_share_button(bot: Bot, user: str) -> bool:
     invite = _dm(bot, "UADA", Action.SHARE_GOAL, INVITE)
     bot.views_seen = bot.fake.count("views.open")
-    click(bot, invite, Action.SHARE_GOAL, user=user)
+    bot.click(invite, Action.SHARE_GOAL, user=user)
     return _settle(bot, lambda: bot.fake.count("views.open") > bot.views_seen)
 
 
@@ -236,7 +225,7 @@ def prompt_button(action: str) -> Callable[[Bot, str], bool]:
         _seed_manager(bot)
         dm = _dm(bot, "UGRACE", Action.LOG_CONVERSATION, PRE)
         before = bot.fake.count("views.open")
-        click(bot, dm, action, user=user)
+        bot.click(dm, action, user=user)
 
         def acted() -> bool:
             with bot.db.session() as s:
@@ -274,7 +263,7 @@ def submit_prompt_modal(bot: Bot, user: str) -> bool:
         "callback_id": View.PRE_TRAINING,
         "private_metadata": json.dumps({"nudge_id": nudge.id}),
     }
-    bot.view_submission(
+    bot.submit(
         view, {Block.WHAT: text_value("x"), Block.ORG_IMPORTANCE: radio_value("2")}, user=user
     )
     return _count(bot, ConversationRecord) == 1
@@ -283,7 +272,7 @@ def submit_prompt_modal(bot: Bot, user: str) -> bool:
 def follow_up_button(bot: Bot, user: str) -> bool:
     _seed_manager(bot)
     dm = _dm(bot, "UGRACE", Action.APPLIED, FOLLOW)
-    click(bot, dm, Action.APPLIED, user=user)
+    bot.click(dm, Action.APPLIED, user=user)
 
     def recorded() -> bool:
         with bot.db.session() as s:
@@ -362,7 +351,7 @@ def post_summary_button(bot: Bot, user: str) -> bool:
         ],
     }
     refusals = bot.fake.count("chat.postEphemeral")
-    click(bot, message, Action.SEND_SUMMARY, user=user)
+    bot.click(message, Action.SEND_SUMMARY, user=user)
     # Either the summary's files arrive, or a polite refusal does; then nothing more comes.
     eventually(
         lambda: (
@@ -378,7 +367,7 @@ def post_summary_button(bot: Bot, user: str) -> bool:
 def forget_someone_else(bot: Bot, user: str) -> bool:
     bot.command("/goal", "Ada's own goal", user="UADA")
     bot.fake.wait_for_responses(1)
-    bot.view_submission({"type": "modal", "callback_id": View.FORGET_ME}, {}, user=user)
+    bot.submit({"type": "modal", "callback_id": View.FORGET_ME}, {}, user=user)
     return _count(bot, Goal) == 0
 
 

@@ -13,9 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
-from support import Bot, date_value, text_value, user_value, users_value
+from support import Bot
 
 from bot.core.directory import import_people
+from bot.sim.driver import date_value, text_value, user_value, users_value
 from bot.slack.ids import Block, View
 from storage.models import ConversationRecord, Enrollment, Goal, Nudge, Person
 
@@ -151,7 +152,7 @@ def test_modal_submissions_never_fail_on_generated_values(bot: Bot) -> None:
             Block.CHECKIN_ON: date_value(day),
         }
         view = {"type": "modal", "callback_id": callback, "private_metadata": meta}
-        response = bot.view_submission(view, values, user=user)
+        response = bot.submit(view, values, user=user)
         assert response.status == 200, (callback, response.text)
         assert "Traceback" not in response.text
 

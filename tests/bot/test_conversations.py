@@ -12,19 +12,9 @@ from typing import Any
 
 import pytest
 from sqlmodel import select
-from support import (
-    Bot,
-    ada_and_grace,
-    buttons,
-    click,
-    date_value,
-    dispatch_due,
-    eventually,
-    opened_view,
-    radio_value,
-    text_value,
-)
+from support import Bot, ada_and_grace, dispatch_due, eventually
 
+from bot.sim.driver import buttons, date_value, radio_value, text_value
 from bot.slack.ids import Action, Block, View
 from storage.models import ConversationRecord, Note, Nudge, NudgeStatus
 
@@ -68,8 +58,8 @@ def test_pre_training_prompt_has_the_agreements_and_three_buttons(bot: Bot) -> N
 def test_logging_the_pre_training_conversation_records_once_and_updates_the_dm(bot: Bot) -> None:
     _setup(bot)
     dm = _prompt(bot, PRE)
-    assert click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE").status == 200
-    view = opened_view(bot)
+    assert bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE").status == 200
+    view = bot.opened_view()
     assert view["callback_id"] == View.PRE_TRAINING
     values = {
         Block.WHAT: text_value("Run better 1:1s"),
@@ -78,9 +68,9 @@ def test_logging_the_pre_training_conversation_records_once_and_updates_the_dm(b
         Block.ORG_IMPORTANCE: radio_value("3"),
         Block.CHECKIN_ON: date_value("2026-12-15"),
     }
-    first = bot.view_submission(view, values, user="UGRACE")
+    first = bot.submit(view, values, user="UGRACE")
     assert first.status == 200 and first.json() in ({}, None)  # a plain ack closes the modal
-    second = bot.view_submission(view, values, user="UGRACE")  # a double submit
+    second = bot.submit(view, values, user="UGRACE")  # a double submit
     assert second.status == 200
     records = _records(bot)
     assert len(records) == 1
@@ -101,8 +91,8 @@ def test_logging_the_pre_training_conversation_records_once_and_updates_the_dm(b
 def test_modal_errors_are_field_level(bot: Bot) -> None:
     _setup(bot)
     dm = _prompt(bot, PRE)
-    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
-    view = opened_view(bot)
+    bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE")
+    view = bot.opened_view()
     empty = {
         Block.WHAT: text_value(""),
         Block.WHY: text_value(""),
@@ -110,7 +100,7 @@ def test_modal_errors_are_field_level(bot: Bot) -> None:
         Block.ORG_IMPORTANCE: radio_value(None),
         Block.CHECKIN_ON: date_value("2020-01-01"),
     }
-    answer = bot.view_submission(view, empty, user="UGRACE").json()
+    answer = bot.submit(view, empty, user="UGRACE").json()
     assert answer["response_action"] == "errors"
     assert set(answer["errors"]) == {Block.WHAT, Block.ORG_IMPORTANCE, Block.CHECKIN_ON}
     long = {
@@ -119,7 +109,7 @@ def test_modal_errors_are_field_level(bot: Bot) -> None:
         Block.ORG_IMPORTANCE: radio_value("2"),
         Block.CHECKIN_ON: date_value(None),
     }
-    answer = bot.view_submission(view, long, user="UGRACE").json()
+    answer = bot.submit(view, long, user="UGRACE").json()
     assert "3000" in answer["errors"][Block.WHAT]
     assert _records(bot) == []
 
@@ -127,12 +117,12 @@ def test_modal_errors_are_field_level(bot: Bot) -> None:
 def test_quadrant_comes_from_both_sides(bot: Bot) -> None:
     _setup(bot)
     invite = _prompt(bot, datetime(2026, 12, 1, 9, 31, tzinfo=UTC), user="UADA")
-    click(bot, invite, Action.INTEREST, user="UADA", value=f"{_nudge(bot, 'goal_invite').id}:1")
+    bot.click(invite, Action.INTEREST, user="UADA", value=f"{_nudge(bot, 'goal_invite').id}:1")
     bot.fake.wait_for_calls("chat.postEphemeral")  # "Thanks, noted": the answer is stored
     dm = _prompt(bot, PRE)
-    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
+    bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE")
     values = {Block.WHAT: text_value("Negotiation basics"), Block.ORG_IMPORTANCE: radio_value("3")}
-    bot.view_submission(opened_view(bot), values, user="UGRACE")
+    bot.submit(bot.opened_view(), values, user="UGRACE")
     assert _records(bot)[0].quadrant == "uphill"
 
     def updated() -> dict[str, Any] | None:
@@ -147,7 +137,7 @@ def test_someone_else_cannot_act_on_a_prompt(bot: Bot) -> None:
     _setup(bot)
     dm = _prompt(bot, PRE)
     for action in (Action.LOG_CONVERSATION, Action.REMIND_TOMORROW, Action.NOT_NEEDED):
-        assert click(bot, dm, action, user="UEVE").status == 200
+        assert bot.click(dm, action, user="UEVE").status == 200
     ephemerals = bot.fake.wait_for_calls("chat.postEphemeral", 3)
     assert all("Only <@UGRACE>" in c.params["text"] for c in ephemerals)
     assert all(c.params["user"] == "UEVE" for c in ephemerals)
@@ -158,7 +148,7 @@ def test_someone_else_cannot_act_on_a_prompt(bot: Bot) -> None:
         "callback_id": View.PRE_TRAINING,
         "private_metadata": f'{{"nudge_id": {_nudge(bot, "pre_training").id}}}',
     }
-    bot.view_submission(
+    bot.submit(
         forged, {Block.WHAT: text_value("x"), Block.ORG_IMPORTANCE: radio_value("2")}, user="UEVE"
     )
     assert _records(bot) == [] and _nudge(bot, "pre_training").status == NudgeStatus.SENT
@@ -169,7 +159,7 @@ def test_remind_me_tomorrow_brings_the_prompt_back_next_working_day(bot: Bot) ->
     friday = datetime(2026, 12, 4, 9, 31, tzinfo=UTC)  # pre-training comes Thu; snooze Fri
     dm = _prompt(bot, PRE)
     bot.clock.set(friday)
-    click(bot, dm, Action.REMIND_TOMORROW, user="UGRACE")
+    bot.click(dm, Action.REMIND_TOMORROW, user="UGRACE")
     nudge = eventually(lambda: (n := _nudge(bot, "pre_training")).status == "pending" and n)
     assert nudge.due_at == datetime(2026, 12, 7, 9, 30, tzinfo=UTC)  # Monday
     bot.fake.wait_for_calls("chat.update")
@@ -185,10 +175,10 @@ def test_remind_me_tomorrow_brings_the_prompt_back_next_working_day(bot: Bot) ->
 def test_not_needed_records_the_skip_and_reason(bot: Bot) -> None:
     _setup(bot)
     dm = _prompt(bot, PRE)
-    click(bot, dm, Action.NOT_NEEDED, user="UGRACE")
-    view = opened_view(bot)
+    bot.click(dm, Action.NOT_NEEDED, user="UGRACE")
+    view = bot.opened_view()
     assert view["callback_id"] == View.NOT_NEEDED
-    bot.view_submission(view, {Block.REASON: text_value("We talked on Monday")}, user="UGRACE")
+    bot.submit(view, {Block.REASON: text_value("We talked on Monday")}, user="UGRACE")
     record = _records(bot)[0]
     assert (record.outcome, record.note) == ("not_needed", "We talked on Monday")
     assert _nudge(bot, "pre_training").status == NudgeStatus.NOT_NEEDED
@@ -197,10 +187,10 @@ def test_not_needed_records_the_skip_and_reason(bot: Bot) -> None:
 def test_debrief_is_logged_with_its_own_modal(bot: Bot) -> None:
     _setup(bot)
     dm = _prompt(bot, DEBRIEF)
-    click(bot, dm, Action.LOG_CONVERSATION, user="UGRACE")
-    view = opened_view(bot)
+    bot.click(dm, Action.LOG_CONVERSATION, user="UGRACE")
+    view = bot.opened_view()
     assert view["callback_id"] == View.DEBRIEF
-    bot.view_submission(
+    bot.submit(
         view,
         {
             Block.TAKEAWAYS: text_value("Listening first"),
@@ -221,14 +211,14 @@ def test_follow_up_one_click_then_optional_note_and_the_learner_answers_too(bot:
         next(m for m in bot.fake.dms_to("UADA") if Action.APPLIED in buttons(m))
     )
     assert set(buttons(manager_dm)) >= {Action.APPLIED, Action.PARTLY, Action.NOT_YET}
-    click(bot, manager_dm, Action.PARTLY, user="UGRACE")
-    note_view = opened_view(bot)
+    bot.click(manager_dm, Action.PARTLY, user="UGRACE")
+    note_view = bot.opened_view()
     assert _records(bot)[0].outcome == "partly"  # recorded by the click alone
     assert note_view["callback_id"] == View.FOLLOW_UP
-    bot.view_submission(note_view, {Block.NOTE: text_value("Time was short")}, user="UGRACE")
-    click(bot, learner_dm, Action.APPLIED, user="UADA")
+    bot.submit(note_view, {Block.NOTE: text_value("Time was short")}, user="UGRACE")
+    bot.click(learner_dm, Action.APPLIED, user="UADA")
     eventually(lambda: len(_records(bot)) == 2)
-    click(bot, learner_dm, Action.APPLIED, user="UADA")  # a second click stores nothing more
+    bot.click(learner_dm, Action.APPLIED, user="UADA")  # a second click stores nothing more
     bot.fake.wait_for_calls("chat.postEphemeral")
     by_kind = {r.kind: r for r in _records(bot)}
     assert set(by_kind) == {"follow_up", "learner_follow_up"} and len(_records(bot)) == 2

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from sqlmodel import select
-from support import LEAD, Bot, date_value, text_value, user_value, users_value
+from support import LEAD, Bot
 
+from bot.sim.driver import date_value, text_value, user_value, users_value
 from bot.slack.ids import Block, View
 from storage.models import Enrollment, Nudge, Person
 
@@ -39,17 +40,11 @@ def _values(
     }
 
 
-def _opened_view(bot: Bot) -> dict:
-    call = bot.fake.wait_for_calls("views.open")[-1]
-    view = call.params["view"]
-    return view if isinstance(view, dict) else __import__("json").loads(view)
-
-
 def test_slash_command_opens_the_modal_at_once(bot: Bot) -> None:
     _workspace(bot)
     response = bot.command("/enroll", user="UMGR")
     assert response.status == 200
-    view = _opened_view(bot)
+    view = bot.opened_view()
     assert view["callback_id"] == View.ENROLL
     assert {b.get("block_id") for b in view["blocks"]} >= {Block.LEARNERS, Block.TRAINING}
 
@@ -57,8 +52,8 @@ def test_slash_command_opens_the_modal_at_once(bot: Bot) -> None:
 def test_a_manager_enrolls_a_report_with_the_directory_manager(bot: Bot) -> None:
     _workspace(bot)
     bot.command("/enroll", user="UMGR")
-    view = _opened_view(bot)
-    response = bot.view_submission(view, _values(["UREP"]), user="UMGR")
+    view = bot.opened_view()
+    response = bot.submit(view, _values(["UREP"]), user="UMGR")
     assert response.status == 200
     answer = response.json()
     assert answer["response_action"] == "update"
@@ -75,7 +70,7 @@ def test_a_manager_enrolls_a_report_with_the_directory_manager(bot: Bot) -> None
 def test_anyone_may_enroll_themselves_and_is_flagged_without_a_manager(bot: Bot) -> None:
     _workspace(bot)
     bot.command("/enroll", user="UOTHER")
-    response = bot.view_submission(_opened_view(bot), _values(["UOTHER"]), user="UOTHER")
+    response = bot.submit(bot.opened_view(), _values(["UOTHER"]), user="UOTHER")
     answer = response.json()
     assert answer["response_action"] == "update"
     assert "No manager on file" in str(answer["view"])
@@ -87,7 +82,7 @@ def test_anyone_may_enroll_themselves_and_is_flagged_without_a_manager(bot: Bot)
 def test_enrolling_someone_elses_report_is_refused_and_stores_nothing(bot: Bot) -> None:
     _workspace(bot)
     bot.command("/enroll", user="UOTHER")
-    response = bot.view_submission(_opened_view(bot), _values(["UOTHER", "UREP"]), user="UOTHER")
+    response = bot.submit(bot.opened_view(), _values(["UOTHER", "UREP"]), user="UOTHER")
     answer = response.json()
     assert answer["response_action"] == "errors"
     assert "isn't one of your reports" in answer["errors"][Block.LEARNERS]
@@ -98,9 +93,7 @@ def test_enrolling_someone_elses_report_is_refused_and_stores_nothing(bot: Bot) 
 def test_an_ld_lead_may_enroll_anyone_with_a_chosen_manager(bot: Bot) -> None:
     _workspace(bot)
     bot.command("/enroll", user=LEAD)
-    response = bot.view_submission(
-        _opened_view(bot), _values(["UOTHER", "UREP"], manager="UMGR"), user=LEAD
-    )
+    response = bot.submit(bot.opened_view(), _values(["UOTHER", "UREP"], manager="UMGR"), user=LEAD)
     assert response.json()["response_action"] == "update"
     with bot.db.session() as s:
         assert len(s.exec(select(Enrollment)).all()) == 2
@@ -109,7 +102,7 @@ def test_an_ld_lead_may_enroll_anyone_with_a_chosen_manager(bot: Bot) -> None:
 def test_field_errors_stay_in_the_modal(bot: Bot) -> None:
     _workspace(bot)
     bot.command("/enroll", user="UMGR")
-    view = _opened_view(bot)
+    view = bot.opened_view()
     cases = [
         (_values([]), Block.LEARNERS),
         (_values(["UREP"], training=""), Block.TRAINING),
@@ -119,7 +112,7 @@ def test_field_errors_stay_in_the_modal(bot: Bot) -> None:
         (_values(["UREP"], manager="UREP"), Block.MANAGER),
     ]
     for values, block in cases:
-        answer = bot.view_submission(view, values, user="UMGR").json()
+        answer = bot.submit(view, values, user="UMGR").json()
         assert answer["response_action"] == "errors", block
         assert block in answer["errors"], (block, answer)
     with bot.db.session() as s:

@@ -6,19 +6,9 @@ import json
 from datetime import UTC, datetime
 
 from sqlmodel import select
-from support import (
-    ADA_ENROLLMENT,
-    Bot,
-    ada_and_grace,
-    buttons,
-    checkbox_value,
-    click,
-    dispatch_due,
-    opened_view,
-    select_value,
-    text_value,
-)
+from support import ADA_ENROLLMENT, Bot, ada_and_grace, dispatch_due
 
+from bot.sim.driver import buttons, checkbox_value, select_value, text_value
 from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import Goal
 
@@ -72,13 +62,11 @@ def test_too_long_or_empty_goals_are_refused_and_nothing_is_stored(bot: Bot) -> 
     assert response.status == 200 and "4000 characters" in response.text
     assert _goals(bot) == [] and bot.fake.count("chat.postMessage") == 0
     bot.command("/goal", "", user="UADA")  # no text: the modal opens
-    view = opened_view(bot)
+    view = bot.opened_view()
     assert view["callback_id"] == View.GOAL
-    answer = bot.view_submission(view, {Block.GOAL_TEXT: text_value("  ")}, user="UADA").json()
+    answer = bot.submit(view, {Block.GOAL_TEXT: text_value("  ")}, user="UADA").json()
     assert answer["response_action"] == "errors" and Block.GOAL_TEXT in answer["errors"]
-    answer = bot.view_submission(
-        view, {Block.GOAL_TEXT: text_value("y" * 3001)}, user="UADA"
-    ).json()
+    answer = bot.submit(view, {Block.GOAL_TEXT: text_value("y" * 3001)}, user="UADA").json()
     assert "3000" in answer["errors"][Block.GOAL_TEXT]
     assert _goals(bot) == []
 
@@ -94,7 +82,7 @@ def test_no_enrollment_points_at_enroll(bot: Bot) -> None:
 def test_several_enrollments_ask_which_and_a_forged_one_is_refused(bot: Bot) -> None:
     _setup(bot, second=True)
     bot.command("/goal", "Prepare my walk-away point", user="UADA")
-    view = opened_view(bot)
+    view = bot.opened_view()
     options = {
         o["text"]["text"]: o["value"]
         for b in view["blocks"]
@@ -111,11 +99,11 @@ def test_several_enrollments_ask_which_and_a_forged_one_is_refused(bot: Bot) -> 
         Block.GOAL_TEXT: text_value("Prepare my walk-away point"),
         Block.SHARE: checkbox_value([SHARE_OPTION_VALUE]),
     }
-    answer = bot.view_submission(view, forged, user="UADA").json()
+    answer = bot.submit(view, forged, user="UADA").json()
     assert answer["response_action"] == "errors" and Block.ENROLLMENT in answer["errors"]
     assert _goals(bot) == []
     good = {**forged, Block.ENROLLMENT: select_value(options["Negotiation"])}
-    answer = bot.view_submission(view, good, user="UADA").json()
+    answer = bot.submit(view, good, user="UADA").json()
     assert answer["response_action"] == "update"
     assert [g.text for g in _goals(bot)] == ["Prepare my walk-away point"]
 
@@ -123,8 +111,8 @@ def test_several_enrollments_ask_which_and_a_forged_one_is_refused(bot: Bot) -> 
 def test_private_goal_is_not_sent_to_the_manager(bot: Bot) -> None:
     _setup(bot)
     bot.command("/goal", "", user="UADA")
-    view = opened_view(bot)
-    bot.view_submission(
+    view = bot.opened_view()
+    bot.submit(
         view,
         {Block.GOAL_TEXT: text_value("Just for me"), Block.SHARE: checkbox_value([])},
         user="UADA",
@@ -141,10 +129,10 @@ def test_list_edit_and_delete(bot: Bot) -> None:
     listing = bot.fake.wait_for_responses(2)[-1]
     assert "First draft" in str(listing["blocks"])
     message = {**listing, "channel": "DADA", "ts": "1.0"}
-    click(bot, message, Action.EDIT_GOAL, user="UADA")
-    view = opened_view(bot)
+    bot.click(message, Action.EDIT_GOAL, user="UADA")
+    view = bot.opened_view()
     assert "First draft" in json.dumps(view)
-    bot.view_submission(
+    bot.submit(
         view,
         {
             Block.GOAL_TEXT: text_value("Second draft"),
@@ -154,10 +142,10 @@ def test_list_edit_and_delete(bot: Bot) -> None:
     )
     assert [g.text for g in _goals(bot)] == ["Second draft"]
     # Eve cannot delete Ada's goal; Ada can.
-    click(bot, message, Action.DELETE_GOAL, user="UEVE")
+    bot.click(message, Action.DELETE_GOAL, user="UEVE")
     bot.fake.wait_for_calls("chat.postEphemeral")
     assert len(_goals(bot)) == 1
-    click(bot, message, Action.DELETE_GOAL, user="UADA")
+    bot.click(message, Action.DELETE_GOAL, user="UADA")
     replaced = bot.fake.wait_for_responses(3)[-1]
     assert replaced.get("replace_original") is True
     assert _goals(bot) == []
@@ -169,11 +157,11 @@ def test_goal_invite_button_opens_the_modal_for_that_training(bot: Bot) -> None:
     dispatch_due(bot)
     invite = next(m for m in bot.fake.dms_to("UADA") if Action.SHARE_GOAL in buttons(m))
     assert "/goal" in str(invite["blocks"])
-    click(bot, invite, Action.SHARE_GOAL, user="UADA")
-    view = opened_view(bot)
+    bot.click(invite, Action.SHARE_GOAL, user="UADA")
+    view = bot.opened_view()
     assert view["callback_id"] == View.GOAL
     assert all(b.get("block_id") != Block.ENROLLMENT for b in view["blocks"])  # fixed training
-    bot.view_submission(
+    bot.submit(
         view,
         {
             Block.GOAL_TEXT: text_value("Coach, don't tell"),

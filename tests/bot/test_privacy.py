@@ -57,9 +57,7 @@ def test_delete_my_data_from_app_home(bot: Bot) -> None:
     _story(bot)
     bot.event({"type": "app_home_opened", "user": "UADA", "tab": "home"})
     bot.fake.wait_for_calls("views.publish")
-    answer = bot.view_submission(
-        {"type": "modal", "callback_id": View.FORGET_ME}, {}, user="UADA"
-    ).json()
+    answer = bot.submit({"type": "modal", "callback_id": View.FORGET_ME}, {}, user="UADA").json()
     assert answer["response_action"] == "update"
     _assert_ada_forgotten(bot)
 

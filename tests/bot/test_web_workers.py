@@ -9,16 +9,16 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import Bot, eventually
 
-from bot.sim.fakeslack import FakeSlack, signed_request_headers
+from bot.sim.driver import SlackDriver
+from bot.sim.fakeslack import FakeSlack
 from bot.slack.ids import Action
-from tests.support import Bot, eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "workers-signing-secret"
@@ -44,28 +44,6 @@ def alive(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def slash_goal_list(url: str, user: str, response_url: str) -> int:
-    body = urllib.parse.urlencode(
-        {
-            "command": "/goal",
-            "text": "list",
-            "user_id": user,
-            "team_id": "T0FAKE0001",
-            "channel_id": "D" + user[1:],
-            "trigger_id": "trigger-1",
-            "response_url": response_url,
-        }
-    )
-    request = urllib.request.Request(
-        url + "/slack/events",
-        data=body.encode(),
-        headers=signed_request_headers(SECRET, body),
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return int(answer.status)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc; SO_REUSEPORT")
@@ -113,10 +91,10 @@ def test_workers_share_the_port_answer_slack_and_stop_together(
             assert time.monotonic() < deadline, "never healthy with two workers"
             time.sleep(0.1)
         workers = children_of(proc.pid)
-        response_url = fake.api_url.removesuffix("api/") + "response/workers"
+        slack = SlackDriver(url, SECRET, fake)
         # New connections, spread over both workers by the kernel: every one is answered.
         for i in range(6):
-            assert slash_goal_list(url, f"UW{i:04d}", response_url) == 200
+            assert slack.command("/goal", "list", user=f"UW{i:04d}").status == 200
         assert len(fake.wait_for_responses(6)) == 6
 
         proc.send_signal(signal.SIGTERM)
