@@ -512,9 +512,9 @@ class Demo:
 
         from bot.prompts import load_prompts
         from bot.runtime import make_dispatcher
-        from bot.slack.app import create_app, create_web
+        from bot.slack.app import create_app
         from bot.slack.client import make_client
-        from bot.web import make_server
+        from bot.web import create_web, make_server
 
         @contextmanager
         def serving() -> Iterator[str]:

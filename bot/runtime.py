@@ -16,10 +16,10 @@ from bot.core.directory import sync_from_slack
 from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
-from bot.slack.app import create_app, create_web
+from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.delivery import SlackSender
-from bot.web import fork_workers, listening_sockets, make_server, supervise
+from bot.web import create_web, fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport
 from scheduler.jobs import Job, build_scheduler
 from storage.db import Database

@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 
 from bot.core.enrollment import IntakeError, input_from_webhook
 from bot.services import Services
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -282,3 +283,8 @@ def supervise(pids: list[int], *, stop: threading.Event) -> int:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     return 1 if failed else 0
+
+
+def create_web(settings: Settings, app: App, services: Services, *, http: bool) -> WebApp:
+    """The WSGI routes; Slack's route only in HTTP mode, where requests are signed."""
+    return WebApp(services, app if http and settings.slack_signing_secret else None)

@@ -16,9 +16,9 @@ import pytest
 from bot.settings import Settings
 from bot.sim.driver import SlackDriver, buttons, radio_value, text_value
 from bot.sim.fakeslack import FakeSlack
-from bot.slack.app import create_app, create_web
+from bot.slack.app import create_app
 from bot.slack.client import make_client
-from bot.web import make_server
+from bot.web import create_web, make_server
 from storage.db import Database
 
 PG_ADMIN_URL = os.environ.get("COACHBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

@@ -38,10 +38,10 @@ from support import (
 
 from bot.sim.driver import buttons, date_value, radio_value, text_value
 from bot.sim.fakeslack import FakeSlack
-from bot.slack.app import create_app, create_web
+from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.ids import Action, Block
-from bot.web import make_server
+from bot.web import create_web, make_server
 from storage.db import Database
 from storage.models import ConversationRecord, Enrollment, Goal, Note, Nudge, Person
 

@@ -24,7 +24,6 @@ from bot.slack import blocks
 from bot.slack.client import make_client
 from bot.slack.listeners import register_all
 from bot.slack.replies import tell
-from bot.web import WebApp
 from storage.db import Database
 from storage.models import utcnow
 
@@ -249,8 +248,3 @@ def _tell_later(services: Services, body: dict[str, Any], text: str) -> None:
             tell(services.client, body, text, services.prompts)
     except Exception:
         log.warning("listener.failure_notice_failed", exc_info=True)
-
-
-def create_web(settings: Settings, app: App, services: Services, *, http: bool) -> WebApp:
-    """The WSGI routes; Slack's route only in HTTP mode, where requests are signed."""
-    return WebApp(services, app if http and settings.slack_signing_secret else None)
