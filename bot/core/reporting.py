@@ -572,7 +572,8 @@ def chart_png_isolated(summary: Summary, prompts: Prompts) -> bytes:
     exits. Should the child fail, the chart is drawn here, so the lead still gets it.
     """
     spec = chart_spec(summary, prompts)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The folder that holds the `bot` package: bot/core/reporting.py is three levels down.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
