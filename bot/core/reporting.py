@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 
+from bot.mrkdwn import escape, user_text
 from bot.prompts import Prompts
 from bot.settings import Settings
-from bot.slack.blocks import escape, user_text
 from scheduler.planning import Rules, working_days_after
 from storage.db import Database
 from storage.metrics import (

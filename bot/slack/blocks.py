@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+# The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
+# are re-exported here for the builders' callers.
+from bot.mrkdwn import Mrkdwn, clip, escape, user_text
 from bot.prompts import Prompts
 from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import NudgeKind, Outcome, Quadrant
@@ -56,10 +59,6 @@ _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _PERMALINK = re.compile(r"^https://[^\s<>|]+$")
 
 Json = dict[str, Any]
-
-
-class Mrkdwn(str):
-    """Text already safe inside mrkdwn (escaped user text, mentions), inserted as is."""
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -128,15 +127,8 @@ def _value(item: str | enum.Enum) -> str:
     return str(item.value) if isinstance(item, enum.Enum) else str(item)
 
 
-def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + "…"
-
-
 def clip_mrkdwn(text: str, limit: int) -> str:
-    """Like clip, but never leaves half an `&amp;` entity or half a `<…>` mention or link."""
+    """Like `clip`, but never leaves half an `&amp;` entity or half a `<…>` mention or link."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -147,16 +139,6 @@ def clip_mrkdwn(text: str, limit: int) -> str:
     if bracket >= len(cut) - 300 and bracket != -1 and ">" not in cut[bracket:]:
         cut = cut[:bracket]
     return cut.rstrip() + "…"
-
-
-def escape(text: str) -> Mrkdwn:
-    """User text made inert in mrkdwn: Slack's three control characters, nothing else."""
-    return Mrkdwn(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
-def user_text(text: str, limit: int) -> Mrkdwn:
-    """User text clipped to `limit` characters (before escaping), then escaped."""
-    return escape(clip(text, limit))
 
 
 def mention(slack_id: str | None, name: str | None, fallback: str = "someone") -> Mrkdwn:
