@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from bot.core import reporting
 from bot.prompts import Prompts
 from bot.settings import Settings
+from bot.slack import summary as slack_summary  # for one commit: the poster is handed in next
 from scheduler.jobs import Job
 from storage.db import Database
 from storage.metrics import Counts, Week, week_of
@@ -165,8 +166,8 @@ class Digest:
             try:
                 channel = target
                 if not self.settings.ld_channel:
-                    channel = reporting.dm_channel(self.client, target)
-                reporting.post_summary(
+                    channel = slack_summary.dm_channel(self.client, target)
+                slack_summary.post_summary(
                     self.client, channel, summary, csv_data, self.prompts, intro=body, title=title
                 )
                 posted += 1

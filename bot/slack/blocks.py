@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.core import reporting
+
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
 # are re-exported here for the builders' callers.
 from bot.mrkdwn import Mrkdwn, clip, escape, user_text
@@ -1010,6 +1012,41 @@ def home_view(
     ]
     blocks = blocks[: VIEW_BLOCKS_MAX - len(footer)] + footer
     return {"type": "home", "blocks": blocks}
+
+
+# --- L&D summary -----------------------------------------------------------------------------
+# `/training-summary`, the App Home button and the weekly digest; the figures and their text
+# lines come from bot.core.reporting, the same lines `coachbot summary` prints.
+
+SUMMARY_NOTE_MAX = 280  # characters of one quoted note
+
+
+def summary_blocks(
+    summary: reporting.Summary,
+    prompts: Prompts,
+    *,
+    intro: str | None = None,
+    title: str | None = None,
+) -> Json:
+    """The summary message: `{"text": fallback, "blocks": [...]}` within Slack's limits."""
+    default_title, lines, groups = reporting.summary_lines(summary, prompts)
+    title = title or default_title
+    blocks: list[Json] = [_header(title)]
+    if intro:
+        blocks.append(_section(intro))
+    blocks.append(_section("\n".join(lines)))
+    if groups:
+        blocks.append(_section(prompts.text("summary.by_training") + "\n" + "\n".join(groups)))
+    if summary.notes:
+        quoted = [
+            prompts.text(
+                "summary.note_line", note=user_text(n.replace("\n", " "), SUMMARY_NOTE_MAX)
+            )
+            for n in summary.notes
+        ]
+        blocks.append(_section(prompts.text("summary.notes_title") + "\n" + "\n".join(quoted)))
+    blocks.append(_context(prompts.text("summary.privacy", min=summary.min_group_size)))
+    return _message(escape(title), blocks)
 
 
 # --- short answers ---------------------------------------------------------------------------
