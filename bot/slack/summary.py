@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.core import reporting
+from bot.core.digest import RecipientFailed
 from bot.prompts import Prompts
 from bot.slack.blocks import summary_blocks
 from storage.metrics import Week
@@ -70,3 +72,37 @@ def post_csv(client: WebClient, channel: str, week: Week, csv_data: str, prompts
         snippet_type="csv",
     )
     log.info("summary.csv_posted channel=%s week=%s", channel, week.label)
+
+
+class SlackDigestPoster:
+    """The weekly digest's poster (bot.core.digest.DigestPoster) over one Web API client."""
+
+    def __init__(self, client: WebClient, prompts: Prompts) -> None:
+        self.client = client
+        self.prompts = prompts
+
+    def group_members(self, group: str) -> list[str]:
+        try:
+            found = self.client.usergroups_users_list(usergroup=group)
+        except SlackApiError as exc:
+            log.warning("digest.usergroup_failed error=%s", exc.response.get("error"))
+            return []
+        return list(found.get("users") or ())
+
+    def post(
+        self,
+        to: str,
+        summary: reporting.Summary,
+        csv_data: str,
+        *,
+        dm: bool,
+        intro: str,
+        title: str,
+    ) -> None:
+        try:
+            channel = dm_channel(self.client, to) if dm else to
+            post_summary(
+                self.client, channel, summary, csv_data, self.prompts, intro=intro, title=title
+            )
+        except SlackApiError as exc:
+            raise RecipientFailed(exc.response.get("error")) from exc
