@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.mrkdwn import user_text
-from bot.prompts import Prompts
+from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
 from scheduler.planning import Rules, working_days_after
 from storage.db import Database
@@ -265,8 +265,6 @@ def headline_numbers(
 ) -> list[tuple[str, str]]:
     """This week's headline numbers for a lead's App Home: (label, value) pairs."""
     if prompts is None:
-        from bot.prompts import load_prompts
-
         prompts = load_prompts(settings.prompts_file or None)
     week = week_of(now, settings.default_timezone)
     with db.session() as session:
