@@ -527,7 +527,7 @@ class Demo:
             )
             self.digest: Callable[[], Any] = self._dummy
             try:
-                from bot.core.digest import digest_job
+                from bot.runtime import digest_job
 
                 self.digest = digest_job(
                     settings, self.db, client, self.prompts, clock=self.clock

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
-from bot.core.digest import digest_job
+from bot.core.digest import CHECK_SECONDS, Digest
 from bot.core.directory import sync_from_slack
 from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
@@ -19,6 +19,7 @@ from bot.settings import Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.delivery import SlackSender
+from bot.slack.summary import SlackDigestPoster
 from bot.web import create_web, fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport
 from scheduler.jobs import Job, build_scheduler
@@ -61,6 +62,30 @@ def make_dispatcher(
         clock=clock,
         owner=f"{socket.gethostname()}:{os.getpid()}",
     )
+
+
+def make_digest(
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    prompts: Prompts,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> Digest:
+    """The weekly digest, handed the Slack poster that delivers it."""
+    return Digest(settings, db, SlackDigestPoster(client, prompts), prompts, clock=clock)
+
+
+def digest_job(
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    prompts: Prompts,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> Job:
+    digest = make_digest(settings, db, client, prompts, clock=clock)
+    return Job("digest", digest.tick, CHECK_SECONDS)
 
 
 def scheduler_jobs(

@@ -30,6 +30,9 @@ class Services:
     db: Database
     client: WebClient
     prompts: Prompts
+    # The Home tab's publisher, handed in by the Slack adapter that builds the tab (wired in
+    # bot.slack.app), so that this bag never imports the builder that reads it.
+    publish_home: Callable[[Services, str], None]
     clock: Callable[[], datetime] = utcnow
     intake: Intake = field(init=False)
     _group: frozenset[str] = field(default=frozenset(), init=False)
@@ -87,9 +90,7 @@ class Services:
 
     def refresh_home(self, user_id: str) -> None:
         """Re-publish a user's Home tab after they acted, so it never shows stale buttons."""
-        from bot.slack.home import publish_home
-
         try:
-            publish_home(self, user_id)
+            self.publish_home(self, user_id)
         except Exception:
             log.warning("home.refresh_failed user=%s", user_id, exc_info=True)

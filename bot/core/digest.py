@@ -4,22 +4,23 @@ The job polls every few seconds; the unique `DigestRun.week` row decides which p
 so restarts and several workers never post twice. A week whose digest moment came before the
 first start of any process (kept in AppState) is never posted; one missed while every process
 was down goes out at the next start in that same week. It reports on the week before.
+
+Who gets it and when is decided here; the Slack calls are a `DigestPoster` handed in (wired in
+bot.runtime), as the dispatcher is handed its Sender.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import sqlalchemy as sa
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from bot.core import reporting
 from bot.prompts import Prompts
 from bot.settings import Settings
-from scheduler.jobs import Job
 from storage.db import Database
 from storage.metrics import Counts, Week, week_of
 from storage.models import AppState, DigestRun, utcnow
@@ -32,6 +33,36 @@ CHECK_SECONDS = 30  # a missed digest goes out within this of a start (the job a
 CLAIM_LEASE = timedelta(minutes=15)
 
 CLAIMED, POSTED, FAILED, NOBODY = "claimed", "posted", "failed", "no_recipient"
+
+
+class RecipientFailed(Exception):
+    """One recipient could not be reached; the others are still tried."""
+
+    def __init__(self, reason: str | None) -> None:
+        super().__init__(reason)
+        self.reason = reason  # Slack's error code, for the log
+
+
+class DigestPoster(Protocol):
+    """What the digest is handed: the Slack side of it."""
+
+    def group_members(self, group: str) -> Iterable[str]:
+        """The members of a user group; none when they cannot be read."""
+        ...
+
+    def post(
+        self,
+        to: str,
+        summary: reporting.Summary,
+        csv_data: str,
+        *,
+        dm: bool,
+        intro: str,
+        title: str,
+    ) -> None:
+        """The summary, its chart and its CSV to a channel, or to a person by DM (`dm`);
+        raises RecipientFailed when that one recipient cannot be reached."""
+        ...
 
 
 def digest_moment(week: Week, settings: Settings) -> datetime:
@@ -56,14 +87,14 @@ class Digest:
         self,
         settings: Settings,
         db: Database,
-        client: WebClient,
+        poster: DigestPoster,
         prompts: Prompts,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.db = db
-        self.client = client
+        self.poster = poster
         self.prompts = prompts
         self.clock = clock
 
@@ -141,11 +172,7 @@ class Digest:
             return [self.settings.ld_channel]
         leads = set(self.settings.ld_leads)
         if self.settings.ld_usergroup:
-            try:
-                found = self.client.usergroups_users_list(usergroup=self.settings.ld_usergroup)
-                leads.update(found.get("users") or ())
-            except SlackApiError as exc:
-                log.warning("digest.usergroup_failed error=%s", exc.response.get("error"))
+            leads.update(self.poster.group_members(self.settings.ld_usergroup))
         return sorted(leads)
 
     def _post(self, week: Week, now: datetime) -> str:
@@ -160,36 +187,20 @@ class Digest:
         if not targets:
             log.warning("digest.no_recipient week=%s (set LD_CHANNEL or LD_LEADS)", week.label)
             return NOBODY
+        dm = not self.settings.ld_channel
         posted = 0
         for target in targets:
             try:
-                channel = target
-                if not self.settings.ld_channel:
-                    channel = reporting.dm_channel(self.client, target)
-                reporting.post_summary(
-                    self.client, channel, summary, csv_data, self.prompts, intro=body, title=title
-                )
+                self.poster.post(target, summary, csv_data, dm=dm, intro=body, title=title)
                 posted += 1
-            except SlackApiError as exc:
+            except RecipientFailed as exc:
                 log.warning(
                     "digest.recipient_failed week=%s to=%s error=%s",
                     week.label,
                     target,
-                    exc.response.get("error"),
+                    exc.reason,
                 )
         if not posted:
             raise RuntimeError("the digest reached nobody")
         log.info("digest.posted week=%s covered=%s to=%s", week.label, covered.label, posted)
         return POSTED
-
-
-def digest_job(
-    settings: Settings,
-    db: Database,
-    client: WebClient,
-    prompts: Prompts,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-) -> Job:
-    digest = Digest(settings, db, client, prompts, clock=clock)
-    return Job("digest", digest.tick, CHECK_SECONDS)

@@ -1,7 +1,8 @@
-"""The L&D summary: metrics read from storage, turned into text, Block Kit, a CSV and a chart.
+"""The L&D summary as plain data: the week asked for, the figures, their text lines, the CSV
+and the chart's PNG.
 
-The numbers are defined in `storage.metrics`; this module only chooses the week, formats and
-delivers them (to a DM or a channel, with files_upload_v2).
+The numbers are defined in `storage.metrics`; this module only chooses the week and formats
+them. Slack's message and its delivery are the adapter's (bot.slack.blocks, bot.slack.summary).
 """
 
 from __future__ import annotations
@@ -20,11 +21,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk import WebClient
-
-from bot.prompts import Prompts
+from bot.mrkdwn import user_text
+from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
-from bot.slack.blocks import escape, user_text
 from scheduler.planning import Rules, working_days_after
 from storage.db import Database
 from storage.metrics import (
@@ -48,9 +47,6 @@ log = logging.getLogger(__name__)
 
 CHART_WEEKS = 8
 NOTES_MAX = 3
-NOTE_CHARS = 280
-MESSAGE_BLOCKS_MAX = 50
-SECTION_MAX = 3000
 
 Json = dict[str, Any]
 
@@ -247,38 +243,6 @@ def summary_lines(summary: Summary, prompts: Prompts) -> tuple[str, list[str], l
     return title, lines, groups
 
 
-def summary_blocks(
-    summary: Summary, prompts: Prompts, *, intro: str | None = None, title: str | None = None
-) -> Json:
-    """The Slack message: `{"text": fallback, "blocks": [...]}` within Slack's limits."""
-    default_title, lines, groups = summary_lines(summary, prompts)
-    title = title or default_title
-    blocks: list[Json] = [{"type": "header", "text": _plain(title, 150)}]
-    if intro:
-        blocks.append(_section(intro))
-    blocks.append(_section("\n".join(lines)))
-    if groups:
-        blocks.append(_section(prompts.text("summary.by_training") + "\n" + "\n".join(groups)))
-    if summary.notes:
-        quoted = [
-            prompts.text("summary.note_line", note=user_text(n.replace("\n", " "), NOTE_CHARS))
-            for n in summary.notes
-        ]
-        blocks.append(_section(prompts.text("summary.notes_title") + "\n" + "\n".join(quoted)))
-    blocks.append(
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": prompts.text("summary.privacy", min=summary.min_group_size)[:3000],
-                }
-            ],
-        }
-    )
-    return {"text": escape(title), "blocks": blocks[:MESSAGE_BLOCKS_MAX]}
-
-
 def summary_text(summary: Summary, prompts: Prompts) -> str:
     """The same summary for a terminal: no mrkdwn markers."""
     title, lines, groups = summary_lines(summary, prompts)
@@ -293,16 +257,6 @@ def summary_text(summary: Summary, prompts: Prompts) -> str:
     return text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
 
 
-def _plain(text: str, limit: int) -> Json:
-    return {"type": "plain_text", "text": text[:limit] or " ", "emoji": True}
-
-
-def _section(text: str) -> Json:
-    if len(text) > SECTION_MAX:
-        text = text[: SECTION_MAX - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
 # --- App Home --------------------------------------------------------------------------------
 
 
@@ -311,8 +265,6 @@ def headline_numbers(
 ) -> list[tuple[str, str]]:
     """This week's headline numbers for a lead's App Home: (label, value) pairs."""
     if prompts is None:
-        from bot.prompts import load_prompts
-
         prompts = load_prompts(settings.prompts_file or None)
     week = week_of(now, settings.default_timezone)
     with db.session() as session:
@@ -572,7 +524,8 @@ def chart_png_isolated(summary: Summary, prompts: Prompts) -> bytes:
     exits. Should the child fail, the chart is drawn here, so the lead still gets it.
     """
     spec = chart_spec(summary, prompts)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # The folder that holds the `bot` package: bot/core/reporting.py is three levels down.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH")))),
@@ -599,60 +552,3 @@ def _chart_child() -> None:
     spec = json.loads(sys.stdin.buffer.read())
     sys.stdout.buffer.write(render_chart(spec))
     sys.stdout.buffer.flush()
-
-
-# --- delivery --------------------------------------------------------------------------------
-
-
-def dm_channel(client: WebClient, user_id: str) -> str:
-    """A user's DM channel id: files.completeUploadExternal refuses a user id."""
-    opened = client.conversations_open(users=user_id)
-    channel = opened.get("channel") or {}
-    return str(channel["id"])
-
-
-def post_summary(
-    client: WebClient,
-    channel: str,
-    summary: Summary,
-    csv_data: str,
-    prompts: Prompts,
-    *,
-    intro: str | None = None,
-    title: str | None = None,
-) -> None:
-    """The summary message, then the chart and the CSV in the same conversation."""
-    message = summary_blocks(summary, prompts, intro=intro, title=title)
-    client.chat_postMessage(channel=channel, text=message["text"], blocks=message["blocks"])
-    label = summary.week.label
-    client.files_upload_v2(
-        channel=channel,
-        initial_comment=prompts.text("summary.upload_comment", week=label),
-        file_uploads=[
-            {
-                "content": chart_png_isolated(summary, prompts),
-                "filename": f"training-summary-{label}.png",
-                "title": prompts.text("summary.chart_file", week=label),
-                "alt_txt": prompts.text("summary.chart_alt", week=label)[:1000],
-            },
-            {
-                "content": csv_data.encode("utf-8"),
-                "filename": f"enrollments-{label}.csv",
-                "title": prompts.text("summary.csv_file", week=label),
-                "snippet_type": "csv",
-            },
-        ],
-    )
-    log.info("summary.posted channel=%s week=%s", channel, label)
-
-
-def post_csv(client: WebClient, channel: str, week: Week, csv_data: str, prompts: Prompts) -> None:
-    client.files_upload_v2(
-        channel=channel,
-        initial_comment=prompts.text("summary.csv_comment", week=week.label),
-        content=csv_data.encode("utf-8"),
-        filename=f"enrollments-{week.label}.csv",
-        title=prompts.text("summary.csv_file", week=week.label),
-        snippet_type="csv",
-    )
-    log.info("summary.csv_posted channel=%s week=%s", channel, week.label)

@@ -22,6 +22,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.client import make_client
+from bot.slack.home import publish_home
 from bot.slack.listeners import register_all
 from bot.slack.replies import tell
 from storage.db import Database
@@ -112,6 +113,7 @@ def create_app(
         db=db,
         client=client,
         prompts=prompts or load_prompts(settings.prompts_file or None),
+        publish_home=publish_home,
         clock=clock,
     )
     app = App(

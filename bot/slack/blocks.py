@@ -9,6 +9,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from bot.core import reporting
+
+# The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
+# are re-exported here for the builders' callers.
+from bot.mrkdwn import Mrkdwn, clip, escape, user_text
 from bot.prompts import Prompts
 from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
 from storage.models import ConversationRecord, NudgeKind, Outcome, Quadrant
@@ -56,10 +61,6 @@ _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _PERMALINK = re.compile(r"^https://[^\s<>|]+$")
 
 Json = dict[str, Any]
-
-
-class Mrkdwn(str):
-    """Text already safe inside mrkdwn (escaped user text, mentions), inserted as is."""
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -128,15 +129,8 @@ def _value(item: str | enum.Enum) -> str:
     return str(item.value) if isinstance(item, enum.Enum) else str(item)
 
 
-def clip(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, with an ellipsis when cut."""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rstrip() + "…"
-
-
 def clip_mrkdwn(text: str, limit: int) -> str:
-    """Like clip, but never leaves half an `&amp;` entity or half a `<…>` mention or link."""
+    """Like `clip`, but never leaves half an `&amp;` entity or half a `<…>` mention or link."""
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -147,16 +141,6 @@ def clip_mrkdwn(text: str, limit: int) -> str:
     if bracket >= len(cut) - 300 and bracket != -1 and ">" not in cut[bracket:]:
         cut = cut[:bracket]
     return cut.rstrip() + "…"
-
-
-def escape(text: str) -> Mrkdwn:
-    """User text made inert in mrkdwn: Slack's three control characters, nothing else."""
-    return Mrkdwn(text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
-def user_text(text: str, limit: int) -> Mrkdwn:
-    """User text clipped to `limit` characters (before escaping), then escaped."""
-    return escape(clip(text, limit))
 
 
 def mention(slack_id: str | None, name: str | None, fallback: str = "someone") -> Mrkdwn:
@@ -1044,6 +1028,41 @@ def home_view(
     ]
     blocks = blocks[: VIEW_BLOCKS_MAX - len(footer)] + footer
     return {"type": "home", "blocks": blocks}
+
+
+# --- L&D summary -----------------------------------------------------------------------------
+# `/training-summary`, the App Home button and the weekly digest; the figures and their text
+# lines come from bot.core.reporting, the same lines `coachbot summary` prints.
+
+SUMMARY_NOTE_MAX = 280  # characters of one quoted note
+
+
+def summary_blocks(
+    summary: reporting.Summary,
+    prompts: Prompts,
+    *,
+    intro: str | None = None,
+    title: str | None = None,
+) -> Json:
+    """The summary message: `{"text": fallback, "blocks": [...]}` within Slack's limits."""
+    default_title, lines, groups = reporting.summary_lines(summary, prompts)
+    title = title or default_title
+    blocks: list[Json] = [_header(title)]
+    if intro:
+        blocks.append(_section(intro))
+    blocks.append(_section("\n".join(lines)))
+    if groups:
+        blocks.append(_section(prompts.text("summary.by_training") + "\n" + "\n".join(groups)))
+    if summary.notes:
+        quoted = [
+            prompts.text(
+                "summary.note_line", note=user_text(n.replace("\n", " "), SUMMARY_NOTE_MAX)
+            )
+            for n in summary.notes
+        ]
+        blocks.append(_section(prompts.text("summary.notes_title") + "\n" + "\n".join(quoted)))
+    blocks.append(_context(prompts.text("summary.privacy", min=summary.min_group_size)))
+    return _message(escape(title), blocks)
 
 
 # --- short answers ---------------------------------------------------------------------------

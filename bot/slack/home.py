@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.core.reporting import headline_numbers
+from bot.services import Services
 from bot.slack import blocks
 from bot.slack.delivery import nudge_context
 from storage import crud
@@ -24,9 +26,6 @@ from storage.models import (
     Person,
     Training,
 )
-
-if TYPE_CHECKING:
-    from bot.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +53,6 @@ def build_home(services: Services, user_id: str) -> dict[str, Any]:
     lead = services.is_ld_lead(user_id)
     numbers: list[tuple[str, str]] = []
     if lead:
-        from bot.core.reporting import headline_numbers
-
         numbers = headline_numbers(
             services.db, settings, services.clock(), prompts=services.prompts
         )

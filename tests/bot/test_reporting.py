@@ -157,7 +157,7 @@ def test_the_summary_message_stays_within_slacks_limits(db: Database) -> None:
         seed(s)
     settings = Settings(database_url=db.url, min_group_size=1, share_notes_with_ld=True)
     summary = reporting.build_summary(db, settings, W48, NOW)
-    message = reporting.summary_blocks(summary, load_prompts(), intro="*Digest*")
+    message = blocks.summary_blocks(summary, load_prompts(), intro="*Digest*")
     assert len(message["blocks"]) <= 50
     for block in message["blocks"]:
         if block["type"] == "section":

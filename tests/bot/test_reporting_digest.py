@@ -10,8 +10,9 @@ from typing import Any
 from reporting_seed import seed
 from support import LEAD, Clock, make_settings
 
-from bot.core.digest import CHECK_SECONDS, Digest, digest_job
+from bot.core.digest import CHECK_SECONDS, Digest
 from bot.prompts import load_prompts
+from bot.runtime import digest_job, make_digest
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import make_client
 from storage.db import Database
@@ -26,7 +27,7 @@ def _digest(fake: FakeSlack, db: Database, clock: Clock, **overrides: Any) -> Di
     """A fresh Digest, as a newly started process would build it."""
     settings = make_settings(fake, db.url, **overrides)
     client = make_client(settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0)
-    return Digest(settings, db, client, PROMPTS, clock=clock)
+    return make_digest(settings, db, client, PROMPTS, clock=clock)
 
 
 def _lead_dms(fake: FakeSlack, lead: str = LEAD) -> list[dict[str, Any]]:

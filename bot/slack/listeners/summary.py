@@ -18,6 +18,7 @@ from bot.core import reporting
 from bot.services import Services
 from bot.slack.ids import Action
 from bot.slack.replies import tell
+from bot.slack.summary import dm_channel, post_csv, post_summary
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +60,13 @@ def register(app: App, services: Services) -> None:
     def _send(client: WebClient, user: str, request: reporting.Request) -> None:
         now = services.clock()
         try:
-            channel = reporting.dm_channel(client, user)
+            channel = dm_channel(client, user)
             csv_data = reporting.build_csv(services.db, settings, request.week, now)
             if request.csv_only:
-                reporting.post_csv(client, channel, request.week, csv_data, prompts)
+                post_csv(client, channel, request.week, csv_data, prompts)
             else:
                 summary = reporting.build_summary(services.db, settings, request.week, now)
-                reporting.post_summary(client, channel, summary, csv_data, prompts)
+                post_summary(client, channel, summary, csv_data, prompts)
         except Exception as exc:
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc)
             log.exception(
