@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from bot.core.limits import ANSWER_TEXT_MAX
 from bot.prompts import Prompts
 from bot.slack import blocks
 from bot.slack.delivery import nudge_context
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 # A prompt can be answered while its DM is out, and (from App Home) while it waits for its
 # reminder or after a snooze brought it back to pending.
 ANSWERABLE = (NudgeStatus.SENT, NudgeStatus.PENDING, NudgeStatus.SENDING)
-MAX_TEXT = 3000
+MAX_TEXT = ANSWER_TEXT_MAX  # the name conversations.py imports
 
 
 class Refusal(Exception):

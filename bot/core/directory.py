@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
+from bot.core.limits import EMAIL_MAX, PERSON_NAME_MAX, STATUS_EMOJI_MAX, STATUS_TEXT_MAX
 from bot.slack.client import slack_error
 from scheduler.nudges import replan_manager_nudges
 from scheduler.planning import Rules
@@ -55,7 +56,7 @@ class ImportReport:
 
 
 def valid_email(value: str) -> bool:
-    return bool(EMAIL_RE.match(value)) and len(value) <= 320
+    return bool(EMAIL_RE.match(value)) and len(value) <= EMAIL_MAX
 
 
 def read_csv(text: str, required: list[str], optional: list[str]) -> tuple[list[dict], str | None]:
@@ -129,8 +130,8 @@ def import_people(
             report.errors.append((line, "a person cannot be their own manager"))
         elif slack_id and not SLACK_ID_RE.match(slack_id):
             report.errors.append((line, f"slack_id {slack_id!r} is not a Slack user id (U...)"))
-        elif len(row.get("name", "")) > 200:
-            report.errors.append((line, "name is longer than 200 characters"))
+        elif len(row.get("name", "")) > PERSON_NAME_MAX:
+            report.errors.append((line, f"name is longer than {PERSON_NAME_MAX} characters"))
         elif email in seen:
             report.errors.append((line, f"{email} already appears on line {seen[email]}"))
         else:
@@ -227,8 +228,8 @@ def apply_slack_user(
         tz=user.get("tz"),
         active=not user.get("deleted", False),
     )
-    person.status_text = (profile.get("status_text") or "")[:200] or None
-    person.status_emoji = (profile.get("status_emoji") or "")[:100] or None
+    person.status_text = (profile.get("status_text") or "")[:STATUS_TEXT_MAX] or None
+    person.status_emoji = (profile.get("status_emoji") or "")[:STATUS_EMOJI_MAX] or None
     person.status_expiration = _expiration(profile.get("status_expiration"))
     session.add(person)
     moved = False

@@ -31,6 +31,7 @@ from bot.core.directory import (
     read_csv,
     valid_email,
 )
+from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
 from scheduler.nudges import LEARNER_NUDGES, PLANNED_KINDS, plan_nudges
 from scheduler.planning import PlanMemo, Rules, zone
 from storage import bulk, crud
@@ -48,8 +49,6 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-MAX_TRAINING_NAME = 200
-MAX_EXTERNAL_ID = 200
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 SLACK_AWAY = (
     "Slack did not answer while looking this person up; import the file again later "
@@ -752,8 +751,8 @@ def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
     training_name = " ".join((data.training or "").split())
     if not training_name:
         raise IntakeError("training", "training is required: the name of the course")
-    if len(training_name) > MAX_TRAINING_NAME:
-        raise IntakeError("training", f"training must be at most {MAX_TRAINING_NAME} characters")
+    if len(training_name) > TRAINING_NAME_MAX:
+        raise IntakeError("training", f"training must be at most {TRAINING_NAME_MAX} characters")
     starts_on = parse_date(data.starts_on, "starts_on")
     ends_on = parse_date(data.ends_on, "ends_on")
     if ends_on < starts_on:
@@ -762,8 +761,8 @@ def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
     if status not in (EnrollmentStatus.ENROLLED, EnrollmentStatus.CANCELLED):
         raise IntakeError("status", "status must be enrolled or cancelled")
     external_id = (data.external_id or "").strip() or None
-    if external_id and len(external_id) > MAX_EXTERNAL_ID:
-        raise IntakeError("external_id", f"external_id must be at most {MAX_EXTERNAL_ID} chars")
+    if external_id and len(external_id) > EXTERNAL_ID_MAX:
+        raise IntakeError("external_id", f"external_id must be at most {EXTERNAL_ID_MAX} chars")
     return training_name, starts_on, ends_on, status, external_id
 
 

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.core.enrollment import EnrollmentInput, IntakeError
+from bot.core.limits import TRAINING_NAME_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import picked_date, state_values, text
@@ -42,8 +43,8 @@ def register(app: App, services: Services) -> None:
             errors[Block.LEARNERS] = prompts.text("validation.no_learners")
         if not training:
             errors[Block.TRAINING] = prompts.text("validation.training_required")
-        elif len(training) > 200:
-            errors[Block.TRAINING] = prompts.text("validation.too_long", limit=200)
+        elif len(training) > TRAINING_NAME_MAX:
+            errors[Block.TRAINING] = prompts.text("validation.too_long", limit=TRAINING_NAME_MAX)
         if starts_on is None:
             errors[Block.STARTS_ON] = prompts.text("ephemeral.bad_date", value="(none)")
         if ends_on is None:

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from sqlmodel import Session, col, select
 
 from bot.core.answers import Refusal, nudge_for_actor
+from bot.core.limits import GOAL_MEASURE_MAX, GOAL_TEXT_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import metadata, state_values, text
@@ -28,9 +29,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_GOAL = 3000
-MAX_MEASURE = 1000
 
 
 class ModalFailed(Exception):
@@ -55,14 +53,14 @@ def register(app: App, services: Services) -> None:
     def check_goal(goal_text: str, measure: str | None) -> None:
         if not goal_text:
             raise GoalError(Block.GOAL_TEXT, prompts.text("ephemeral.goal_empty"))
-        if len(goal_text) > MAX_GOAL:
+        if len(goal_text) > GOAL_TEXT_MAX:
             raise GoalError(
                 Block.GOAL_TEXT,
-                prompts.text("ephemeral.goal_too_long", length=len(goal_text), limit=MAX_GOAL),
+                prompts.text("ephemeral.goal_too_long", length=len(goal_text), limit=GOAL_TEXT_MAX),
             )
-        if measure and len(measure) > MAX_MEASURE:
+        if measure and len(measure) > GOAL_MEASURE_MAX:
             raise GoalError(
-                Block.GOAL_MEASURE, prompts.text("validation.too_long", limit=MAX_MEASURE)
+                Block.GOAL_MEASURE, prompts.text("validation.too_long", limit=GOAL_MEASURE_MAX)
             )
 
     def save_goal(
@@ -217,8 +215,8 @@ def register(app: App, services: Services) -> None:
         if arg.lower() in ("help", "-h", "--help", "?"):
             ack(text=prompts.text("ephemeral.goal_usage"))
             return
-        if len(arg) > MAX_GOAL:
-            ack(text=prompts.text("ephemeral.goal_too_long", length=len(arg), limit=MAX_GOAL))
+        if len(arg) > GOAL_TEXT_MAX:
+            ack(text=prompts.text("ephemeral.goal_too_long", length=len(arg), limit=GOAL_TEXT_MAX))
             return
         ack()
         with services.db.session() as session:
