@@ -48,6 +48,7 @@ from bot.core.reporting import build_summary
 from bot.prompts import load_prompts
 from bot.runtime import dispatch_client, make_dispatcher
 from bot.sim.fakeslack import signed_request_headers
+from scheduler.nudges import nudge_key
 from storage.db import Database, is_sqlite
 from storage.metrics import week_of
 from storage.models import Nudge
@@ -769,7 +770,7 @@ def dispatch_rows(kind: str, sizes: Sizes, latency_ms: int) -> list[Row]:
                     "attempts": 0,
                     "deliveries": 0,
                     "ooo_deferrals": 0,
-                    "idempotency_key": f"e{i + 1}.g0.goal_invite",
+                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
                     "created_at": now,
                     "updated_at": now,
                 }

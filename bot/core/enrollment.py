@@ -32,15 +32,14 @@ from bot.core.directory import (
     valid_email,
 )
 from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
-from scheduler.nudges import LEARNER_NUDGES, PLANNED_KINDS, plan_nudges
-from scheduler.planning import PlanMemo, Rules, zone
+from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
+from scheduler.planning import PlanMemo, Rules
 from storage import bulk, crud
 from storage.db import Database
 from storage.models import (
     Enrollment,
     EnrollmentStatus,
     Nudge,
-    NudgeStatus,
     Person,
     Source,
     Training,
@@ -55,6 +54,7 @@ SLACK_AWAY = (
     "(rows already imported are kept, and re-importing them changes nothing)"
 )
 BULK_BATCH = 5000  # rows per transaction of a CSV import
+FIRST_GENERATION = 0  # of a new enrollment (re-enrolling after a cancel counts up)
 
 
 class IntakeError(ValueError):
@@ -213,6 +213,7 @@ class Intake:
                 ends_on=ends_on,
                 source=data.source,
                 enrolled_by=data.enrolled_by,
+                created_at=now,
             )
             before: tuple[Any, ...] = ()
         else:
@@ -308,9 +309,9 @@ class Intake:
         rolled back and done again row by row.
 
         The bulk rows of one call are planned at one "now", so each distinct plan is worked
-        out once (`_Planned`).
+        out once (`_BulkPlans`).
         """
-        planned = _Planned(
+        planned = _BulkPlans(
             self.db.engine.dialect, now=self.clock(), rules=self.rules, default_tz=self.default_tz
         )
         # While one batch's new rows are stored (index and foreign-key upkeep, in the server
@@ -365,7 +366,7 @@ class Intake:
                 while pending:
                     self._settle(pending.popleft(), report)
 
-    def _store_new(self, sorted_out: _Sorted, planned: _Planned) -> None:
+    def _store_new(self, sorted_out: _Sorted, planned: _BulkPlans) -> None:
         """A batch of new rows only, in a transaction of its own (the background job)."""
         with self.db.bulk_session() as session:
             if sorted_out.fast:
@@ -408,7 +409,7 @@ class Intake:
         session: Session,
         batch: Sequence[tuple[int, EnrollmentInput]],
         report: ImportReport,
-        planned: _Planned,
+        planned: _BulkPlans,
         before: Sequence[_Sorted],
         *,
         write: bool,
@@ -507,7 +508,7 @@ class Intake:
         return _Sorted(fast, slow, keys, pairs)
 
     def _store(
-        self, session: Session, sorted_out: _Sorted, report: ImportReport, planned: _Planned
+        self, session: Session, sorted_out: _Sorted, report: ImportReport, planned: _BulkPlans
     ) -> None:
         if sorted_out.fast:
             _insert_planned(session, sorted_out.fast, planned)
@@ -559,7 +560,7 @@ NUDGE_COLUMNS = (
     "created_at",
     "updated_at",
 )
-# A planned nudge, ready for storage: (kind, to the learner?, due_at encoded, status, reason).
+# A planned nudge, encoded for storage: (kind, to the learner?, due_at, status, reason).
 _Template = tuple[str, bool, Any, str, str | None]
 
 
@@ -605,16 +606,17 @@ def _add(report: ImportReport, counts: ImportReport) -> None:
     report.errors.extend(counts.errors)
 
 
-class _Planned:
-    """The nudges `plan_nudges` (with `_apply_slot`) gives a new enrollment of generation 0,
-    for the bulk path: planned once per distinct (dates, zones, who is active) at one `now`,
-    and kept encoded for storage. tests/bot/test_bulk_import.py holds the two together."""
+class _BulkPlans:
+    """`planned_nudges` for the bulk path's new enrollments, as `plan_nudges` stores them:
+    worked out once per distinct (dates, zones, who is active) at one `now`, and kept
+    encoded for storage."""
 
     def __init__(self, dialect: sa.Dialect, *, now: datetime, rules: Rules, default_tz: str):
         self.now = now
         self.default_tz = default_tz
         self.memo = PlanMemo(now=now, rules=rules)
         self.stamp = bulk.encoder(dialect, Nudge.__table__.c.due_at)  # type: ignore[attr-defined]
+        self.now_stamp = self.stamp(now)
         self._day = bulk.encoder(dialect, Enrollment.__table__.c.starts_on)  # type: ignore[attr-defined]
         self._days: dict[date, Any] = {}
         self._templates: dict[tuple[Any, ...], list[_Template]] = {}
@@ -643,39 +645,36 @@ class _Planned:
     def _plan(
         self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
     ) -> list[_Template]:
-        slots = self.memo.plan(
+        plans = planned_nudges(
+            self.memo,
             starts_on=starts_on,
             ends_on=ends_on,
-            learner_tz=zone(learner.tz, self.default_tz),
-            manager_tz=zone(manager.tz, self.default_tz) if manager else None,
+            learner=learner,
+            manager=manager,
+            default_tz=self.default_tz,
         )
-        out: list[_Template] = []
-        for kind in PLANNED_KINDS:
-            to_learner = kind in LEARNER_NUDGES
-            recipient = learner if to_learner else manager
-            slot = slots.get(kind)
-            if recipient is None or slot is None:
-                continue
-            status, reason = NudgeStatus.PENDING.value, None
-            if not recipient.active:
-                status, reason = NudgeStatus.SKIPPED.value, "recipient is deactivated in Slack"
-            elif slot.due_at is None:
-                status, reason = NudgeStatus.SKIPPED.value, slot.skip_reason
-            out.append((str(kind), to_learner, self.stamp(slot.due_at or self.now), status, reason))
-        return out
+        return [
+            (
+                str(plan.kind),
+                plan.to_learner,
+                self.now_stamp if plan.due_at is None else self.stamp(plan.due_at),
+                str(plan.status),
+                plan.reason,
+            )
+            for plan in plans.values()
+        ]
 
 
 def _insert_planned(
-    session: Session, rows: Sequence[tuple[_New, _Who, _Who | None]], planned: _Planned
+    session: Session, rows: Sequence[tuple[_New, _Who, _Who | None]], planned: _BulkPlans
 ) -> None:
-    """New enrollments and the nudges `plan_nudges` would give them, in bulk.
+    """New enrollments and the nudges `plan_nudges` would give them (`planned_nudges`), in bulk.
 
     Plain tuples through `storage.bulk` (COPY or one executemany): binding values through
     SQLAlchemy row by row costs more than storing them.
     """
     enrollments = Enrollment.__table__  # type: ignore[attr-defined]
-    # created_at as the per-row path: the real clock, not the injected one.
-    created, updated = planned.stamp(utcnow()), planned.stamp(planned.now)
+    created = updated = planned.now_stamp
     ids = bulk.new_ids(session, enrollments, len(rows))
     day = planned.day
     bulk.insert(
@@ -694,7 +693,7 @@ def _insert_planned(
                 str(new.status),
                 str(new.source),
                 new.enrolled_by,
-                0,
+                FIRST_GENERATION,
                 created,
                 updated,
             )
@@ -721,7 +720,7 @@ def _insert_planned(
                     0,
                     0,
                     reason,
-                    f"e{new_id}.g0.{kind}",  # nudge_key()
+                    nudge_key(new_id, FIRST_GENERATION, kind),
                     created,
                     updated,
                 )
