@@ -9,18 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.core.directory import (
     SLACK_ID_RE,
@@ -34,15 +33,14 @@ from bot.core.directory import (
 from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
 from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
 from scheduler.planning import PlanMemo, Rules
-from storage import bulk, crud
+from storage import crud
+from storage.crud import PersonRow
 from storage.db import Database
 from storage.models import (
     Enrollment,
     EnrollmentStatus,
-    Nudge,
     Person,
     Source,
-    Training,
     utcnow,
 )
 
@@ -423,29 +421,33 @@ class Intake:
                 cleaned.append((line, data, _clean(data)))
             except IntakeError as exc:
                 report.errors.append((line, exc.message))
-        people = _people_by_email(
+        people = crud.people_by_email(
             session,
-            {
+            emails={
                 ref.strip().lower()
                 for _, data, _c in cleaned
                 for ref in (data.learner, data.manager or "")
                 if "@" in (ref or "")
             },
         )
-        managers = _people_by_id(
-            session, {p.manager_id for p in people.values() if p.manager_id} - _ids(people)
+        managers = crud.people_by_id(
+            session,
+            ids={p.manager_id for p in people.values() if p.manager_id}
+            - {p.id for p in people.values()},
         )
         managers.update({p.id: p for p in people.values()})
-        trainings = _trainings_by_name(session, {c[0] for _, _d, c in cleaned})
-        by_external = _enrollments_by_external_id(session, {c[4] for _, _d, c in cleaned if c[4]})
-        fast: list[tuple[_New, _Who, _Who | None]] = []
+        trainings = crud.trainings_by_name(session, names={c[0] for _, _d, c in cleaned})
+        by_external = crud.taken_external_ids(
+            session, external_ids={c[4] for _, _d, c in cleaned if c[4]}
+        )
+        fast: list[tuple[_New, PersonRow, PersonRow | None]] = []
         slow: list[tuple[int, EnrollmentInput]] = []
         keys: set[Any] = set().union(*(b.keys for b in before))
-        natural: list[tuple[int, EnrollmentInput, _Who, tuple[Any, ...]]] = []
+        natural: list[tuple[int, EnrollmentInput, PersonRow, tuple[Any, ...]]] = []
         for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
             learner = people.get((data.learner or "").strip().lower())
             manager_ref = (data.manager or "").strip().lower()
-            manager: _Who | None = people.get(manager_ref) if manager_ref else None
+            manager: PersonRow | None = people.get(manager_ref) if manager_ref else None
             if manager is None and not manager_ref and learner is not None:
                 manager = managers.get(learner.manager_id) if learner.manager_id else None
             training = trainings.get(name.lower())
@@ -493,8 +495,8 @@ class Intake:
             else:
                 natural.append((line, data, learner, (enrollment, manager)))
         # Without an external id the key is (learner, training): one query for the batch.
-        taken = _current_pairs(
-            session, {(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
+        taken = crud.taken_pairs(
+            session, pairs={(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
         )
         for stored in before:
             taken |= stored.pairs
@@ -529,37 +531,6 @@ class Intake:
         return bool(self.manager_field_id and self.client)
 
 
-# Columns the bulk path writes; the others (learner_interest; a nudge's parent, lease and
-# message) are NULL, as a new row's None stores them.
-ENROLLMENT_COLUMNS = (
-    "id",
-    "external_id",
-    "learner_id",
-    "manager_id",
-    "training_id",
-    "starts_on",
-    "ends_on",
-    "status",
-    "source",
-    "enrolled_by",
-    "generation",
-    "created_at",
-    "updated_at",
-)
-NUDGE_COLUMNS = (
-    "enrollment_id",
-    "kind",
-    "recipient_id",
-    "due_at",
-    "status",
-    "attempts",
-    "deliveries",
-    "ooo_deferrals",
-    "reason",
-    "idempotency_key",
-    "created_at",
-    "updated_at",
-)
 # A planned nudge, encoded for storage: (kind, to the learner?, due_at, status, reason).
 _Template = tuple[str, bool, Any, str, str | None]
 
@@ -583,7 +554,7 @@ class _New:
 class _Sorted:
     """A batch sorted out: new rows for the bulk path, the rest for `enroll` in file order."""
 
-    fast: list[tuple[_New, _Who, _Who | None]]
+    fast: list[tuple[_New, PersonRow, PersonRow | None]]
     slow: list[tuple[int, EnrollmentInput]]
     keys: set[Any]  # external ids and (learner, training name) seen in the batch
     pairs: set[tuple[int, int]]  # (learner, training) of its new rows
@@ -615,20 +586,16 @@ class _BulkPlans:
         self.now = now
         self.default_tz = default_tz
         self.memo = PlanMemo(now=now, rules=rules)
-        self.stamp = bulk.encoder(dialect, Nudge.__table__.c.due_at)  # type: ignore[attr-defined]
-        self.now_stamp = self.stamp(now)
-        self._day = bulk.encoder(dialect, Enrollment.__table__.c.starts_on)  # type: ignore[attr-defined]
-        self._days: dict[date, Any] = {}
+        self.values = crud.BulkValues(dialect)
+        self.now_stamp = self.values.stamp(now)
         self._templates: dict[tuple[Any, ...], list[_Template]] = {}
 
-    def day(self, value: date) -> Any:
-        encoded = self._days.get(value)
-        if encoded is None:
-            encoded = self._days[value] = self._day(value)
-        return encoded
-
     def nudges(
-        self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
+        self,
+        starts_on: date,
+        ends_on: date,
+        learner: PersonRow,
+        manager: PersonRow | None,
     ) -> list[_Template]:
         key = (
             starts_on,
@@ -643,7 +610,11 @@ class _BulkPlans:
         return found
 
     def _plan(
-        self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
+        self,
+        starts_on: date,
+        ends_on: date,
+        learner: PersonRow,
+        manager: PersonRow | None,
     ) -> list[_Template]:
         plans = planned_nudges(
             self.memo,
@@ -657,7 +628,7 @@ class _BulkPlans:
             (
                 str(plan.kind),
                 plan.to_learner,
-                self.now_stamp if plan.due_at is None else self.stamp(plan.due_at),
+                self.now_stamp if plan.due_at is None else self.values.stamp(plan.due_at),
                 str(plan.status),
                 plan.reason,
             )
@@ -666,22 +637,21 @@ class _BulkPlans:
 
 
 def _insert_planned(
-    session: Session, rows: Sequence[tuple[_New, _Who, _Who | None]], planned: _BulkPlans
+    session: Session,
+    rows: Sequence[tuple[_New, PersonRow, PersonRow | None]],
+    planned: _BulkPlans,
 ) -> None:
     """New enrollments and the nudges `plan_nudges` would give them (`planned_nudges`), in bulk.
 
     Plain tuples through `storage.bulk` (COPY or one executemany): binding values through
     SQLAlchemy row by row costs more than storing them.
     """
-    enrollments = Enrollment.__table__  # type: ignore[attr-defined]
     created = updated = planned.now_stamp
-    ids = bulk.new_ids(session, enrollments, len(rows))
-    day = planned.day
-    bulk.insert(
+    ids = crud.new_enrollment_ids(session, count=len(rows))
+    day = planned.values.day
+    crud.insert_enrollments(
         session,
-        enrollments,
-        ENROLLMENT_COLUMNS,
-        [
+        rows=[
             (
                 new_id,
                 new.external_id,
@@ -726,7 +696,7 @@ def _insert_planned(
                 )
             )
     if nudges:
-        bulk.insert(session, Nudge.__table__, NUDGE_COLUMNS, nudges)  # type: ignore[attr-defined]
+        crud.insert_nudges(session, rows=nudges)
     log.info(
         "enrollment.bulk_created count=%s first=%s last=%s nudges=%s",
         len(rows),
@@ -763,86 +733,6 @@ def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
     if external_id and len(external_id) > EXTERNAL_ID_MAX:
         raise IntakeError("external_id", f"external_id must be at most {EXTERNAL_ID_MAX} chars")
     return training_name, starts_on, ends_on, status, external_id
-
-
-def _chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
-    items = list(values)
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-class _Who(NamedTuple):
-    """What the bulk path reads of a person: a plain row, not an ORM object to track."""
-
-    id: int
-    email: str | None
-    slack_id: str | None
-    tz: str | None
-    manager_id: int | None
-    active: bool
-
-
-_WHO_COLUMNS = [Person.__table__.c[name] for name in _Who._fields]  # type: ignore[attr-defined]
-
-
-def _ids(people: Mapping[Any, _Who]) -> set[int]:
-    return {p.id for p in people.values()}
-
-
-def _people_by_email(session: Session, emails: set[str]) -> dict[str, _Who]:
-    found: dict[str, _Who] = {}
-    dialect = session.get_bind().dialect
-    for where in bulk.where_in(dialect, col(Person.email), emails):
-        for row in session.execute(sa.select(*_WHO_COLUMNS).where(where)):
-            if row.email:
-                found[row.email] = _Who._make(row)
-    return found
-
-
-def _people_by_id(session: Session, ids: set[int]) -> dict[int | None, _Who]:
-    found: dict[int | None, _Who] = {}
-    dialect = session.get_bind().dialect
-    for where in bulk.where_in(dialect, col(Person.id), ids):
-        for row in session.execute(sa.select(*_WHO_COLUMNS).where(where)):
-            found[row.id] = _Who._make(row)
-    return found
-
-
-def _trainings_by_name(session: Session, names: set[str]) -> dict[str, Training]:
-    found: dict[str, Training] = {}
-    for chunk in _chunks({n.lower() for n in names}):
-        for training in session.exec(select(Training).where(func.lower(Training.name).in_(chunk))):
-            found.setdefault(training.name.lower(), training)
-    return found
-
-
-def _enrollments_by_external_id(session: Session, ids: set[str]) -> set[str]:
-    found: set[str] = set()
-    dialect = session.get_bind().dialect
-    for where in bulk.where_in(dialect, col(Enrollment.external_id), ids):
-        found.update(e for e in session.exec(select(Enrollment.external_id).where(where)) if e)
-    return found
-
-
-def _current_pairs(session: Session, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which (learner, training) pairs already have an enrollment."""
-    found: set[tuple[int, int]] = set()
-    by_training: dict[int, set[int]] = {}
-    for learner_id, training_id in pairs:
-        if training_id is not None:
-            by_training.setdefault(training_id, set()).add(learner_id)
-    dialect = session.get_bind().dialect
-    for training_id, learners in by_training.items():
-        for where in bulk.where_in(dialect, col(Enrollment.learner_id), learners):
-            found.update(
-                (learner_id, training_id)
-                for learner_id in session.exec(
-                    select(Enrollment.learner_id).where(
-                        Enrollment.training_id == training_id, where
-                    )
-                )
-            )
-    return found
 
 
 def _state(enrollment: Enrollment) -> tuple[Any, ...]:
