@@ -46,7 +46,7 @@ from bench.common import (
 from bot.core.enrollment import EnrollmentInput, Intake
 from bot.core.reporting import build_summary
 from bot.prompts import load_prompts
-from bot.runtime import dispatch_client, make_dispatcher
+from bot.runtime import dispatch_client, make_dispatcher, make_intake
 from bot.sim.fakeslack import signed_request_headers
 from scheduler.nudges import nudge_key
 from storage.db import Database, is_sqlite
@@ -111,7 +111,7 @@ def big_scenario(kind: str, sizes: Sizes) -> list[Row]:
         settings = settings_for(db, fake.api_url)
         seed_people(db, sizes.people)
         text = enrollments_csv(sizes)
-        intake = Intake(db, rules=settings.rules, default_tz="UTC", client=None)
+        intake = make_intake(settings, db, None)
 
         # The per-row path (what the webhook does) on a sample, for comparison.
         sample = _per_row_sample(db, intake, sizes)

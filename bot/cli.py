@@ -223,7 +223,7 @@ def _import(args: argparse.Namespace, settings: Settings, db) -> int:  # type: i
         report = import_people(db, text, rules=settings.rules, default_tz=settings.default_timezone)
         noun = "people"
     else:
-        from bot.core.enrollment import Intake
+        from bot.runtime import make_intake
         from bot.slack.client import make_client
 
         client = (
@@ -231,14 +231,7 @@ def _import(args: argparse.Namespace, settings: Settings, db) -> int:  # type: i
             if settings.slack_bot_token
             else None
         )
-        intake = Intake(
-            db,
-            rules=settings.rules,
-            default_tz=settings.default_timezone,
-            client=client,
-            manager_field_id=settings.slack_manager_field_id,
-        )
-        report = intake.import_csv(text)
+        report = make_intake(settings, db, client).import_csv(text)
         noun = "enrollments"
     for line in report.lines(noun):
         print(line)

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.core.digest import digest_job
 from bot.core.directory import sync_from_slack
+from bot.core.enrollment import Intake
 from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
@@ -40,6 +41,25 @@ def dispatch_client(settings: Settings) -> WebClient:
     """The dispatcher's own client: a 429 goes back to the row with its Retry-After instead
     of a sleep inside the SDK, so one rate-limited DM does not hold up the batch."""
     return make_client(settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0)
+
+
+def make_intake(
+    settings: Settings,
+    db: Database,
+    client: WebClient | None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> Intake:
+    """The intake every door uses (the app, the webhook, the CSV import); without a client
+    it looks nobody up in Slack."""
+    return Intake(
+        db,
+        rules=settings.rules,
+        default_tz=settings.default_timezone,
+        client=client,
+        manager_field_id=settings.slack_manager_field_id,
+        clock=clock,
+    )
 
 
 def make_dispatcher(

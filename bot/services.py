@@ -38,14 +38,9 @@ class Services:
     _quick: WebClient | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        self.intake = Intake(
-            self.db,
-            rules=self.settings.rules,
-            default_tz=self.settings.default_timezone,
-            client=self.client,
-            manager_field_id=self.settings.slack_manager_field_id,
-            clock=self.clock,
-        )
+        from bot.runtime import make_intake  # here: runtime imports the app, the app this
+
+        self.intake = make_intake(self.settings, self.db, self.client, clock=self.clock)
 
     def is_ld_lead(self, user_id: str) -> bool:
         """LD_LEADS, plus the members of LD_USERGROUP (read at most every five minutes)."""
