@@ -682,7 +682,8 @@ class Demo:
 
     def _enroll(self, start: datetime) -> None:
         out, _fake, slack = self.out, self.fake, self.slack
-        from bot.core.directory import import_people, sync_from_slack
+        from bot.core.directory import import_people
+        from bot.slack.directory_sync import sync_from_slack
 
         out.say(out.magenta(f"== {self._day_label(self.clock())}: people and enrollments =="))
         people_csv = "email,manager_email,name\n" + "\n".join(

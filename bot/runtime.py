@@ -12,7 +12,6 @@ from datetime import datetime
 from slack_sdk import WebClient
 
 from bot.core.digest import digest_job
-from bot.core.directory import sync_from_slack
 from bot.core.enrollment import Intake
 from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
@@ -20,6 +19,8 @@ from bot.settings import Settings
 from bot.slack.app import create_app, create_web
 from bot.slack.client import make_client
 from bot.slack.delivery import SlackSender
+from bot.slack.directory_sync import sync_from_slack
+from bot.slack.lookup import SlackPeopleLookup
 from bot.web import fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport
 from scheduler.jobs import Job, build_scheduler
@@ -56,7 +57,7 @@ def make_intake(
         db,
         rules=settings.rules,
         default_tz=settings.default_timezone,
-        client=client,
+        people=SlackPeopleLookup(client) if client is not None else None,
         manager_field_id=settings.slack_manager_field_id,
         clock=clock,
     )

@@ -1,7 +1,7 @@
 """The people directory: who is who, in which time zone, and who manages whom.
 
-Filled from a CSV of people, from Slack's `users.list` (paged, one call per 200 people rather
-than one `users.lookupByEmail` per person), and kept current by `user_change` events.
+Filled from a CSV of people, from Slack's `users.list` (bot/slack/directory_sync.py hands
+each user to `apply_slack_user`), and kept current by `user_change` events.
 """
 
 from __future__ import annotations
@@ -10,17 +10,14 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
 from bot.core.limits import EMAIL_MAX, PERSON_NAME_MAX, STATUS_EMOJI_MAX, STATUS_TEXT_MAX
-from bot.slack.client import slack_error
 from scheduler.nudges import replan_manager_nudges
 from scheduler.planning import Rules
 from storage import crud
@@ -192,7 +189,7 @@ def _snapshot(person: Person | None) -> tuple:
     return (person.email, person.name, person.slack_id, person.manager_id)
 
 
-# -- Slack ------------------------------------------------------------------------------
+# -- what Slack says of people -----------------------------------------------------------
 
 
 def profile_manager_ref(profile: Mapping[str, Any], field_id: str) -> str | None:
@@ -243,53 +240,6 @@ def apply_slack_user(
             moved = True
     session.flush()
     return person, moved
-
-
-def sync_from_slack(
-    db: Database,
-    client: WebClient,
-    *,
-    rules: Rules,
-    default_tz: str,
-    manager_field_id: str = "",
-    clock: Callable[[], datetime] = utcnow,
-    page_size: int = 200,
-) -> int:
-    """Page through `users.list`, one transaction per page; returns how many people it saw."""
-    seen = 0
-    cursor = None
-    while True:
-        response = client.users_list(limit=page_size, cursor=cursor)
-        members: Iterable[Mapping[str, Any]] = response.get("members") or []
-        with db.session() as session:
-            for user in members:
-                person, moved = apply_slack_user(session, user, manager_field_id=manager_field_id)
-                if person is None:
-                    continue
-                seen += 1
-                if moved:
-                    replan_manager_nudges(
-                        session, learner=person, now=clock(), rules=rules, default_tz=default_tz
-                    )
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            break
-    log.info("directory.sync people=%s", seen)
-    return seen
-
-
-def lookup_in_slack(client: WebClient | None, ref: str) -> Mapping[str, Any] | None:
-    """One person we have never seen, by email or id; None when Slack knows nobody."""
-    if client is None:
-        return None
-    try:
-        if "@" in ref:
-            return client.users_lookupByEmail(email=ref).get("user")
-        return client.users_info(user=ref).get("user")
-    except SlackApiError as exc:
-        if slack_error(exc) in ("users_not_found", "user_not_found"):
-            return None
-        raise
 
 
 def _expiration(value: Any) -> int | None:

@@ -16,8 +16,6 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -25,12 +23,12 @@ from bot.core.directory import (
     SLACK_ID_RE,
     ImportReport,
     apply_slack_user,
-    lookup_in_slack,
     profile_manager_ref,
     read_csv,
     valid_email,
 )
 from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
+from bot.core.lookup import LookupUnavailable, PeopleLookup
 from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
 from scheduler.planning import PlanMemo, Rules
 from storage import crud
@@ -111,14 +109,14 @@ class Intake:
         *,
         rules: Rules,
         default_tz: str,
-        client: WebClient | None = None,
+        people: PeopleLookup | None = None,
         manager_field_id: str = "",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.rules = rules
         self.default_tz = default_tz
-        self.client = client
+        self.people = people  # None: nobody is looked up in Slack
         self.manager_field_id = manager_field_id
         self.clock = clock
 
@@ -138,8 +136,8 @@ class Intake:
         if person is not None and person.slack_id:
             return person
         try:
-            user = lookup_in_slack(self.client, ref)
-        except (SlackClientError, OSError):
+            user = self.people.user(ref) if self.people is not None else None
+        except LookupUnavailable:
             log.warning("intake.slack_lookup_failed field=%s", field)
             if person is not None:
                 return person  # the directory knows them; Slack can fill in the rest later
@@ -156,13 +154,11 @@ class Intake:
         )
 
     def _manager_from_slack(self, session: Session, learner: Person) -> Person | None:
-        if not (self.manager_field_id and self.client and learner.slack_id):
+        if not (self._may_ask_slack_for_manager() and learner.slack_id):
             return None
-        try:
-            profile = self.client.users_profile_get(user=learner.slack_id).get("profile") or {}
-        except SlackApiError:
-            return None
-        ref = profile_manager_ref(profile, self.manager_field_id)
+        assert self.people is not None and learner.slack_id is not None
+        profile = self.people.profile(learner.slack_id)
+        ref = profile_manager_ref(profile or {}, self.manager_field_id)
         if not ref:
             return None
         try:
@@ -397,7 +393,7 @@ class Intake:
         except IntakeError as exc:
             report.errors.append((line, exc.message))
             return
-        except (SlackClientError, OSError):
+        except LookupUnavailable:
             report.errors.append((line, SLACK_AWAY))
             return
         _count(report, result)
@@ -522,13 +518,13 @@ class Intake:
             except IntakeError as exc:
                 report.errors.append((line, exc.message))
                 continue
-            except (SlackClientError, OSError):
+            except LookupUnavailable:
                 report.errors.append((line, SLACK_AWAY))
                 continue
             _count(report, result)
 
     def _may_ask_slack_for_manager(self) -> bool:
-        return bool(self.manager_field_id and self.client)
+        return bool(self.manager_field_id and self.people is not None)
 
 
 # A planned nudge, encoded for storage: (kind, to the learner?, due_at, status, reason).
