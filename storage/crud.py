@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -75,8 +75,11 @@ def upsert_person(
     name: str | None = None,
     tz: str | None = None,
     active: bool | None = None,
+    now: datetime | None = None,
 ) -> Person:
-    """Find a person by Slack id, then by email, and fill in what we learned."""
+    """Find a person by Slack id, then by email, and fill in what we learned (stamped `now`,
+    the caller's clock, else the time of day)."""
+    now = now or utcnow()
     email = normalize_email(email)
     person = None
     if slack_id:
@@ -84,7 +87,9 @@ def upsert_person(
     if person is None and email:
         person = person_by_email(session, email=email)
     if person is None:
-        person = Person(slack_id=slack_id, email=email, name=name, tz=tz)
+        person = Person(
+            slack_id=slack_id, email=email, name=name, tz=tz, created_at=now, updated_at=now
+        )
         if active is not None:
             person.active = active
         session.add(person)
@@ -101,7 +106,7 @@ def upsert_person(
         person.active = active
         changed = True
     if changed:
-        person.updated_at = utcnow()
+        person.updated_at = now
         session.add(person)
         session.flush()
     return person
@@ -111,13 +116,15 @@ def reports_of(session: Session, *, manager_id: int) -> Sequence[Person]:
     return session.exec(select(Person).where(Person.manager_id == manager_id)).all()
 
 
-def training_by_name(session: Session, *, name: str, create: bool = True) -> Training | None:
+def training_by_name(
+    session: Session, *, name: str, create: bool = True, now: datetime | None = None
+) -> Training | None:
     clean = " ".join(name.split())
     training = session.exec(
         select(Training).where(func.lower(Training.name) == clean.lower())
     ).first()
     if training is None and create:
-        training = Training(name=clean)
+        training = Training(name=clean, created_at=now or utcnow())
         session.add(training)
         session.flush()
     return training

@@ -147,6 +147,7 @@ def import_people(
                 email=row["email"],
                 name=row.get("name") or None,
                 slack_id=row.get("slack_id") or None,
+                now=now,
             )
         moved: list[Person] = []
         for row in good:
@@ -154,7 +155,7 @@ def import_people(
             manager = None
             if row["manager_email"]:
                 manager = people.get(row["manager_email"]) or crud.upsert_person(
-                    session, email=row["manager_email"]
+                    session, email=row["manager_email"], now=now
                 )
             manager_id = manager.id if manager else None
             if person.manager_id != manager_id:
@@ -205,7 +206,11 @@ def profile_manager_ref(profile: Mapping[str, Any], field_id: str) -> str | None
 
 
 def apply_slack_user(
-    session: Session, user: Mapping[str, Any], *, manager_field_id: str = ""
+    session: Session,
+    user: Mapping[str, Any],
+    *,
+    manager_field_id: str = "",
+    now: datetime | None = None,
 ) -> tuple[Person | None, bool]:
     """Store what Slack says of one user; returns the person and whether the manager moved."""
     if user.get("is_bot") or user.get("id") == "USLACKBOT" or user.get("is_app_user"):
@@ -224,6 +229,7 @@ def apply_slack_user(
         name=profile.get("real_name") or user.get("real_name") or user.get("name"),
         tz=user.get("tz"),
         active=not user.get("deleted", False),
+        now=now,
     )
     person.status_text = (profile.get("status_text") or "")[:STATUS_TEXT_MAX] or None
     person.status_emoji = (profile.get("status_emoji") or "")[:STATUS_EMOJI_MAX] or None
@@ -234,7 +240,7 @@ def apply_slack_user(
     if ref:
         manager = crud.find_person(session, key=ref)
         if manager is None and SLACK_ID_RE.match(ref):
-            manager = crud.upsert_person(session, slack_id=ref)
+            manager = crud.upsert_person(session, slack_id=ref, now=now)
         if manager is not None and manager.id != person.id and person.manager_id != manager.id:
             person.manager_id = manager.id
             moved = True

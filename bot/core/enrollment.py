@@ -144,7 +144,9 @@ class Intake:
             # Not "matches nobody": that would be final. The caller answers "try again".
             raise
         if user is not None:
-            found, _ = apply_slack_user(session, user, manager_field_id=self.manager_field_id)
+            found, _ = apply_slack_user(
+                session, user, manager_field_id=self.manager_field_id, now=self.clock()
+            )
             if found is not None:
                 return found
         if person is not None:
@@ -185,7 +187,8 @@ class Intake:
             manager = session.get(Person, learner.manager_id)
         else:
             manager = self._manager_from_slack(session, learner)
-        training = crud.training_by_name(session, name=training_name)
+        now = self.clock()
+        training = crud.training_by_name(session, name=training_name, now=now)
         assert training is not None and learner.id is not None
 
         if external_id:
@@ -196,7 +199,6 @@ class Intake:
                 learner_id=learner.id,
                 training_id=training.id,  # type: ignore[arg-type]
             )
-        now = self.clock()
         created = enrollment is None
         if enrollment is None:
             enrollment = Enrollment(
@@ -467,12 +469,12 @@ class Intake:
             assert learner is not None
             if training is None:
                 if write:
-                    training = crud.training_by_name(session, name=name)
+                    training = crud.training_by_name(session, name=name, now=planned.now)
                 else:
                     # In a transaction of its own, so that sorting out stays read-only. Were
                     # the batch to fail, its rows, done one by one, would create it anyway.
                     with self.db.session() as own:
-                        training = crud.training_by_name(own, name=name)
+                        training = crud.training_by_name(own, name=name, now=planned.now)
                 assert training is not None
                 trainings[name.lower()] = training
             enrollment = _New(

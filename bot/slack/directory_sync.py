@@ -37,13 +37,16 @@ def sync_from_slack(
         members: Iterable[Mapping[str, Any]] = response.get("members") or []
         with db.session() as session:
             for user in members:
-                person, moved = apply_slack_user(session, user, manager_field_id=manager_field_id)
+                now = clock()
+                person, moved = apply_slack_user(
+                    session, user, manager_field_id=manager_field_id, now=now
+                )
                 if person is None:
                     continue
                 seen += 1
                 if moved:
                     replan_manager_nudges(
-                        session, learner=person, now=clock(), rules=rules, default_tz=default_tz
+                        session, learner=person, now=now, rules=rules, default_tz=default_tz
                     )
         cursor = (response.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
