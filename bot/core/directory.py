@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
-MAX_CSV_BYTES = 50 * 1024 * 1024
 
 
 @dataclass

@@ -81,7 +81,6 @@ class EnrollmentInput:
 @dataclass(frozen=True)
 class EnrollResult:
     enrollment: Enrollment
-    learner: Person
     created: bool
     changed: bool
     no_manager: bool
@@ -237,7 +236,7 @@ class Intake:
             data.source,
             manager is None,
         )
-        return EnrollResult(enrollment, learner, created, changed, manager is None)
+        return EnrollResult(enrollment, created, changed, manager is None)
 
     # -- the doors that carry many rows --------------------------------------------------
 
