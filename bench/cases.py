@@ -46,6 +46,8 @@ from bot.prompts import load_prompts
 from bot.runtime import dispatch_client, make_dispatcher
 from bot.sim.driver import SlackDriver
 from bot.slack.ids import Action
+from bot.slack.lookup import make_intake
+from scheduler.nudges import nudge_key
 from storage.db import Database, is_sqlite
 from storage.metrics import week_of
 from storage.models import Nudge
@@ -105,7 +107,7 @@ def big_scenario(kind: str, sizes: Sizes) -> list[Row]:
         settings = settings_for(db, fake.api_url)
         seed_people(db, sizes.people)
         text = enrollments_csv(sizes)
-        intake = Intake(db, rules=settings.rules, default_tz="UTC", client=None)
+        intake = make_intake(settings, db, None)
 
         # The per-row path (what the webhook does) on a sample, for comparison.
         sample = _per_row_sample(db, intake, sizes)
@@ -738,7 +740,7 @@ def dispatch_rows(kind: str, sizes: Sizes, latency_ms: int) -> list[Row]:
                     "attempts": 0,
                     "deliveries": 0,
                     "ooo_deferrals": 0,
-                    "idempotency_key": f"e{i + 1}.g0.goal_invite",
+                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
                     "created_at": now,
                     "updated_at": now,
                 }

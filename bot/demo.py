@@ -558,7 +558,8 @@ class Demo:
 
     def _enroll(self, start: datetime) -> None:
         out, _fake, slack = self.out, self.fake, self.slack
-        from bot.core.directory import import_people, sync_from_slack
+        from bot.core.directory import import_people
+        from bot.slack.directory_sync import sync_from_slack
 
         out.say(out.magenta(f"== {self._day_label(self.clock())}: people and enrollments =="))
         people_csv = "email,manager_email,name\n" + "\n".join(
@@ -628,20 +629,14 @@ class Demo:
             f"  /enroll modal: Maya enrolls Ines, Sam enrolls Leo in "
             f"{out.bold('Giving Feedback')}, {feedback[0]:%a %d %b}"
         )
-        from bot.core.enrollment import Intake
+        from bot.slack.lookup import make_intake
 
         csv_rows = "learner_email,training,starts_on,ends_on\n" + "\n".join(
             f"{BY_ID[p].email},Negotiation Basics,{negotiation[0]},{negotiation[1]}"
             for p in ("UPRIYA", "UBEN")
         )
         csv_rows += "\nnobody@example.org,Negotiation Basics,2026-13-01,2026-12-02"
-        intake = Intake(
-            self.db,
-            rules=self.settings.rules,
-            default_tz=self.settings.default_timezone,
-            client=self.services.client,
-            clock=self.clock,
-        )
+        intake = make_intake(self.settings, self.db, self.services.client, clock=self.clock)
         result = intake.import_csv(csv_rows)
         out.say(f"  coachbot import enrollments: {result.lines('enrollments')[0]}")
         for line in result.lines("enrollments")[1:]:

@@ -12,13 +12,13 @@ from datetime import datetime
 from slack_sdk import WebClient
 
 from bot.core.digest import CHECK_SECONDS, Digest
-from bot.core.directory import sync_from_slack
 from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.delivery import SlackSender
+from bot.slack.directory_sync import sync_from_slack
 from bot.slack.summary import SlackDigestPoster
 from bot.web import create_web, fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport

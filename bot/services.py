@@ -33,22 +33,12 @@ class Services:
     # The Home tab's publisher, handed in by the Slack adapter that builds the tab (wired in
     # bot.slack.app), so that this bag never imports the builder that reads it.
     publish_home: Callable[[Services, str], None]
+    intake: Intake
     clock: Callable[[], datetime] = utcnow
-    intake: Intake = field(init=False)
     _group: frozenset[str] = field(default=frozenset(), init=False)
     _group_read_at: float = field(default=-1e9, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _quick: WebClient | None = field(default=None, init=False)
-
-    def __post_init__(self) -> None:
-        self.intake = Intake(
-            self.db,
-            rules=self.settings.rules,
-            default_tz=self.settings.default_timezone,
-            client=self.client,
-            manager_field_id=self.settings.slack_manager_field_id,
-            clock=self.clock,
-        )
 
     def is_ld_lead(self, user_id: str) -> bool:
         """LD_LEADS, plus the members of LD_USERGROUP (read at most every five minutes)."""

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackClientError
 from sqlalchemy import exc as sa_exc
 
 from bot.core.enrollment import IntakeError, input_from_webhook
+from bot.core.lookup import LookupUnavailable
 from bot.services import Services
 from bot.settings import Settings
 
@@ -33,7 +34,7 @@ StartResponse = Callable[..., Any]
 # busy timeout; the pool's TimeoutError) or Slack not answering a lookup: a 503 with
 # Retry-After, which an LMS retries, rather than a 500 that reads like a bug.
 DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-UNAVAILABLE = (*DB_UNAVAILABLE, SlackClientError, OSError)
+UNAVAILABLE = (*DB_UNAVAILABLE, LookupUnavailable, SlackClientError, OSError)
 RETRY_AFTER_SECONDS = 5
 
 

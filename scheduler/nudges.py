@@ -1,13 +1,19 @@
-"""Turns an enrollment into nudge rows, and keeps them right when the enrollment changes."""
+"""Turns an enrollment into nudge rows, and keeps them right when the enrollment changes.
+
+`planned_nudges` is the one rule for what an enrollment's nudges are (when, or why not);
+`plan_nudges` stores it for one enrollment, the CSV import's bulk path for many.
+"""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import NamedTuple, Protocol
 
 from sqlmodel import Session, col, select
 
-from scheduler.planning import Rules, Slot, plan_enrollment, zone
+from scheduler.planning import PlanMemo, Rules, zone
 from storage.models import (
     LEARNER_NUDGES,
     MANAGER_PROMPTS,
@@ -17,7 +23,6 @@ from storage.models import (
     NudgeKind,
     NudgeStatus,
     Person,
-    utcnow,
 )
 
 log = logging.getLogger(__name__)
@@ -25,6 +30,12 @@ log = logging.getLogger(__name__)
 # Statuses a re-plan may still move: nothing has gone out for these rows yet.
 REPLANNABLE = (NudgeStatus.PENDING, NudgeStatus.SKIPPED, NudgeStatus.CANCELLED)
 PLANNED_KINDS = (*LEARNER_NUDGES, *MANAGER_PROMPTS)
+
+# Why a nudge is not (or no longer) going out, as stored in its `reason`.
+DEACTIVATED = "recipient is deactivated in Slack"
+NO_MANAGER = "no manager for this enrollment"
+CANCELLED = "enrollment cancelled"
+MANAGER_CHANGED = "manager changed"
 
 # Marks the reason of a pending row whose last attempt may have reached Slack (the answer was
 # lost): whoever sends it next looks for the message first. Kept in `reason` so that no
@@ -36,12 +47,68 @@ def is_uncertain(reason: str | None) -> bool:
     return bool(reason and reason.startswith(UNCERTAIN))
 
 
-def nudge_key(enrollment: Enrollment, kind: str) -> str:
-    return f"e{enrollment.id}.g{enrollment.generation}.{kind}"
+def nudge_key(enrollment_id: int, generation: int, kind: str) -> str:
+    """The idempotency key of an enrollment's nudge: one per kind and generation."""
+    return f"e{enrollment_id}.g{generation}.{kind}"
 
 
 def reminder_key(parent: Nudge, number: int) -> str:
     return f"n{parent.id}.reminder.{number}"
+
+
+class Recipient(Protocol):
+    """What planning reads of a person: a Person, or the bulk import's plain row."""
+
+    @property
+    def tz(self) -> str | None: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+class Planned(NamedTuple):
+    """One nudge of an enrollment as planned: pending at `due_at`, or skipped with `reason`."""
+
+    kind: NudgeKind
+    to_learner: bool
+    due_at: datetime | None  # the slot's time; None when the rules skipped it
+    status: NudgeStatus
+    reason: str | None
+
+
+def planned_nudges(
+    memo: PlanMemo,
+    *,
+    starts_on: date,
+    ends_on: date,
+    learner: Recipient,
+    manager: Recipient | None,
+    default_tz: str,
+) -> dict[NudgeKind, Planned]:
+    """The nudges an enrollment should have, by kind, in `PLANNED_KINDS` order; the manager's
+    kinds are absent when it has no manager."""
+    slots = memo.plan(
+        starts_on=starts_on,
+        ends_on=ends_on,
+        learner_tz=zone(learner.tz, default_tz),
+        manager_tz=zone(manager.tz, default_tz) if manager else None,
+    )
+    plans: dict[NudgeKind, Planned] = {}
+    for kind in PLANNED_KINDS:
+        to_learner = kind in LEARNER_NUDGES
+        recipient = learner if to_learner else manager
+        slot = slots.get(kind)
+        if recipient is None or slot is None:
+            continue
+        reason: str | None
+        if not recipient.active:
+            status, reason = NudgeStatus.SKIPPED, DEACTIVATED
+        elif slot.due_at is None:
+            status, reason = NudgeStatus.SKIPPED, slot.skip_reason
+        else:
+            status, reason = NudgeStatus.PENDING, None
+        plans[kind] = Planned(kind, to_learner, slot.due_at, status, reason)
+    return plans
 
 
 def plan_nudges(
@@ -58,40 +125,42 @@ def plan_nudges(
         for n in session.exec(select(Nudge).where(Nudge.enrollment_id == enrollment.id)).all()
     }
     if enrollment.status == EnrollmentStatus.CANCELLED:
-        return _cancel_open(existing.values(), reason="enrollment cancelled")
+        return _cancel_open(existing.values(), reason=CANCELLED, now=now)
 
     learner = session.get(Person, enrollment.learner_id)
     manager = session.get(Person, enrollment.manager_id) if enrollment.manager_id else None
     assert learner is not None
-    slots = plan_enrollment(
+    plans = planned_nudges(
+        PlanMemo(now=now, rules=rules),
         starts_on=enrollment.starts_on,
         ends_on=enrollment.ends_on,
-        learner_tz=zone(learner.tz, default_tz),
-        manager_tz=zone(manager.tz, default_tz) if manager else None,
-        now=now,
-        rules=rules,
+        learner=learner,
+        manager=manager,
+        default_tz=default_tz,
     )
     touched: list[Nudge] = []
     for kind in PLANNED_KINDS:
-        recipient = learner if kind in LEARNER_NUDGES else manager
-        key = nudge_key(enrollment, kind)
+        key = nudge_key(enrollment.id, enrollment.generation, kind)
         row = existing.get(key)
-        slot = slots.get(kind)
-        if recipient is None or slot is None:
+        plan = plans.get(kind)
+        if plan is None:
             if row is not None and row.status in (NudgeStatus.PENDING,):
-                touched += _cancel_open([row], reason="no manager for this enrollment")
+                touched += _cancel_open([row], reason=NO_MANAGER, now=now)
             continue
         if row is not None and row.status not in REPLANNABLE:
             continue
+        recipient = learner if plan.to_learner else manager
+        assert recipient is not None and recipient.id is not None
         if row is None:
             row = Nudge(
                 enrollment_id=enrollment.id,
                 kind=kind,
-                recipient_id=recipient.id,  # type: ignore[arg-type]
-                due_at=slot.due_at or now,
+                recipient_id=recipient.id,
+                due_at=plan.due_at or now,
                 idempotency_key=key,
+                created_at=now,
             )
-        _apply_slot(row, slot, recipient, now)
+        _apply_plan(row, plan, recipient.id, now)
         session.add(row)
         touched.append(row)
 
@@ -102,32 +171,30 @@ def plan_nudges(
             and row.status == NudgeStatus.PENDING
             and (manager is None or row.recipient_id != manager.id)
         ):
-            touched += _cancel_open([row], reason="manager changed")
+            touched += _cancel_open([row], reason=MANAGER_CHANGED, now=now)
     session.flush()
     return touched
 
 
-def _apply_slot(row: Nudge, slot: Slot, recipient: Person, now: datetime) -> None:
-    row.recipient_id = recipient.id  # type: ignore[assignment]
+def _apply_plan(row: Nudge, plan: Planned, recipient_id: int, now: datetime) -> None:
+    row.recipient_id = recipient_id
     row.updated_at = now
     row.lease_until = None
-    if not recipient.active:
-        row.status, row.reason = NudgeStatus.SKIPPED, "recipient is deactivated in Slack"
-    elif slot.due_at is None:
-        row.status, row.reason = NudgeStatus.SKIPPED, slot.skip_reason
-    else:
+    if plan.status == NudgeStatus.PENDING and plan.due_at is not None:
         # A re-plan must not forget that the last attempt may have gone out.
         keep = UNCERTAIN if row.status == NudgeStatus.PENDING and is_uncertain(row.reason) else None
-        row.status, row.reason, row.due_at = NudgeStatus.PENDING, keep, slot.due_at
+        row.status, row.reason, row.due_at = NudgeStatus.PENDING, keep, plan.due_at
         row.attempts = 0
         row.ooo_deferrals = 0
+    else:
+        row.status, row.reason = plan.status, plan.reason
 
 
-def _cancel_open(rows: object, *, reason: str) -> list[Nudge]:
+def _cancel_open(rows: Iterable[Nudge], *, reason: str, now: datetime) -> list[Nudge]:
     cancelled = []
-    for row in rows:  # type: ignore[attr-defined]
+    for row in rows:
         if row.status == NudgeStatus.PENDING:
-            row.status, row.reason, row.updated_at = NudgeStatus.CANCELLED, reason, utcnow()
+            row.status, row.reason, row.updated_at = NudgeStatus.CANCELLED, reason, now
             cancelled.append(row)
     return cancelled
 

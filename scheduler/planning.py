@@ -279,26 +279,18 @@ def plan_enrollment(
     Keys: goal_invite and learner_follow_up (learner); pre_training, debrief and follow_up
     (manager), omitted when `manager_tz` is None.
     """
-    _require_aware(now, "now")
-    if ends_on < starts_on:
-        raise ValueError(f"ends_on {ends_on} is before starts_on {starts_on}")
-    plan = {
-        "goal_invite": _goal_invite(starts_on, learner_tz, now, rules),
-        "learner_follow_up": _follow_up(ends_on, learner_tz, now, rules),
-    }
-    if manager_tz is not None:
-        plan["pre_training"] = _pre_training(starts_on, manager_tz, now, rules)
-        plan["debrief"] = _debrief(ends_on, manager_tz, now, rules)
-        plan["follow_up"] = _follow_up(ends_on, manager_tz, now, rules)
-    return plan
+    return PlanMemo(now=now, rules=rules).plan(
+        starts_on=starts_on, ends_on=ends_on, learner_tz=learner_tz, manager_tz=manager_tz
+    )
 
 
 class PlanMemo:
-    """`plan_enrollment` for many enrollments planned at one `now`, each slot worked out once.
+    """The slots of enrollments planned at one `now`, each slot worked out once.
 
-    Every slot depends on one date (the start or the end), one zone, `now` and the rules, and
-    an import repeats the same few dates and zones thousands of times. The slots are the
-    pure functions' own results (Slot is frozen, so sharing them is safe).
+    `plan_enrollment` plans one enrollment with it, an import thousands with one. Every slot
+    depends on one date (the start or the end), one zone, `now` and the rules, and an import
+    repeats the same few dates and zones thousands of times. The slots are the pure
+    functions' own results (Slot is frozen, so sharing them is safe).
     """
 
     def __init__(self, *, now: datetime, rules: Rules) -> None:
@@ -317,7 +309,8 @@ class PlanMemo:
     def plan(
         self, *, starts_on: date, ends_on: date, learner_tz: ZoneInfo, manager_tz: ZoneInfo | None
     ) -> dict[str, Slot]:
-        """What `plan_enrollment(..., now=self.now, rules=self.rules)` returns."""
+        """What `plan_enrollment` says of one enrollment: which rule plans each nudge, from
+        which date, in whose zone."""
         if ends_on < starts_on:
             raise ValueError(f"ends_on {ends_on} is before starts_on {starts_on}")
         slot = self._slot

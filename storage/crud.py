@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import date
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, NamedTuple, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import func, or_
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, SQLModel, col, select
 
+from storage import bulk
 from storage.models import (
     ConversationRecord,
     Enrollment,
@@ -74,8 +76,11 @@ def upsert_person(
     name: str | None = None,
     tz: str | None = None,
     active: bool | None = None,
+    now: datetime | None = None,
 ) -> Person:
-    """Find a person by Slack id, then by email, and fill in what we learned."""
+    """Find a person by Slack id, then by email, and fill in what we learned (stamped `now`,
+    the caller's clock, else the time of day)."""
+    now = now or utcnow()
     email = normalize_email(email)
     person = None
     if slack_id:
@@ -83,7 +88,9 @@ def upsert_person(
     if person is None and email:
         person = person_by_email(session, email=email)
     if person is None:
-        person = Person(slack_id=slack_id, email=email, name=name, tz=tz)
+        person = Person(
+            slack_id=slack_id, email=email, name=name, tz=tz, created_at=now, updated_at=now
+        )
         if active is not None:
             person.active = active
         session.add(person)
@@ -100,7 +107,7 @@ def upsert_person(
         person.active = active
         changed = True
     if changed:
-        person.updated_at = utcnow()
+        person.updated_at = now
         session.add(person)
         session.flush()
     return person
@@ -110,13 +117,15 @@ def reports_of(session: Session, *, manager_id: int) -> Sequence[Person]:
     return session.exec(select(Person).where(Person.manager_id == manager_id)).all()
 
 
-def training_by_name(session: Session, *, name: str, create: bool = True) -> Training | None:
+def training_by_name(
+    session: Session, *, name: str, create: bool = True, now: datetime | None = None
+) -> Training | None:
     clean = " ".join(name.split())
     training = session.exec(
         select(Training).where(func.lower(Training.name) == clean.lower())
     ).first()
     if training is None and create:
-        training = Training(name=clean)
+        training = Training(name=clean, created_at=now or utcnow())
         session.add(training)
         session.flush()
     return training
@@ -186,3 +195,145 @@ def goals_of_learner(session: Session, *, learner_id: int) -> Sequence[tuple[Goa
         .order_by(col(Goal.id))
     ).all()
     return [(g, t) for g, t in rows]
+
+
+# -- the CSV import's bulk path: many rows a query, plain rows, no ORM objects to track ------
+
+
+class PersonRow(NamedTuple):
+    """What the bulk path reads of a person."""
+
+    id: int
+    email: str | None
+    slack_id: str | None
+    tz: str | None
+    manager_id: int | None
+    active: bool
+
+
+_PERSON_ROW_COLUMNS = [Person.__table__.c[name] for name in PersonRow._fields]  # type: ignore[attr-defined]
+
+
+def people_by_email(session: Session, *, emails: Iterable[str]) -> dict[str, PersonRow]:
+    """The people with these (normalized) emails, by email."""
+    found: dict[str, PersonRow] = {}
+    dialect = session.get_bind().dialect
+    for where in bulk.where_in(dialect, col(Person.email), emails):
+        for row in session.execute(sa.select(*_PERSON_ROW_COLUMNS).where(where)):
+            if row.email:
+                found[row.email] = PersonRow._make(row)
+    return found
+
+
+def people_by_id(session: Session, *, ids: Iterable[int]) -> dict[int | None, PersonRow]:
+    found: dict[int | None, PersonRow] = {}
+    dialect = session.get_bind().dialect
+    for where in bulk.where_in(dialect, col(Person.id), ids):
+        for row in session.execute(sa.select(*_PERSON_ROW_COLUMNS).where(where)):
+            found[row.id] = PersonRow._make(row)
+    return found
+
+
+def trainings_by_name(session: Session, *, names: Iterable[str]) -> dict[str, Training]:
+    """The trainings with these names (in any case), by lower-case name."""
+    found: dict[str, Training] = {}
+    lowered = list({n.lower() for n in names})
+    for start in range(0, len(lowered), 500):
+        chunk = lowered[start : start + 500]
+        for training in session.exec(select(Training).where(func.lower(Training.name).in_(chunk))):
+            found.setdefault(training.name.lower(), training)
+    return found
+
+
+def taken_external_ids(session: Session, *, external_ids: Iterable[str]) -> set[str]:
+    """Which of these enrollment external ids are stored already."""
+    found: set[str] = set()
+    dialect = session.get_bind().dialect
+    for where in bulk.where_in(dialect, col(Enrollment.external_id), external_ids):
+        found.update(e for e in session.exec(select(Enrollment.external_id).where(where)) if e)
+    return found
+
+
+def taken_pairs(session: Session, *, pairs: Iterable[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which (learner, training) pairs already have an enrollment."""
+    found: set[tuple[int, int]] = set()
+    by_training: dict[int, set[int]] = {}
+    for learner_id, training_id in pairs:
+        if training_id is not None:
+            by_training.setdefault(training_id, set()).add(learner_id)
+    dialect = session.get_bind().dialect
+    for training_id, learners in by_training.items():
+        for where in bulk.where_in(dialect, col(Enrollment.learner_id), learners):
+            found.update(
+                (learner_id, training_id)
+                for learner_id in session.exec(
+                    select(Enrollment.learner_id).where(
+                        Enrollment.training_id == training_id, where
+                    )
+                )
+            )
+    return found
+
+
+# The columns the bulk inserts write, in the order of their rows' values; the others (an
+# enrollment's learner_interest; a nudge's parent, lease and message) are NULL, as a new
+# row's None stores them.
+ENROLLMENT_COLUMNS = (
+    "id",
+    "external_id",
+    "learner_id",
+    "manager_id",
+    "training_id",
+    "starts_on",
+    "ends_on",
+    "status",
+    "source",
+    "enrolled_by",
+    "generation",
+    "created_at",
+    "updated_at",
+)
+NUDGE_COLUMNS = (
+    "enrollment_id",
+    "kind",
+    "recipient_id",
+    "due_at",
+    "status",
+    "attempts",
+    "deliveries",
+    "ooo_deferrals",
+    "reason",
+    "idempotency_key",
+    "created_at",
+    "updated_at",
+)
+
+
+class BulkValues:
+    """Times and dates as the bulk inserts take them on one database (`bulk.encoder`): each
+    distinct value is encoded once."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self.stamp: Callable[[Any], Any] = bulk.encoder(dialect, Nudge.__table__.c.due_at)  # type: ignore[attr-defined]
+        self._day = bulk.encoder(dialect, Enrollment.__table__.c.starts_on)  # type: ignore[attr-defined]
+        self._days: dict[date, Any] = {}
+
+    def day(self, value: date) -> Any:
+        encoded = self._days.get(value)
+        if encoded is None:
+            encoded = self._days[value] = self._day(value)
+        return encoded
+
+
+def new_enrollment_ids(session: Session, *, count: int) -> list[int]:
+    return bulk.new_ids(session, Enrollment.__table__, count)  # type: ignore[attr-defined]
+
+
+def insert_enrollments(session: Session, *, rows: Iterable[Sequence[Any]]) -> None:
+    """New enrollments, values encoded in ENROLLMENT_COLUMNS order, ids from new_enrollment_ids."""
+    bulk.insert(session, Enrollment.__table__, ENROLLMENT_COLUMNS, rows)  # type: ignore[attr-defined]
+
+
+def insert_nudges(session: Session, *, rows: Iterable[Sequence[Any]]) -> None:
+    """New nudges, values encoded in NUDGE_COLUMNS order."""
+    bulk.insert(session, Nudge.__table__, NUDGE_COLUMNS, rows)  # type: ignore[attr-defined]

@@ -29,8 +29,8 @@ def import_enrollments(args: argparse.Namespace) -> int:
     text = _read_csv(args.file)
     settings = load_settings()
     db = open_database(settings)
-    from bot.core.enrollment import Intake
     from bot.slack.client import make_client
+    from bot.slack.lookup import make_intake
 
     # Without a token the rows still import; a learner or manager is then found only in
     # the directory, not looked up in Slack by email.
@@ -39,14 +39,7 @@ def import_enrollments(args: argparse.Namespace) -> int:
         if settings.slack_bot_token
         else None
     )
-    intake = Intake(
-        db,
-        rules=settings.rules,
-        default_tz=settings.default_timezone,
-        client=client,
-        manager_field_id=settings.slack_manager_field_id,
-    )
-    report = intake.import_csv(text)
+    report = make_intake(settings, db, client).import_csv(text)
     for line in report.lines("enrollments"):
         print(line)
     return EXIT_OK if report.ok else EXIT_FAILURE

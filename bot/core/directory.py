@@ -1,7 +1,7 @@
 """The people directory: who is who, in which time zone, and who manages whom.
 
-Filled from a CSV of people, from Slack's `users.list` (paged, one call per 200 people rather
-than one `users.lookupByEmail` per person), and kept current by `user_change` events.
+Filled from a CSV of people, from Slack's `users.list` (bot/slack/directory_sync.py hands
+each user to `apply_slack_user`), and kept current by `user_change` events.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ import csv
 import io
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
 
-from bot.slack.client import slack_error
+from bot.core.limits import EMAIL_MAX, PERSON_NAME_MAX, STATUS_EMOJI_MAX, STATUS_TEXT_MAX
 from scheduler.nudges import replan_manager_nudges
 from scheduler.planning import Rules
 from storage import crud
@@ -30,7 +28,6 @@ log = logging.getLogger(__name__)
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 SLACK_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,}$")
-MAX_CSV_BYTES = 50 * 1024 * 1024
 
 
 @dataclass
@@ -55,7 +52,7 @@ class ImportReport:
 
 
 def valid_email(value: str) -> bool:
-    return bool(EMAIL_RE.match(value)) and len(value) <= 320
+    return bool(EMAIL_RE.match(value)) and len(value) <= EMAIL_MAX
 
 
 def read_csv(text: str, required: list[str], optional: list[str]) -> tuple[list[dict], str | None]:
@@ -129,8 +126,8 @@ def import_people(
             report.errors.append((line, "a person cannot be their own manager"))
         elif slack_id and not SLACK_ID_RE.match(slack_id):
             report.errors.append((line, f"slack_id {slack_id!r} is not a Slack user id (U...)"))
-        elif len(row.get("name", "")) > 200:
-            report.errors.append((line, "name is longer than 200 characters"))
+        elif len(row.get("name", "")) > PERSON_NAME_MAX:
+            report.errors.append((line, f"name is longer than {PERSON_NAME_MAX} characters"))
         elif email in seen:
             report.errors.append((line, f"{email} already appears on line {seen[email]}"))
         else:
@@ -149,6 +146,7 @@ def import_people(
                 email=row["email"],
                 name=row.get("name") or None,
                 slack_id=row.get("slack_id") or None,
+                now=now,
             )
         moved: list[Person] = []
         for row in good:
@@ -156,7 +154,7 @@ def import_people(
             manager = None
             if row["manager_email"]:
                 manager = people.get(row["manager_email"]) or crud.upsert_person(
-                    session, email=row["manager_email"]
+                    session, email=row["manager_email"], now=now
                 )
             manager_id = manager.id if manager else None
             if person.manager_id != manager_id:
@@ -191,7 +189,7 @@ def _snapshot(person: Person | None) -> tuple:
     return (person.email, person.name, person.slack_id, person.manager_id)
 
 
-# -- Slack ------------------------------------------------------------------------------
+# -- what Slack says of people -----------------------------------------------------------
 
 
 def profile_manager_ref(profile: Mapping[str, Any], field_id: str) -> str | None:
@@ -207,7 +205,11 @@ def profile_manager_ref(profile: Mapping[str, Any], field_id: str) -> str | None
 
 
 def apply_slack_user(
-    session: Session, user: Mapping[str, Any], *, manager_field_id: str = ""
+    session: Session,
+    user: Mapping[str, Any],
+    *,
+    manager_field_id: str = "",
+    now: datetime | None = None,
 ) -> tuple[Person | None, bool]:
     """Store what Slack says of one user; returns the person and whether the manager moved."""
     if user.get("is_bot") or user.get("id") == "USLACKBOT" or user.get("is_app_user"):
@@ -226,9 +228,10 @@ def apply_slack_user(
         name=profile.get("real_name") or user.get("real_name") or user.get("name"),
         tz=user.get("tz"),
         active=not user.get("deleted", False),
+        now=now,
     )
-    person.status_text = (profile.get("status_text") or "")[:200] or None
-    person.status_emoji = (profile.get("status_emoji") or "")[:100] or None
+    person.status_text = (profile.get("status_text") or "")[:STATUS_TEXT_MAX] or None
+    person.status_emoji = (profile.get("status_emoji") or "")[:STATUS_EMOJI_MAX] or None
     person.status_expiration = _expiration(profile.get("status_expiration"))
     session.add(person)
     moved = False
@@ -236,59 +239,12 @@ def apply_slack_user(
     if ref:
         manager = crud.find_person(session, key=ref)
         if manager is None and SLACK_ID_RE.match(ref):
-            manager = crud.upsert_person(session, slack_id=ref)
+            manager = crud.upsert_person(session, slack_id=ref, now=now)
         if manager is not None and manager.id != person.id and person.manager_id != manager.id:
             person.manager_id = manager.id
             moved = True
     session.flush()
     return person, moved
-
-
-def sync_from_slack(
-    db: Database,
-    client: WebClient,
-    *,
-    rules: Rules,
-    default_tz: str,
-    manager_field_id: str = "",
-    clock: Callable[[], datetime] = utcnow,
-    page_size: int = 200,
-) -> int:
-    """Page through `users.list`, one transaction per page; returns how many people it saw."""
-    seen = 0
-    cursor = None
-    while True:
-        response = client.users_list(limit=page_size, cursor=cursor)
-        members: Iterable[Mapping[str, Any]] = response.get("members") or []
-        with db.session() as session:
-            for user in members:
-                person, moved = apply_slack_user(session, user, manager_field_id=manager_field_id)
-                if person is None:
-                    continue
-                seen += 1
-                if moved:
-                    replan_manager_nudges(
-                        session, learner=person, now=clock(), rules=rules, default_tz=default_tz
-                    )
-        cursor = (response.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            break
-    log.info("directory.sync people=%s", seen)
-    return seen
-
-
-def lookup_in_slack(client: WebClient | None, ref: str) -> Mapping[str, Any] | None:
-    """One person we have never seen, by email or id; None when Slack knows nobody."""
-    if client is None:
-        return None
-    try:
-        if "@" in ref:
-            return client.users_lookupByEmail(email=ref).get("user")
-        return client.users_info(user=ref).get("user")
-    except SlackApiError as exc:
-        if slack_error(exc) in ("users_not_found", "user_not_found"):
-            return None
-        raise
 
 
 def _expiration(value: Any) -> int | None:

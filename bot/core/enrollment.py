@@ -9,53 +9,48 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import sqlalchemy as sa
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from bot.core.directory import (
     SLACK_ID_RE,
     ImportReport,
     apply_slack_user,
-    lookup_in_slack,
     profile_manager_ref,
     read_csv,
     valid_email,
 )
-from scheduler.nudges import LEARNER_NUDGES, PLANNED_KINDS, plan_nudges
-from scheduler.planning import PlanMemo, Rules, zone
-from storage import bulk, crud
+from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
+from bot.core.lookup import LookupUnavailable, PeopleLookup
+from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
+from scheduler.planning import PlanMemo, Rules
+from storage import crud
+from storage.crud import PersonRow
 from storage.db import Database
 from storage.models import (
     Enrollment,
     EnrollmentStatus,
-    Nudge,
-    NudgeStatus,
     Person,
     Source,
-    Training,
     utcnow,
 )
 
 log = logging.getLogger(__name__)
 
-MAX_TRAINING_NAME = 200
-MAX_EXTERNAL_ID = 200
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 SLACK_AWAY = (
     "Slack did not answer while looking this person up; import the file again later "
     "(rows already imported are kept, and re-importing them changes nothing)"
 )
 BULK_BATCH = 5000  # rows per transaction of a CSV import
+FIRST_GENERATION = 0  # of a new enrollment (re-enrolling after a cancel counts up)
 
 
 class IntakeError(ValueError):
@@ -86,7 +81,6 @@ class EnrollmentInput:
 @dataclass(frozen=True)
 class EnrollResult:
     enrollment: Enrollment
-    learner: Person
     created: bool
     changed: bool
     no_manager: bool
@@ -114,14 +108,14 @@ class Intake:
         *,
         rules: Rules,
         default_tz: str,
-        client: WebClient | None = None,
+        people: PeopleLookup | None = None,
         manager_field_id: str = "",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
         self.rules = rules
         self.default_tz = default_tz
-        self.client = client
+        self.people = people  # None: nobody is looked up in Slack
         self.manager_field_id = manager_field_id
         self.clock = clock
 
@@ -141,15 +135,17 @@ class Intake:
         if person is not None and person.slack_id:
             return person
         try:
-            user = lookup_in_slack(self.client, ref)
-        except (SlackClientError, OSError):
+            user = self.people.user(ref) if self.people is not None else None
+        except LookupUnavailable:
             log.warning("intake.slack_lookup_failed field=%s", field)
             if person is not None:
                 return person  # the directory knows them; Slack can fill in the rest later
             # Not "matches nobody": that would be final. The caller answers "try again".
             raise
         if user is not None:
-            found, _ = apply_slack_user(session, user, manager_field_id=self.manager_field_id)
+            found, _ = apply_slack_user(
+                session, user, manager_field_id=self.manager_field_id, now=self.clock()
+            )
             if found is not None:
                 return found
         if person is not None:
@@ -159,13 +155,11 @@ class Intake:
         )
 
     def _manager_from_slack(self, session: Session, learner: Person) -> Person | None:
-        if not (self.manager_field_id and self.client and learner.slack_id):
+        if not (self._may_ask_slack_for_manager() and learner.slack_id):
             return None
-        try:
-            profile = self.client.users_profile_get(user=learner.slack_id).get("profile") or {}
-        except SlackApiError:
-            return None
-        ref = profile_manager_ref(profile, self.manager_field_id)
+        assert self.people is not None and learner.slack_id is not None
+        profile = self.people.profile(learner.slack_id)
+        ref = profile_manager_ref(profile or {}, self.manager_field_id)
         if not ref:
             return None
         try:
@@ -192,7 +186,8 @@ class Intake:
             manager = session.get(Person, learner.manager_id)
         else:
             manager = self._manager_from_slack(session, learner)
-        training = crud.training_by_name(session, name=training_name)
+        now = self.clock()
+        training = crud.training_by_name(session, name=training_name, now=now)
         assert training is not None and learner.id is not None
 
         if external_id:
@@ -203,7 +198,6 @@ class Intake:
                 learner_id=learner.id,
                 training_id=training.id,  # type: ignore[arg-type]
             )
-        now = self.clock()
         created = enrollment is None
         if enrollment is None:
             enrollment = Enrollment(
@@ -214,6 +208,7 @@ class Intake:
                 ends_on=ends_on,
                 source=data.source,
                 enrolled_by=data.enrolled_by,
+                created_at=now,
             )
             before: tuple[Any, ...] = ()
         else:
@@ -241,7 +236,7 @@ class Intake:
             data.source,
             manager is None,
         )
-        return EnrollResult(enrollment, learner, created, changed, manager is None)
+        return EnrollResult(enrollment, created, changed, manager is None)
 
     # -- the doors that carry many rows --------------------------------------------------
 
@@ -309,9 +304,9 @@ class Intake:
         rolled back and done again row by row.
 
         The bulk rows of one call are planned at one "now", so each distinct plan is worked
-        out once (`_Planned`).
+        out once (`_BulkPlans`).
         """
-        planned = _Planned(
+        planned = _BulkPlans(
             self.db.engine.dialect, now=self.clock(), rules=self.rules, default_tz=self.default_tz
         )
         # While one batch's new rows are stored (index and foreign-key upkeep, in the server
@@ -366,7 +361,7 @@ class Intake:
                 while pending:
                     self._settle(pending.popleft(), report)
 
-    def _store_new(self, sorted_out: _Sorted, planned: _Planned) -> None:
+    def _store_new(self, sorted_out: _Sorted, planned: _BulkPlans) -> None:
         """A batch of new rows only, in a transaction of its own (the background job)."""
         with self.db.bulk_session() as session:
             if sorted_out.fast:
@@ -399,7 +394,7 @@ class Intake:
         except IntakeError as exc:
             report.errors.append((line, exc.message))
             return
-        except (SlackClientError, OSError):
+        except LookupUnavailable:
             report.errors.append((line, SLACK_AWAY))
             return
         _count(report, result)
@@ -409,7 +404,7 @@ class Intake:
         session: Session,
         batch: Sequence[tuple[int, EnrollmentInput]],
         report: ImportReport,
-        planned: _Planned,
+        planned: _BulkPlans,
         before: Sequence[_Sorted],
         *,
         write: bool,
@@ -423,29 +418,33 @@ class Intake:
                 cleaned.append((line, data, _clean(data)))
             except IntakeError as exc:
                 report.errors.append((line, exc.message))
-        people = _people_by_email(
+        people = crud.people_by_email(
             session,
-            {
+            emails={
                 ref.strip().lower()
                 for _, data, _c in cleaned
                 for ref in (data.learner, data.manager or "")
                 if "@" in (ref or "")
             },
         )
-        managers = _people_by_id(
-            session, {p.manager_id for p in people.values() if p.manager_id} - _ids(people)
+        managers = crud.people_by_id(
+            session,
+            ids={p.manager_id for p in people.values() if p.manager_id}
+            - {p.id for p in people.values()},
         )
         managers.update({p.id: p for p in people.values()})
-        trainings = _trainings_by_name(session, {c[0] for _, _d, c in cleaned})
-        by_external = _enrollments_by_external_id(session, {c[4] for _, _d, c in cleaned if c[4]})
-        fast: list[tuple[_New, _Who, _Who | None]] = []
+        trainings = crud.trainings_by_name(session, names={c[0] for _, _d, c in cleaned})
+        by_external = crud.taken_external_ids(
+            session, external_ids={c[4] for _, _d, c in cleaned if c[4]}
+        )
+        fast: list[tuple[_New, PersonRow, PersonRow | None]] = []
         slow: list[tuple[int, EnrollmentInput]] = []
         keys: set[Any] = set().union(*(b.keys for b in before))
-        natural: list[tuple[int, EnrollmentInput, _Who, tuple[Any, ...]]] = []
+        natural: list[tuple[int, EnrollmentInput, PersonRow, tuple[Any, ...]]] = []
         for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
             learner = people.get((data.learner or "").strip().lower())
             manager_ref = (data.manager or "").strip().lower()
-            manager: _Who | None = people.get(manager_ref) if manager_ref else None
+            manager: PersonRow | None = people.get(manager_ref) if manager_ref else None
             if manager is None and not manager_ref and learner is not None:
                 manager = managers.get(learner.manager_id) if learner.manager_id else None
             training = trainings.get(name.lower())
@@ -469,12 +468,12 @@ class Intake:
             assert learner is not None
             if training is None:
                 if write:
-                    training = crud.training_by_name(session, name=name)
+                    training = crud.training_by_name(session, name=name, now=planned.now)
                 else:
                     # In a transaction of its own, so that sorting out stays read-only. Were
                     # the batch to fail, its rows, done one by one, would create it anyway.
                     with self.db.session() as own:
-                        training = crud.training_by_name(own, name=name)
+                        training = crud.training_by_name(own, name=name, now=planned.now)
                 assert training is not None
                 trainings[name.lower()] = training
             enrollment = _New(
@@ -493,8 +492,8 @@ class Intake:
             else:
                 natural.append((line, data, learner, (enrollment, manager)))
         # Without an external id the key is (learner, training): one query for the batch.
-        taken = _current_pairs(
-            session, {(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
+        taken = crud.taken_pairs(
+            session, pairs={(e.learner_id, e.training_id) for _, _d, _l, (e, _m) in natural}
         )
         for stored in before:
             taken |= stored.pairs
@@ -508,7 +507,7 @@ class Intake:
         return _Sorted(fast, slow, keys, pairs)
 
     def _store(
-        self, session: Session, sorted_out: _Sorted, report: ImportReport, planned: _Planned
+        self, session: Session, sorted_out: _Sorted, report: ImportReport, planned: _BulkPlans
     ) -> None:
         if sorted_out.fast:
             _insert_planned(session, sorted_out.fast, planned)
@@ -520,47 +519,16 @@ class Intake:
             except IntakeError as exc:
                 report.errors.append((line, exc.message))
                 continue
-            except (SlackClientError, OSError):
+            except LookupUnavailable:
                 report.errors.append((line, SLACK_AWAY))
                 continue
             _count(report, result)
 
     def _may_ask_slack_for_manager(self) -> bool:
-        return bool(self.manager_field_id and self.client)
+        return bool(self.manager_field_id and self.people is not None)
 
 
-# Columns the bulk path writes; the others (learner_interest; a nudge's parent, lease and
-# message) are NULL, as a new row's None stores them.
-ENROLLMENT_COLUMNS = (
-    "id",
-    "external_id",
-    "learner_id",
-    "manager_id",
-    "training_id",
-    "starts_on",
-    "ends_on",
-    "status",
-    "source",
-    "enrolled_by",
-    "generation",
-    "created_at",
-    "updated_at",
-)
-NUDGE_COLUMNS = (
-    "enrollment_id",
-    "kind",
-    "recipient_id",
-    "due_at",
-    "status",
-    "attempts",
-    "deliveries",
-    "ooo_deferrals",
-    "reason",
-    "idempotency_key",
-    "created_at",
-    "updated_at",
-)
-# A planned nudge, ready for storage: (kind, to the learner?, due_at encoded, status, reason).
+# A planned nudge, encoded for storage: (kind, to the learner?, due_at, status, reason).
 _Template = tuple[str, bool, Any, str, str | None]
 
 
@@ -583,7 +551,7 @@ class _New:
 class _Sorted:
     """A batch sorted out: new rows for the bulk path, the rest for `enroll` in file order."""
 
-    fast: list[tuple[_New, _Who, _Who | None]]
+    fast: list[tuple[_New, PersonRow, PersonRow | None]]
     slow: list[tuple[int, EnrollmentInput]]
     keys: set[Any]  # external ids and (learner, training name) seen in the batch
     pairs: set[tuple[int, int]]  # (learner, training) of its new rows
@@ -606,28 +574,25 @@ def _add(report: ImportReport, counts: ImportReport) -> None:
     report.errors.extend(counts.errors)
 
 
-class _Planned:
-    """The nudges `plan_nudges` (with `_apply_slot`) gives a new enrollment of generation 0,
-    for the bulk path: planned once per distinct (dates, zones, who is active) at one `now`,
-    and kept encoded for storage. tests/bot/test_bulk_import.py holds the two together."""
+class _BulkPlans:
+    """`planned_nudges` for the bulk path's new enrollments, as `plan_nudges` stores them:
+    worked out once per distinct (dates, zones, who is active) at one `now`, and kept
+    encoded for storage."""
 
     def __init__(self, dialect: sa.Dialect, *, now: datetime, rules: Rules, default_tz: str):
         self.now = now
         self.default_tz = default_tz
         self.memo = PlanMemo(now=now, rules=rules)
-        self.stamp = bulk.encoder(dialect, Nudge.__table__.c.due_at)  # type: ignore[attr-defined]
-        self._day = bulk.encoder(dialect, Enrollment.__table__.c.starts_on)  # type: ignore[attr-defined]
-        self._days: dict[date, Any] = {}
+        self.values = crud.BulkValues(dialect)
+        self.now_stamp = self.values.stamp(now)
         self._templates: dict[tuple[Any, ...], list[_Template]] = {}
 
-    def day(self, value: date) -> Any:
-        encoded = self._days.get(value)
-        if encoded is None:
-            encoded = self._days[value] = self._day(value)
-        return encoded
-
     def nudges(
-        self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
+        self,
+        starts_on: date,
+        ends_on: date,
+        learner: PersonRow,
+        manager: PersonRow | None,
     ) -> list[_Template]:
         key = (
             starts_on,
@@ -642,48 +607,48 @@ class _Planned:
         return found
 
     def _plan(
-        self, starts_on: date, ends_on: date, learner: _Who, manager: _Who | None
+        self,
+        starts_on: date,
+        ends_on: date,
+        learner: PersonRow,
+        manager: PersonRow | None,
     ) -> list[_Template]:
-        slots = self.memo.plan(
+        plans = planned_nudges(
+            self.memo,
             starts_on=starts_on,
             ends_on=ends_on,
-            learner_tz=zone(learner.tz, self.default_tz),
-            manager_tz=zone(manager.tz, self.default_tz) if manager else None,
+            learner=learner,
+            manager=manager,
+            default_tz=self.default_tz,
         )
-        out: list[_Template] = []
-        for kind in PLANNED_KINDS:
-            to_learner = kind in LEARNER_NUDGES
-            recipient = learner if to_learner else manager
-            slot = slots.get(kind)
-            if recipient is None or slot is None:
-                continue
-            status, reason = NudgeStatus.PENDING.value, None
-            if not recipient.active:
-                status, reason = NudgeStatus.SKIPPED.value, "recipient is deactivated in Slack"
-            elif slot.due_at is None:
-                status, reason = NudgeStatus.SKIPPED.value, slot.skip_reason
-            out.append((str(kind), to_learner, self.stamp(slot.due_at or self.now), status, reason))
-        return out
+        return [
+            (
+                str(plan.kind),
+                plan.to_learner,
+                self.now_stamp if plan.due_at is None else self.values.stamp(plan.due_at),
+                str(plan.status),
+                plan.reason,
+            )
+            for plan in plans.values()
+        ]
 
 
 def _insert_planned(
-    session: Session, rows: Sequence[tuple[_New, _Who, _Who | None]], planned: _Planned
+    session: Session,
+    rows: Sequence[tuple[_New, PersonRow, PersonRow | None]],
+    planned: _BulkPlans,
 ) -> None:
-    """New enrollments and the nudges `plan_nudges` would give them, in bulk.
+    """New enrollments and the nudges `plan_nudges` would give them (`planned_nudges`), in bulk.
 
     Plain tuples through `storage.bulk` (COPY or one executemany): binding values through
     SQLAlchemy row by row costs more than storing them.
     """
-    enrollments = Enrollment.__table__  # type: ignore[attr-defined]
-    # created_at as the per-row path: the real clock, not the injected one.
-    created, updated = planned.stamp(utcnow()), planned.stamp(planned.now)
-    ids = bulk.new_ids(session, enrollments, len(rows))
-    day = planned.day
-    bulk.insert(
+    created = updated = planned.now_stamp
+    ids = crud.new_enrollment_ids(session, count=len(rows))
+    day = planned.values.day
+    crud.insert_enrollments(
         session,
-        enrollments,
-        ENROLLMENT_COLUMNS,
-        [
+        rows=[
             (
                 new_id,
                 new.external_id,
@@ -695,7 +660,7 @@ def _insert_planned(
                 str(new.status),
                 str(new.source),
                 new.enrolled_by,
-                0,
+                FIRST_GENERATION,
                 created,
                 updated,
             )
@@ -722,13 +687,13 @@ def _insert_planned(
                     0,
                     0,
                     reason,
-                    f"e{new_id}.g0.{kind}",  # nudge_key()
+                    nudge_key(new_id, FIRST_GENERATION, kind),
                     created,
                     updated,
                 )
             )
     if nudges:
-        bulk.insert(session, Nudge.__table__, NUDGE_COLUMNS, nudges)  # type: ignore[attr-defined]
+        crud.insert_nudges(session, rows=nudges)
     log.info(
         "enrollment.bulk_created count=%s first=%s last=%s nudges=%s",
         len(rows),
@@ -752,8 +717,8 @@ def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
     training_name = " ".join((data.training or "").split())
     if not training_name:
         raise IntakeError("training", "training is required: the name of the course")
-    if len(training_name) > MAX_TRAINING_NAME:
-        raise IntakeError("training", f"training must be at most {MAX_TRAINING_NAME} characters")
+    if len(training_name) > TRAINING_NAME_MAX:
+        raise IntakeError("training", f"training must be at most {TRAINING_NAME_MAX} characters")
     starts_on = parse_date(data.starts_on, "starts_on")
     ends_on = parse_date(data.ends_on, "ends_on")
     if ends_on < starts_on:
@@ -762,89 +727,9 @@ def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
     if status not in (EnrollmentStatus.ENROLLED, EnrollmentStatus.CANCELLED):
         raise IntakeError("status", "status must be enrolled or cancelled")
     external_id = (data.external_id or "").strip() or None
-    if external_id and len(external_id) > MAX_EXTERNAL_ID:
-        raise IntakeError("external_id", f"external_id must be at most {MAX_EXTERNAL_ID} chars")
+    if external_id and len(external_id) > EXTERNAL_ID_MAX:
+        raise IntakeError("external_id", f"external_id must be at most {EXTERNAL_ID_MAX} chars")
     return training_name, starts_on, ends_on, status, external_id
-
-
-def _chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
-    items = list(values)
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-class _Who(NamedTuple):
-    """What the bulk path reads of a person: a plain row, not an ORM object to track."""
-
-    id: int
-    email: str | None
-    slack_id: str | None
-    tz: str | None
-    manager_id: int | None
-    active: bool
-
-
-_WHO_COLUMNS = [Person.__table__.c[name] for name in _Who._fields]  # type: ignore[attr-defined]
-
-
-def _ids(people: Mapping[Any, _Who]) -> set[int]:
-    return {p.id for p in people.values()}
-
-
-def _people_by_email(session: Session, emails: set[str]) -> dict[str, _Who]:
-    found: dict[str, _Who] = {}
-    dialect = session.get_bind().dialect
-    for where in bulk.where_in(dialect, col(Person.email), emails):
-        for row in session.execute(sa.select(*_WHO_COLUMNS).where(where)):
-            if row.email:
-                found[row.email] = _Who._make(row)
-    return found
-
-
-def _people_by_id(session: Session, ids: set[int]) -> dict[int | None, _Who]:
-    found: dict[int | None, _Who] = {}
-    dialect = session.get_bind().dialect
-    for where in bulk.where_in(dialect, col(Person.id), ids):
-        for row in session.execute(sa.select(*_WHO_COLUMNS).where(where)):
-            found[row.id] = _Who._make(row)
-    return found
-
-
-def _trainings_by_name(session: Session, names: set[str]) -> dict[str, Training]:
-    found: dict[str, Training] = {}
-    for chunk in _chunks({n.lower() for n in names}):
-        for training in session.exec(select(Training).where(func.lower(Training.name).in_(chunk))):
-            found.setdefault(training.name.lower(), training)
-    return found
-
-
-def _enrollments_by_external_id(session: Session, ids: set[str]) -> set[str]:
-    found: set[str] = set()
-    dialect = session.get_bind().dialect
-    for where in bulk.where_in(dialect, col(Enrollment.external_id), ids):
-        found.update(e for e in session.exec(select(Enrollment.external_id).where(where)) if e)
-    return found
-
-
-def _current_pairs(session: Session, pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
-    """Which (learner, training) pairs already have an enrollment."""
-    found: set[tuple[int, int]] = set()
-    by_training: dict[int, set[int]] = {}
-    for learner_id, training_id in pairs:
-        if training_id is not None:
-            by_training.setdefault(training_id, set()).add(learner_id)
-    dialect = session.get_bind().dialect
-    for training_id, learners in by_training.items():
-        for where in bulk.where_in(dialect, col(Enrollment.learner_id), learners):
-            found.update(
-                (learner_id, training_id)
-                for learner_id in session.exec(
-                    select(Enrollment.learner_id).where(
-                        Enrollment.training_id == training_id, where
-                    )
-                )
-            )
-    return found
 
 
 def _state(enrollment: Enrollment) -> tuple[Any, ...]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core.limits import GOAL_MAX, MEASURE_MAX
+from bot.core.limits import GOAL_MEASURE_MAX, GOAL_TEXT_MAX
 from storage import crud
 from storage.models import Enrollment, EnrollmentStatus, Goal, Person, Training
 
@@ -69,10 +69,12 @@ class ModalChoices:
 def check(text: str, measure: str | None) -> None:
     if not text:
         raise GoalError(GoalField.TEXT, "ephemeral.goal_empty")
-    if len(text) > GOAL_MAX:
-        raise GoalError(GoalField.TEXT, "ephemeral.goal_too_long", length=len(text), limit=GOAL_MAX)
-    if measure and len(measure) > MEASURE_MAX:
-        raise GoalError(GoalField.MEASURE, "validation.too_long", limit=MEASURE_MAX)
+    if len(text) > GOAL_TEXT_MAX:
+        raise GoalError(
+            GoalField.TEXT, "ephemeral.goal_too_long", length=len(text), limit=GOAL_TEXT_MAX
+        )
+    if measure and len(measure) > GOAL_MEASURE_MAX:
+        raise GoalError(GoalField.MEASURE, "validation.too_long", limit=GOAL_MEASURE_MAX)
 
 
 def enrollment_choices(session: Session, learner: Person, today: date) -> list[tuple[int, str]]:

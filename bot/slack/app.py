@@ -24,6 +24,7 @@ from bot.slack import blocks
 from bot.slack.client import make_client
 from bot.slack.home import publish_home
 from bot.slack.listeners import register_all
+from bot.slack.lookup import make_intake
 from bot.slack.replies import tell
 from storage.db import Database
 from storage.models import utcnow
@@ -114,6 +115,7 @@ def create_app(
         client=client,
         prompts=prompts or load_prompts(settings.prompts_file or None),
         publish_home=publish_home,
+        intake=make_intake(settings, db, client, clock=clock),
         clock=clock,
     )
     app = App(

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from bot.core import reporting
+from bot.core.limits import GOAL_TEXT_MAX, PERSON_NAME_MAX, TRAINING_NAME_MAX
 
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
 # are re-exported here for the builders' callers.
@@ -41,10 +42,6 @@ PRIVATE_METADATA_MAX = 3000
 MESSAGE_BLOCKS_MAX = 50
 VIEW_BLOCKS_MAX = 100
 FALLBACK_MAX = 3000
-
-GOAL_MAX = 3000  # /goal refuses longer goals (INTERFACE.md)
-NAME_MAX = 200  # names and training names are stored with this limit
-TRAINING_NAME_MAX = 200
 
 # How many items each list shows before "and N more"; keeps every view under its block cap.
 HOME_OPEN_PROMPTS_MAX = 10
@@ -147,7 +144,7 @@ def mention(slack_id: str | None, name: str | None, fallback: str = "someone") -
     """`<@U…>` when the Slack id is known, else the escaped name."""
     if slack_id and _SLACK_USER_ID.match(slack_id):
         return Mrkdwn(f"<@{slack_id}>")
-    return user_text(name or fallback, NAME_MAX)
+    return user_text(name or fallback, PERSON_NAME_MAX)
 
 
 def _quote(text: str) -> str:
@@ -313,7 +310,7 @@ def _md_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
     return {
         "learner": mention(ctx.learner_slack_id, ctx.learner_name, prompts.raw("format.someone")),
         "manager": mention(ctx.manager_slack_id, ctx.manager_name, prompts.raw("format.someone")),
-        "learner_name": user_text(ctx.learner_name, NAME_MAX),
+        "learner_name": user_text(ctx.learner_name, PERSON_NAME_MAX),
         "training": user_text(ctx.training, TRAINING_NAME_MAX),
         "dates": prompts.format_dates(ctx.starts_on, ctx.ends_on),
         "start": prompts.format_date(ctx.starts_on),
@@ -324,10 +321,10 @@ def _md_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
 
 def _plain_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
     """The placeholders of a nudge, for plain_text titles and labels (no escaping, no mentions)."""
-    name = clip(ctx.learner_name, NAME_MAX)
+    name = clip(ctx.learner_name, PERSON_NAME_MAX)
     return {
         "learner": name,
-        "manager": clip(ctx.manager_name or prompts.raw("format.someone"), NAME_MAX),
+        "manager": clip(ctx.manager_name or prompts.raw("format.someone"), PERSON_NAME_MAX),
         "learner_name": name,
         "training": clip(ctx.training, TRAINING_NAME_MAX),
         "dates": prompts.format_dates(ctx.starts_on, ctx.ends_on),
@@ -740,13 +737,15 @@ def goal_modal(
                 select["initial_option"] = option
         blocks.append(_input(Block.ENROLLMENT, prompts.text("goal_modal.enrollment"), select))
     goal_input = _text_input(
-        placeholder=prompts.text("goal_modal.text_placeholder"), initial=text, max_length=GOAL_MAX
+        placeholder=prompts.text("goal_modal.text_placeholder"),
+        initial=text,
+        max_length=GOAL_TEXT_MAX,
     )
     measure_input = _text_input(
         multiline=False,
         placeholder=prompts.text("goal_modal.measure_placeholder"),
         initial=measure,
-        max_length=GOAL_MAX,
+        max_length=GOAL_TEXT_MAX,
     )
     share_option = _option(prompts.text("goal_modal.share_option"), SHARE_OPTION_VALUE)
     checkboxes: Json = {"type": "checkboxes", "action_id": INPUT_ACTION, "options": [share_option]}
@@ -881,7 +880,7 @@ def goal_shared_message(
     """The DM a manager gets when a report shares a goal."""
     values = {
         "learner": mention(learner_slack_id, learner_name, prompts.raw("format.someone")),
-        "learner_name": user_text(learner_name, NAME_MAX),
+        "learner_name": user_text(learner_name, PERSON_NAME_MAX),
         "training": user_text(training, TRAINING_NAME_MAX),
         "goal": _quote(user_text(goal_text, 2400)),
     }
@@ -890,7 +889,7 @@ def goal_shared_message(
         text += "\n" + prompts.text("goal_shared.measure", measure=user_text(measure, 500))
     title = prompts.text(
         "goal_shared.title",
-        learner_name=clip(learner_name, NAME_MAX),
+        learner_name=clip(learner_name, PERSON_NAME_MAX),
         training=clip(training, TRAINING_NAME_MAX),
     )
     blocks = [_section(text), _context(prompts.text("goal_shared.footer"))]

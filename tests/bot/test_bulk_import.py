@@ -14,6 +14,7 @@ from bot.core.directory import import_people
 from bot.core.enrollment import EnrollmentInput, Intake
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import make_client
+from bot.slack.lookup import SlackPeopleLookup
 from scheduler.planning import Rules
 from storage.db import Database
 
@@ -48,7 +49,9 @@ def world(db: Database, fake: FakeSlack) -> Intake:
     report = import_people(db, PEOPLE, rules=rules, default_tz="UTC", clock=lambda: NOW)
     assert report.ok, report.errors
     client = make_client("xoxb-test", fake.api_url, rate_limit_retries=0)
-    return Intake(db, rules=rules, default_tz="UTC", client=client, clock=Clock(NOW))
+    return Intake(
+        db, rules=rules, default_tz="UTC", people=SlackPeopleLookup(client), clock=Clock(NOW)
+    )
 
 
 def snapshot(db: Database) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import func, select
 from support import Bot, ada_and_grace, dispatch_due, eventually
 
-from bot.core.directory import sync_from_slack
+from bot.slack.directory_sync import sync_from_slack
 from storage import crud
 from storage.models import Nudge, Person
 

@@ -11,12 +11,13 @@ from sqlmodel import select
 from support import Clock, make_settings
 
 from bot.core.directory import apply_slack_user
-from bot.core.enrollment import EnrollmentInput, Intake
+from bot.core.enrollment import EnrollmentInput
 from bot.prompts import load_prompts
 from bot.runtime import make_dispatcher
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import RateLimiter, make_client
 from bot.slack.ids import NUDGE_EVENT_TYPE
+from bot.slack.lookup import make_intake
 from scheduler.dispatcher import Dispatcher, TickReport
 from storage.db import Database
 from storage.models import Enrollment, Nudge, Person
@@ -30,13 +31,7 @@ class World:
         self.settings = make_settings(fake, db.url, **settings)
         self.client = self.make_client()
         self.prompts = load_prompts(None)
-        self.intake = Intake(
-            db,
-            rules=self.settings.rules,
-            default_tz=self.settings.default_timezone,
-            client=self.client,
-            clock=clock,
-        )
+        self.intake = make_intake(self.settings, db, self.client, clock=clock)
 
     def configure(self, **settings: Any) -> None:
         self.settings = replace(self.settings, **settings)

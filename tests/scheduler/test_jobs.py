@@ -17,6 +17,7 @@ from bot.runtime import scheduler_jobs
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import ClientRateLimited, Limit, RateLimiter, make_client
 from scheduler.jobs import MISFIRE_GRACE_SECONDS, Job, build_scheduler
+from scheduler.nudges import nudge_key
 from scheduler.planning import Rules, in_window
 from storage.db import Database
 from storage.models import Enrollment, Nudge, Person, Training
@@ -81,7 +82,7 @@ def _seed(url: str, tz: str, *, slack_ids: list[str]) -> None:
                     kind="goal_invite",
                     recipient_id=person.id,
                     due_at=now - timedelta(minutes=1),
-                    idempotency_key=f"e{enrollment.id}.g0.goal_invite",
+                    idempotency_key=nudge_key(enrollment.id, 0, "goal_invite"),
                 )
             )
     db.dispose()

@@ -18,6 +18,7 @@ from nudge_world import World
 from support import Clock
 
 from bot.sim.fakeslack import FakeSlack
+from scheduler.nudges import nudge_key
 from scheduler.planning import Rules, in_window
 from storage.db import Database
 from storage.models import Enrollment, Nudge, Person, Training
@@ -78,7 +79,7 @@ def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str) -> None:
                     "attempts": 0,
                     "deliveries": 0,
                     "ooo_deferrals": 0,
-                    "idempotency_key": f"e{i + 1}.g0.goal_invite",
+                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
                     "created_at": now,
                     "updated_at": now,
                 }

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 
 from bot.core import answers
 from bot.core.answers import Answer, Refusal, clean_text
-from bot.core.limits import TEXT_MAX
+from bot.core.limits import ANSWER_TEXT_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.delivery import nudge_context
@@ -171,8 +171,8 @@ class ConversationListeners:
     ) -> None:
         reason = clean_text(state_values(view).get(Block.REASON))
         errors: dict[str, str] = {}
-        if reason and len(reason) > TEXT_MAX:
-            errors[Block.REASON] = self.prompts.text("validation.too_long", limit=TEXT_MAX)
+        if reason and len(reason) > ANSWER_TEXT_MAX:
+            errors[Block.REASON] = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
         answer = Answer(outcome=Outcome.NOT_NEEDED, note=reason)
         self._submit(ack, body, view, client, answer, errors)
 
@@ -180,8 +180,8 @@ class ConversationListeners:
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
         note = clean_text(state_values(view).get(Block.NOTE))
-        if note and len(note) > TEXT_MAX:
-            too_long = self.prompts.text("validation.too_long", limit=TEXT_MAX)
+        if note and len(note) > ANSWER_TEXT_MAX:
+            too_long = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
             ack(response_action="errors", errors={Block.NOTE: too_long})
             return
         actor = body["user"]["id"]
@@ -242,8 +242,8 @@ class ConversationListeners:
     def _check_texts(self, values: dict[str, Any], ids: tuple[Block, ...]) -> dict[str, str]:
         errors: dict[str, str] = {}
         for block_id in ids:
-            if len(text(values, block_id)) > TEXT_MAX:
-                errors[block_id] = self.prompts.text("validation.too_long", limit=TEXT_MAX)
+            if len(text(values, block_id)) > ANSWER_TEXT_MAX:
+                errors[block_id] = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
         if not any(text(values, block_id) for block_id in ids):
             errors[ids[0]] = self.prompts.text("validation.at_least_one")
         return errors

@@ -32,7 +32,7 @@ def register(app: App, services: Services) -> None:
             if existing is not None:
                 before = (existing.tz, existing.active)
             person, moved = apply_slack_user(
-                session, user, manager_field_id=settings.slack_manager_field_id
+                session, user, manager_field_id=settings.slack_manager_field_id, now=now
             )
             if person is None:
                 return

@@ -13,7 +13,7 @@ from sqlmodel import Session
 from bot.core import answers, goals
 from bot.core.answers import Refusal
 from bot.core.goals import GoalError, GoalField, Saved
-from bot.core.limits import GOAL_MAX
+from bot.core.limits import GOAL_TEXT_MAX
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import metadata, state_values, text
@@ -126,8 +126,12 @@ class GoalListeners:
         if arg.lower() in _HELP:
             ack(text=self.prompts.text("ephemeral.goal_usage"))
             return
-        if len(arg) > GOAL_MAX:
-            ack(text=self.prompts.text("ephemeral.goal_too_long", length=len(arg), limit=GOAL_MAX))
+        if len(arg) > GOAL_TEXT_MAX:
+            ack(
+                text=self.prompts.text(
+                    "ephemeral.goal_too_long", length=len(arg), limit=GOAL_TEXT_MAX
+                )
+            )
             return
         ack()
         with self.services.db.session() as session:

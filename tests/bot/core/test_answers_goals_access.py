@@ -13,7 +13,7 @@ from bot.core.access import AccessError, check_manager, enroll_as
 from bot.core.answers import Answer, Refusal, RefusalReason
 from bot.core.enrollment import EnrollmentInput, Intake
 from bot.core.goals import GoalError, GoalField
-from bot.core.limits import GOAL_MAX
+from bot.core.limits import GOAL_TEXT_MAX
 from scheduler.planning import Rules
 from storage import crud
 from storage.db import Database
@@ -136,7 +136,7 @@ def test_goals_are_checked_stored_and_shared_with_the_manager(
                 session,
                 ada,
                 enrollment_id=enrollment_id,
-                text="x" * (GOAL_MAX + 1),
+                text="x" * (GOAL_TEXT_MAX + 1),
                 measure=None,
                 share=True,
                 now=NOW,
