@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func, or_
@@ -15,6 +15,7 @@ from storage.models import (
     EnrollmentStatus,
     Goal,
     Nudge,
+    NudgeStatus,
     Person,
     Training,
     utcnow,
@@ -162,3 +163,16 @@ def goals_of_enrollment(
 
 def nudge_by_key(session: Session, *, key: str) -> Nudge | None:
     return session.exec(select(Nudge).where(Nudge.idempotency_key == key)).first()
+
+
+def due_not_sent(session: Session, *, now: datetime) -> tuple[int, datetime | None]:
+    """The nudges due by `now` and not sent yet (waiting, or claimed and on their way), and
+    the earliest due time among them: whether dispatch keeps up, on the (status, due_at) index.
+    """
+    count, oldest = session.exec(
+        select(func.count(), func.min(Nudge.due_at)).where(
+            col(Nudge.status).in_([NudgeStatus.PENDING, NudgeStatus.SENDING]),
+            Nudge.due_at <= now,
+        )
+    ).one()
+    return int(count), oldest

@@ -6,22 +6,24 @@ import functools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot import metrics
 from bot.prompts import Prompts, load_prompts
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import blocks
-from bot.slack.client import make_client
+from bot.slack.client import counted_like, make_client
 from bot.slack.listeners import register_all
 from bot.slack.replies import tell
 from bot.web import WebApp
@@ -94,6 +96,25 @@ class _SignallingAck:
         return getattr(self._ack, name)
 
 
+class CoachbotApp(App):
+    """Bolt's App, timing each request from its arrival to its acknowledgement: both the
+    HTTP adapter and Socket Mode call `dispatch`, which returns once the listener acked."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        started = time.perf_counter()
+        try:
+            return super().dispatch(req)
+        finally:
+            metrics.slack_request(time.perf_counter() - started)
+
+
+def _count_slack_calls(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    """Listeners' own `client` (Bolt makes one per request) counts its Web API calls too."""
+    if context.client is not None:
+        context["client"] = counted_like(context.client)
+    return next()
+
+
 def create_app(
     settings: Settings,
     db: Database,
@@ -112,7 +133,7 @@ def create_app(
         prompts=prompts or load_prompts(settings.prompts_file or None),
         clock=clock,
     )
-    app = App(
+    app = CoachbotApp(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
         # Socket Mode has no signing secret: its traffic arrives over the authenticated socket.
@@ -124,6 +145,7 @@ def create_app(
             max_workers=LISTENER_THREADS, thread_name_prefix="listener"
         ),
     )
+    app.use(_count_slack_calls)
     register_all(app, services)
     _guard_after_ack(app, services)
     app.error(_answer_failures(services))
