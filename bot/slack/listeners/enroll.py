@@ -8,14 +8,16 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot import metrics
+from bot.core.access import MANAGER, Refusal, enroll_refusal
 from bot.core.enrollment import EnrollmentInput, IntakeError
+from bot.prompts import Prompts
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import picked_date, state_values, text
 from bot.slack.ids import Block, View
 from bot.slack.replies import open_modal
-from storage import crud
-from storage.models import Person, Source
+from storage.models import Source
 
 log = logging.getLogger(__name__)
 
@@ -57,30 +59,16 @@ def register(app: App, services: Services) -> None:
             return
         assert starts_on is not None and ends_on is not None
         is_lead = services.is_ld_lead(actor)
-        if (
-            manager
-            and not is_lead
-            and manager != actor
-            and not _is_directory_manager(services, learners, manager)
-        ):
-            # Naming a manager sends them prompts and shared goals: not anyone's choice.
-            ack(
-                response_action="errors",
-                errors={Block.MANAGER: prompts.text("validation.manager_not_yours")},
-            )
-            return
         no_manager: list[str] = []
+        outcomes: list[str] = []
         try:
             with services.db.session() as session:
-                me = crud.person_by_slack_id(session, slack_id=actor)
+                refusal = enroll_refusal(
+                    session, actor=actor, is_lead=is_lead, learners=learners, manager=manager
+                )
+                if refusal is not None:
+                    raise _refused(prompts, refusal)
                 for learner_id in learners:
-                    if not is_lead and learner_id != actor:
-                        learner = crud.person_by_slack_id(session, slack_id=learner_id)
-                        if not _manages(me, learner):
-                            raise IntakeError(
-                                Block.LEARNERS,
-                                prompts.text("ephemeral.enroll_refused", who=f"<@{learner_id}>"),
-                            )
                     result = services.intake.enroll(
                         session,
                         EnrollmentInput(
@@ -97,11 +85,15 @@ def register(app: App, services: Services) -> None:
                     )
                     if result.no_manager:
                         no_manager.append(learner_id)
+                    outcomes.append(result.outcome)
         except IntakeError as exc:
+            metrics.enrollment(Source.SLACK, "refused")
             # Field names of the service map onto the modal's blocks; the rest go on learners.
             field = exc.field if exc.field in {b.value for b in Block} else Block.LEARNERS
             ack(response_action="errors", errors={field: exc.message[:2000]})
             return
+        for outcome in outcomes:  # committed
+            metrics.enrollment(Source.SLACK, outcome)
         done = [
             prompts.text(
                 "ephemeral.enroll_done",
@@ -117,16 +109,10 @@ def register(app: App, services: Services) -> None:
         log.info("enroll.modal actor=%s learners=%s", actor, len(learners))
 
 
-def _manages(me: Person | None, learner: Person | None) -> bool:
-    return me is not None and learner is not None and learner.manager_id == me.id
-
-
-def _is_directory_manager(services: Services, learners: list[str], manager: str) -> bool:
-    """Whether `manager` already manages every one of the learners in the directory."""
-    with services.db.session() as session:
-        boss = crud.person_by_slack_id(session, slack_id=manager)
-        for learner_id in learners:
-            learner = crud.person_by_slack_id(session, slack_id=learner_id)
-            if boss is None or learner is None or learner.manager_id != boss.id:
-                return False
-    return True
+def _refused(prompts: Prompts, refusal: Refusal) -> IntakeError:
+    if refusal.field == MANAGER:
+        # Naming a manager sends them prompts and shared goals: not anyone's choice.
+        return IntakeError(Block.MANAGER, prompts.text("validation.manager_not_yours"))
+    return IntakeError(
+        Block.LEARNERS, prompts.text("ephemeral.enroll_refused", who=f"<@{refusal.who}>")
+    )
