@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from bot.settings import Settings
 from bot.sim.fakeslack import FakeSlack, signed_request_headers
-from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block
+from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, Function
 from storage.db import Database
 from storage.models import Nudge
 
@@ -375,6 +375,13 @@ class SlackSide:
             "event_time": int(time.time()),
         }
         self.signed(json.dumps(body))
+
+    def step(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """A workflow reaches Coachbot's Workflow Builder step: Slack sends function_executed;
+        returns how the run ended (completed with its outputs, or failed with an error)."""
+        event = self.fake.execute_function(Function.ENROLL_LEARNER, inputs)
+        self.event(event)
+        return self.fake.wait_for_function(event["function_execution_id"])
 
     def webhook(self, body: dict[str, Any]) -> Any:
         return self._post(
@@ -753,6 +760,21 @@ class Demo:
             f"  /enroll modal: Maya enrolls Ines, Sam enrolls Leo in "
             f"{out.bold('Giving Feedback')}, {feedback[0]:%a %d %b}"
         )
+        step = {
+            "training": "Giving Feedback",
+            "starts_on": feedback[0].isoformat(),
+            "ends_on": feedback[1].isoformat(),
+            "enrolled_by": {"id": "UKENJI", "secret": "demo"},  # "Person who used this workflow"
+        }
+        run = slack.step({**step, "learner": "UHANA"})
+        assert run["state"] == "completed", run
+        out.say(
+            f"  Workflow Builder step {out.bold('Enroll a learner')}: Kenji's onboarding workflow "
+            f"enrolls Hana in Giving Feedback (enrollment {run['outputs']['enrollment_id']})"
+        )
+        run = slack.step({**step, "learner": "ULEO"})
+        assert run["state"] == "failed", run
+        out.say(out.dim(f"    and refuses Leo, one of Sam's reports: {run['error']}"))
         from bot.core.enrollment import Intake
 
         csv_rows = "learner_email,training,starts_on,ends_on\n" + "\n".join(
