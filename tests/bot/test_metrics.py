@@ -4,6 +4,7 @@ dispatch through the fake Slack, and summed over `run --http --workers N`."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,6 +122,24 @@ def test_slack_errors_refusals_and_acks_are_counted(bot: Bot, metrics_url: str) 
     assert moved("coachbot_slack_api_calls_total", method="views.open", outcome="ok") == 1
     assert moved("coachbot_slack_request_seconds_count") >= 1  # the /enroll command
     assert moved("coachbot_slack_request_seconds_bucket", le="3.0") >= 1
+
+
+def test_the_readme_and_the_dashboard_name_only_metrics_that_exist(
+    bot: Bot, metrics_url: str
+) -> None:
+    with urllib.request.urlopen(metrics_url + "/metrics", timeout=10) as answer:
+        families = list(text_string_to_metric_families(answer.read().decode()))
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+    exposed = {f.name for f in families} | {
+        f.name + suffix for f in families for suffix in suffixes.get(f.type, [])
+    }
+    readme = (ROOT / "README.md").read_text()
+    monitoring = readme[readme.index("## Monitoring") :].split("\n## ", 1)[0]
+    dashboard = (ROOT / "docs" / "grafana-dashboard.json").read_text()
+    for doc, text in (("README.md, Monitoring", monitoring), ("the dashboard", dashboard)):
+        named = set(re.findall(r"coachbot_[a-z_]+[a-z]", text))
+        assert len(named) > 5, doc
+        assert named <= exposed, f"{doc} names {sorted(named - exposed)}"
 
 
 def test_the_metrics_port_answers_only_at_metrics(bot: Bot, metrics_url: str) -> None:
