@@ -31,7 +31,7 @@ from bot.sim.driver import (
     users_value,
 )
 from bot.sim.fakeslack import FakeSlack
-from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block
+from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, Function
 from storage.db import Database
 from storage.models import Nudge
 
@@ -629,6 +629,21 @@ class Demo:
             f"  /enroll modal: Maya enrolls Ines, Sam enrolls Leo in "
             f"{out.bold('Giving Feedback')}, {feedback[0]:%a %d %b}"
         )
+        step = {
+            "training": "Giving Feedback",
+            "starts_on": feedback[0].isoformat(),
+            "ends_on": feedback[1].isoformat(),
+            "enrolled_by": {"id": "UKENJI", "secret": "demo"},  # "Person who used this workflow"
+        }
+        run = slack.function_step(Function.ENROLL_LEARNER, {**step, "learner": "UHANA"})
+        assert run["state"] == "completed", run
+        out.say(
+            f"  Workflow Builder step {out.bold('Enroll a learner')}: Kenji's onboarding workflow "
+            f"enrolls Hana in Giving Feedback (enrollment {run['outputs']['enrollment_id']})"
+        )
+        run = slack.function_step(Function.ENROLL_LEARNER, {**step, "learner": "ULEO"})
+        assert run["state"] == "failed", run
+        out.say(out.dim(f"    and refuses Leo, one of Sam's reports: {run['error']}"))
         from bot.slack.lookup import make_intake
 
         csv_rows = "learner_email,training,starts_on,ends_on\n" + "\n".join(

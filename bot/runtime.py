@@ -11,6 +11,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
+from bot import metrics
 from bot.core.digest import CHECK_SECONDS, Digest
 from bot.core.privacy import apply_retention
 from bot.prompts import Prompts, load_prompts
@@ -20,7 +21,7 @@ from bot.slack.client import make_client
 from bot.slack.delivery import SlackSender
 from bot.slack.directory_sync import sync_from_slack
 from bot.slack.summary import SlackDigestPoster
-from bot.web import create_web, fork_workers, listening_sockets, make_server, supervise
+from bot.web import HttpServer, create_web, fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import Dispatcher, TickReport
 from scheduler.jobs import Job, build_scheduler
 from storage.db import Database
@@ -61,6 +62,7 @@ def make_dispatcher(
         default_tz=settings.default_timezone,
         clock=clock,
         owner=f"{socket.gethostname()}:{os.getpid()}",
+        on_outcome=metrics.nudge_recorded,
     )
 
 
@@ -132,13 +134,34 @@ def sync_directory(settings: Settings, db: Database, *, client: WebClient | None
     )
 
 
+def serve_metrics(
+    settings: Settings, db: Database, *, clock: Callable[[], datetime] = utcnow
+) -> HttpServer | None:
+    """Prometheus's `/metrics` on METRICS_PORT, when it is set."""
+    if settings.metrics_port is None:
+        return None
+    server = make_server(
+        metrics.metrics_app(db, clock=clock), port=settings.metrics_port, host="0.0.0.0", threads=2
+    )
+    log.info("metrics.listening port=%s", server.effective_port)
+    return server
+
+
+def _close(*servers: HttpServer | None) -> None:
+    for server in servers:
+        if server is not None:
+            server.close()
+
+
 def run_worker(settings: Settings, db: Database, *, stop: threading.Event) -> int:
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     prompts = load_prompts(settings.prompts_file or None)
     scheduler = build_scheduler(scheduler_jobs(settings, db, client, prompts))
     scheduler.start()
+    metrics_server = serve_metrics(settings, db)
     log.info("worker.started")
     stop.wait()
+    _close(metrics_server)
     scheduler.shutdown(wait=True)
     return 0
 
@@ -163,7 +186,10 @@ def run_bot(
             server.close()
             return 0
 
+        # Every process counts into files of one folder; the parent serves their sum.
+        folder = metrics.use_multiprocess() if settings.metrics_port else None
         pids = fork_workers(listening_sockets("0.0.0.0", port, workers), serve)
+        metrics_server = serve_metrics(settings, db)
         background = None
         if scheduler:
             _app, services = create_app(settings, db)
@@ -173,8 +199,11 @@ def run_bot(
             background.start()
         log.info("http.listening port=%s workers=%s", port, workers)
         code = supervise(pids, stop=stop)
+        _close(metrics_server)
         if background is not None:
             background.shutdown(wait=True)
+        if folder:
+            metrics.end_multiprocess(folder)
         return code
     app, services = create_app(settings, db)
     web = create_web(settings, app, services, http=http)
@@ -185,6 +214,7 @@ def run_bot(
         )
         background.start()
     server = make_server(web, port=port, host="0.0.0.0")
+    metrics_server = serve_metrics(settings, db)
     socket_handler = None
     if not http:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -207,7 +237,7 @@ def run_bot(
     stop.wait()
     if socket_handler is not None:
         socket_handler.close()
-    server.close()
+    _close(server, metrics_server)
     if background is not None:
         background.shutdown(wait=True)
     return 0

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.core.enrollment import Intake
 from bot.prompts import Prompts
 from bot.settings import Settings
+from bot.slack.client import CountedWebClient
 from storage.db import Database
 from storage.models import utcnow
 
@@ -72,7 +73,7 @@ class Services:
         failing Slack cannot push the ack past Slack's three seconds (retries with backoff
         could; Bolt then answers 404)."""
         if self._quick is None:
-            self._quick = WebClient(
+            self._quick = CountedWebClient(
                 token=self.client.token, base_url=self.client.base_url, timeout=QUICK_TIMEOUT
             )
             self._quick.retry_handlers = []

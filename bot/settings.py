@@ -51,6 +51,7 @@ class Settings:
     prompts_file: str = ""
     slack_manager_field_id: str = ""
     retention_days: int | None = None
+    metrics_port: int | None = None
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -159,11 +160,17 @@ def load_settings(
         prompts_file=reader.file("PROMPTS_FILE"),
         slack_manager_field_id=reader.text("SLACK_MANAGER_FIELD_ID"),
         retention_days=reader.optional_int("RETENTION_DAYS", low=1, high=36500),
+        metrics_port=reader.optional_int("METRICS_PORT", low=1, high=65535),
     )
     if settings.delivery_end <= settings.delivery_time:
         reader.errors.append(
             "DELIVERY_END must be later than DELIVERY_TIME "
             f"(got {settings.delivery_time:%H:%M} to {settings.delivery_end:%H:%M})"
+        )
+    if settings.metrics_port is not None and settings.metrics_port == settings.port:
+        reader.errors.append(
+            f"METRICS_PORT must differ from PORT (both are {settings.port}): "
+            "Prometheus scrapes its own port"
         )
     if reader.errors:
         raise ConfigError(

@@ -19,15 +19,18 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackClientError
 from sqlalchemy import exc as sa_exc
 
+from bot import metrics
 from bot.core.enrollment import IntakeError, input_from_webhook
 from bot.core.lookup import LookupUnavailable
 from bot.services import Services
 from bot.settings import Settings
+from storage.models import Source
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024  # Slack's payloads and an enrollment are a few KB
 StartResponse = Callable[..., Any]
+Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 # A database that cannot be reached (OperationalError: refused, terminated, locked past the
@@ -141,16 +144,16 @@ class WebApp:
         try:
             result = self.services.intake.enroll_one(input_from_webhook(body))
         except IntakeError as exc:
+            metrics.enrollment(Source.WEBHOOK, "refused")
             message = exc.message if exc.field in exc.message else f"{exc.field}: {exc.message}"
             return _json(start_response, "400 Bad Request", {"error": message, "field": exc.field})
+        metrics.enrollment(Source.WEBHOOK, result.outcome)
         enrollment = result.enrollment
         answer = {
             "id": enrollment.id,
             "external_id": enrollment.external_id,
             "status": enrollment.status,
-            "result": "created"
-            if result.created
-            else ("updated" if result.changed else "duplicate"),
+            "result": result.outcome,
             "manager_known": not result.no_manager,
         }
         return _json(start_response, "201 Created" if result.created else "200 OK", answer)
@@ -165,7 +168,7 @@ class HttpServer:
 
     def __init__(
         self,
-        wsgi: WebApp,
+        wsgi: Wsgi,
         *,
         port: int,
         host: str = "127.0.0.1",
@@ -209,7 +212,7 @@ class HttpServer:
 
 
 def make_server(
-    wsgi: WebApp,
+    wsgi: Wsgi,
     *,
     port: int,
     host: str = "127.0.0.1",

@@ -79,6 +79,10 @@ class RetryLater:
 
 SendResult = Sent | Deferred | Skipped | Failed | RetryLater
 
+# Told of each outcome once it is stored (metrics): the nudge's kind, the outcome (sent,
+# deferred, skipped, failed, retried) and, for a sent one, the seconds from due to sent.
+OutcomeHook = Callable[[str, str, float | None], None]
+
 
 # What a sender hands back for a nudge that is ready to go: called on a sending thread, it
 # makes the Slack call(s) and says how it went. It touches no database session.
@@ -133,6 +137,7 @@ class Dispatcher:
         max_attempts: int = 6,
         owner: str = "",
         workers: int = 16,
+        on_outcome: OutcomeHook | None = None,
     ) -> None:
         self.db = db
         self.sender = sender
@@ -146,6 +151,7 @@ class Dispatcher:
         # Threads sending a batch at once: enough to cover Slack's latency, which is what they
         # wait on; a batch no bigger than this runs inline.
         self.workers = max(1, workers)
+        self.on_outcome = on_outcome
         self._lock = threading.Lock()
 
     # -- claiming ----------------------------------------------------------------------
@@ -361,6 +367,7 @@ class Dispatcher:
     ) -> None:
         if not work:
             return
+        stored: list[tuple[str, int, float | None]] = []
         with self.db.session() as session:
             query = select(Nudge).where(col(Nudge.id).in_([w.nudge_id for w in work]))
             if not is_sqlite(self.db.engine):
@@ -373,10 +380,24 @@ class Dispatcher:
                 asked_slack = w.nudge_id in outcomes
                 outcome = outcomes.get(w.nudge_id, w.outcome)
                 assert outcome is not None and not callable(outcome)
+                lag = (now - nudge.due_at).total_seconds() if isinstance(outcome, Sent) else None
                 # Held back before the sender could look: the doubt carries over.
                 self._apply(session, nudge, outcome, now, report, w.maybe_sent and not asked_slack)
                 if isinstance(outcome, Sent) and w.reminder is not None:
                     session.add(w.reminder)
+                stored.append((str(nudge.kind), w.nudge_id, lag))
+        self._tell(stored, report)
+
+    def _tell(self, stored: list[tuple[str, int, float | None]], report: TickReport) -> None:
+        """Once the outcomes are committed, hand each to `on_outcome`; a failing hook (the
+        metrics) never fails a batch that is already stored."""
+        if self.on_outcome is None:
+            return
+        for kind, nudge_id, lag in stored:
+            try:
+                self.on_outcome(kind, report.outcomes[nudge_id], lag)
+            except Exception:
+                log.warning("nudge.outcome_hook_failed nudge=%s", nudge_id, exc_info=True)
 
     @staticmethod
     def _ours(nudge: Nudge, now: datetime) -> bool:

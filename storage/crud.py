@@ -18,6 +18,7 @@ from storage.models import (
     EnrollmentStatus,
     Goal,
     Nudge,
+    NudgeStatus,
     Person,
     Training,
     utcnow,
@@ -337,3 +338,16 @@ def insert_enrollments(session: Session, *, rows: Iterable[Sequence[Any]]) -> No
 def insert_nudges(session: Session, *, rows: Iterable[Sequence[Any]]) -> None:
     """New nudges, values encoded in NUDGE_COLUMNS order."""
     bulk.insert(session, Nudge.__table__, NUDGE_COLUMNS, rows)  # type: ignore[attr-defined]
+
+
+def due_not_sent(session: Session, *, now: datetime) -> tuple[int, datetime | None]:
+    """The nudges due by `now` and not sent yet (waiting, or claimed and on their way), and
+    the earliest due time among them: whether dispatch keeps up, on the (status, due_at) index.
+    """
+    count, oldest = session.exec(
+        select(func.count(), func.min(Nudge.due_at)).where(
+            col(Nudge.status).in_([NudgeStatus.PENDING, NudgeStatus.SENDING]),
+            Nudge.due_at <= now,
+        )
+    ).one()
+    return int(count), oldest

@@ -53,6 +53,7 @@ class Source(StrEnum):
     SLACK = "slack"
     WEBHOOK = "webhook"
     CSV = "csv"
+    WORKFLOW = "workflow"  # the Workflow Builder step enroll_learner
 
 
 class NudgeKind(StrEnum):

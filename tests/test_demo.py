@@ -22,6 +22,8 @@ def test_the_demo_shows_the_whole_lifecycle_and_writes_matching_files(
     for moment in (
         "LMS webhook",
         "/enroll modal",
+        "Workflow Builder step",
+        "and refuses Leo",
         "coachbot import enrollments",
         "[goal_invite]",
         "[pre_training]",

@@ -1,66 +1,60 @@
-"""Who may enroll whom: L&D leads anyone, everyone else themselves and their direct reports.
-
-Naming a manager sends that person prompts and shared goals, so it is not anyone's choice
-either: a lead may name anyone, others only themselves or the learners' manager of record.
-"""
+"""Who may enroll whom: the one rule behind the /enroll modal and the Workflow Builder step."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from bot.core.enrollment import EnrollmentInput, EnrollResult, Intake
 from storage import crud
 from storage.models import Person
 
-
-class AccessError(ValueError):
-    """The actor may not make this enrollment: `field` is the input at fault, `key` the prompt
-    that says why (with `values`)."""
-
-    def __init__(self, field: str, key: str, **values: object) -> None:
-        super().__init__(key)
-        self.field = field
-        self.key = key
-        self.values = values
+MANAGER, LEARNER = "manager", "learner"
 
 
-def _manages(me: Person | None, learner: Person | None) -> bool:
-    return me is not None and learner is not None and learner.manager_id == me.id
+@dataclass(frozen=True)
+class Refused:
+    """What the rule refuses: the named `manager`, or one `learner`, by Slack id."""
+
+    field: str  # MANAGER or LEARNER
+    who: str
 
 
-def manages_all(session: Session, manager: str, learners: Sequence[str]) -> bool:
-    """Whether `manager` already manages every one of the learners in the directory."""
-    boss = crud.person_by_slack_id(session, slack_id=manager)
-    return all(
-        _manages(boss, crud.person_by_slack_id(session, slack_id=learner)) for learner in learners
-    )
-
-
-def check_manager(
-    session: Session, *, actor: str, learners: Sequence[str], manager: str | None, is_lead: bool
-) -> None:
-    if manager and not is_lead and manager != actor and not manages_all(session, manager, learners):
-        raise AccessError("manager", "validation.manager_not_yours")
-
-
-def enroll_as(
+def enroll_refusal(
     session: Session,
-    intake: Intake,
     *,
     actor: str,
     is_lead: bool,
-    inputs: Sequence[EnrollmentInput],
-) -> list[EnrollResult]:
-    """Enroll each input's learner, refusing (before storing anything) a learner who is
-    neither the actor nor one of the actor's reports, unless the actor is an L&D lead."""
+    learners: Sequence[str],
+    manager: str | None,
+) -> Refused | None:
+    """None when `actor` may enroll `learners` (naming `manager`), else the first refusal.
+
+    L&D leads may enroll anyone and name any manager. Anyone else may enroll themselves and
+    the people who report to them in the directory, and may name as manager only themselves
+    or the manager every learner already has: naming a manager sends them prompts and goals.
+    """
+    if is_lead:
+        return None
+    if manager and manager != actor and not _manages_all(session, manager, learners):
+        return Refused(MANAGER, manager)
     me = crud.person_by_slack_id(session, slack_id=actor)
-    results = []
-    for data in inputs:
-        if not is_lead and data.learner != actor:
-            learner = crud.person_by_slack_id(session, slack_id=data.learner)
-            if not _manages(me, learner):
-                raise AccessError("learners", "ephemeral.enroll_refused", who=data.learner)
-        results.append(intake.enroll(session, data))
-    return results
+    for learner_id in learners:
+        if learner_id != actor and not _manages(
+            me, crud.person_by_slack_id(session, slack_id=learner_id)
+        ):
+            return Refused(LEARNER, learner_id)
+    return None
+
+
+def _manages(boss: Person | None, learner: Person | None) -> bool:
+    return boss is not None and learner is not None and learner.manager_id == boss.id
+
+
+def _manages_all(session: Session, manager: str, learners: Sequence[str]) -> bool:
+    boss = crud.person_by_slack_id(session, slack_id=manager)
+    return all(
+        _manages(boss, crud.person_by_slack_id(session, slack_id=learner_id))
+        for learner_id in learners
+    )

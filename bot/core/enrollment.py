@@ -85,6 +85,11 @@ class EnrollResult:
     changed: bool
     no_manager: bool
 
+    @property
+    def outcome(self) -> str:
+        """`created`, `updated` or `duplicate` (nothing changed): the webhook's `result`."""
+        return "created" if self.created else ("updated" if self.changed else "duplicate")
+
 
 def parse_date(value: date | str, field: str) -> date:
     if isinstance(value, date):

@@ -284,6 +284,15 @@ class SlackDriver:
         body = json.dumps(self.event_callback(event, event_id=event_id))
         return self.signed(body, headers=headers)
 
+    def function_step(self, function: str, inputs: Json) -> Json:
+        """A workflow reaches one of the app's Workflow Builder steps: Slack sends
+        function_executed; returns how the run ended (completed with its outputs, or failed
+        with an error)."""
+        assert self.fake is not None, "a step needs the fake Slack that runs the workflow"
+        event = self.fake.execute_function(function, inputs)
+        self.event(event)
+        return self.fake.wait_for_function(event["function_execution_id"])
+
     # -- the LMS -----------------------------------------------------------------------------
 
     def webhook(self, body: Any, *, token: str | _Token | None = _Token.OWN) -> Response:

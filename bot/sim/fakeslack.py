@@ -37,7 +37,7 @@ MAX_TEXT_LENGTH = 40_000
 
 # slack_sdk form-encodes most methods, so structured arguments arrive as JSON strings.
 _JSON_FIELDS = ("blocks", "view", "metadata", "attachments", "files")
-_TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-")
+_TOKEN_PREFIXES = ("xoxb-", "xoxp-", "xapp-", "xwfp-")  # xwfp-: one workflow step's run
 # What files.completeUploadExternal accepts: a user id is refused there, unlike chat.postMessage.
 _CONVERSATION_ID = re.compile(r"^[CGDZ][A-Z0-9]+$")
 _DEFAULT_FAULT_ERRORS = {500: "fatal_error", 503: "service_unavailable"}
@@ -154,6 +154,7 @@ class FakeSlack:
         self.home_views: dict[str, Json] = {}
         self.files: list[Json] = []
         self.responses: list[Json] = []
+        self.function_executions: dict[str, Json] = {}  # Workflow Builder step runs, by id
 
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -202,6 +203,8 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
+            "functions.completeSuccess": self._functions_complete_success,
+            "functions.completeError": self._functions_complete_error,
         }
         self.add_user("USLACKBOT", name="slackbot", real_name="Slackbot")
         self.add_user(self.bot_user_id, name="coachbot", real_name="Coachbot", is_bot=True)
@@ -496,6 +499,8 @@ class FakeSlack:
             return _reply(200, {}, {"ok": False, "error": "invalid_auth"})
         if token.startswith("xapp-") and method != "apps.connections.open":
             return _reply(200, {}, {"ok": False, "error": "not_allowed_token_type"})
+        if token.startswith("xwfp-") and not self._function_token_open(token):
+            return _reply(200, {}, {"ok": False, "error": "token_expired"})
         handler = self._methods.get(method)
         if handler is None:
             return _reply(200, {}, {"ok": False, "error": "unknown_method"})
@@ -966,6 +971,92 @@ class FakeSlack:
         self._by_channel.setdefault(channel, []).append(message)
         self._by_key[(channel, ts)] = message
         return message
+
+    # -- functions: runs of the app's Workflow Builder steps ---------------------------------
+
+    def execute_function(
+        self, callback_id: str, inputs: Json, *, workflow: str = "Wf0FAKE0001"
+    ) -> Json:
+        """Start a run of the app's step `callback_id` with `inputs`, as a workflow reaching
+        it does: returns the `function_executed` event to deliver (in an event_callback).
+        Its `bot_access_token` works until the run is completed or failed."""
+        with self._changed:
+            execution_id = self._new_id("Fx")
+            token = f"xwfp-{self.team_id}-{execution_id}"
+            self.function_executions[execution_id] = {
+                "callback_id": callback_id,
+                "inputs": inputs,
+                "token": token,
+                "state": "running",
+                "outputs": None,
+                "error": None,
+            }
+            function_id = self._new_id("Fn")
+            workflow_execution_id = self._new_id("Wx")
+        return {
+            "type": "function_executed",
+            "function": {
+                "id": function_id,
+                "callback_id": callback_id,
+                "title": callback_id,
+                "type": "app",
+                "app_id": self.app_id,
+            },
+            "inputs": inputs,
+            "function_execution_id": execution_id,
+            "workflow_execution_id": workflow_execution_id,
+            "workflow_id": workflow,
+            "event_ts": self._next_ts(),
+            "bot_access_token": token,
+        }
+
+    def wait_for_function(self, execution_id: str, timeout: float = 15.0) -> Json:
+        """Block until the run `execution_id` is completed or failed; returns its record."""
+        with self._changed:
+            run = self.function_executions[execution_id]
+            if not self._changed.wait_for(lambda: run["state"] != "running", timeout):
+                raise TimeoutError(f"step run {execution_id} still running")
+            return dict(run)
+
+    def _function_token_open(self, token: str) -> bool:
+        with self._lock:
+            return any(
+                r["token"] == token and r["state"] == "running"
+                for r in self.function_executions.values()
+            )
+
+    def _function_run(self, p: Json, token: str) -> Json:
+        run = self.function_executions.get(str(p.get("function_execution_id") or ""))
+        if run is None:
+            raise _ApiError("function_execution_not_found")
+        if token.startswith("xwfp-") and token != run["token"]:
+            raise _ApiError("invalid_auth")
+        if run["state"] != "running":
+            raise _ApiError("execution_not_in_running_state")
+        return run
+
+    def _functions_complete_success(self, p: Json, token: str) -> Json:
+        run = self._function_run(p, token)
+        outputs = p.get("outputs")
+        if isinstance(outputs, str):
+            try:
+                outputs = json.loads(outputs)
+            except ValueError:
+                outputs = None
+        if not isinstance(outputs, dict):
+            raise _ApiError("parameter_validation_failed", errors=["outputs must be an object"])
+        run.update(state="completed", outputs=outputs)
+        self._changed.notify_all()
+        return {}
+
+    def _functions_complete_error(self, p: Json, token: str) -> Json:
+        run = self._function_run(p, token)
+        error = p.get("error")
+        if not isinstance(error, str) or not error.strip():
+            raise _invalid_arguments(["missing required field: error [json-pointer:/error]"])
+        run.update(state="failed", error=error)
+        self._changed.notify_all()
+        return {}
 
     def _next_ts(self) -> str:
         # Real time, so an app's "oldest = a week ago" still finds these; strictly increasing.

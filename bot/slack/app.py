@@ -6,22 +6,24 @@ import functools
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack, App, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.listener.custom_listener import CustomListener
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot import metrics
 from bot.prompts import Prompts, load_prompts
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import blocks
-from bot.slack.client import make_client
+from bot.slack.client import counted_like, make_client
 from bot.slack.home import publish_home
 from bot.slack.listeners import register_all
 from bot.slack.lookup import make_intake
@@ -98,6 +100,25 @@ class _SignallingAck:
         return getattr(self._ack, name)
 
 
+class CoachbotApp(App):
+    """Bolt's App, timing each request from its arrival to its acknowledgement: both the
+    HTTP adapter and Socket Mode call `dispatch`, which returns once the listener acked."""
+
+    def dispatch(self, req: BoltRequest) -> BoltResponse:
+        started = time.perf_counter()
+        try:
+            return super().dispatch(req)
+        finally:
+            metrics.slack_request(time.perf_counter() - started)
+
+
+def _count_slack_calls(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+    """Listeners' own `client` (Bolt makes one per request) counts its Web API calls too."""
+    if context.client is not None:
+        context["client"] = counted_like(context.client)
+    return next()
+
+
 def create_app(
     settings: Settings,
     db: Database,
@@ -118,7 +139,7 @@ def create_app(
         intake=make_intake(settings, db, client, clock=clock),
         clock=clock,
     )
-    app = App(
+    app = CoachbotApp(
         client=client,
         signing_secret=settings.slack_signing_secret or None,
         # Socket Mode has no signing secret: its traffic arrives over the authenticated socket.
@@ -130,6 +151,7 @@ def create_app(
             max_workers=LISTENER_THREADS, thread_name_prefix="listener"
         ),
     )
+    app.use(_count_slack_calls)
     register_all(app, services)
     _guard_after_ack(app, services)
     app.error(_answer_failures(services))

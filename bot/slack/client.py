@@ -28,6 +28,8 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web import SlackResponse
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 # Errors that will not go away by asking again: the nudge is marked failed with the reason.
@@ -159,7 +161,54 @@ def _limited_response(method: str, wait: float) -> SlackResponse:
     )
 
 
-class KeepAliveWebClient(WebClient):
+class CountedWebClient(WebClient):
+    """A WebClient that counts each Web API call by method and final outcome, retries
+    included in the one call (coachbot_slack_api_calls_total)."""
+
+    def api_call(  # type: ignore[override]
+        self, api_method: str, *, http_verb: str = "POST", **kwargs: Any
+    ) -> SlackResponse:
+        try:
+            response = super().api_call(api_method, http_verb=http_verb, **kwargs)
+        except SlackApiError as exc:
+            metrics.slack_call(api_method, call_outcome(exc))
+            raise
+        except OSError:
+            metrics.slack_call(api_method, "network_error")
+            raise
+        metrics.slack_call(api_method, "ok")
+        return response  # type: ignore[no-any-return]
+
+
+def call_outcome(exc: SlackApiError) -> str:
+    """`ratelimited`, `server_error` (5xx) or Slack's own error code, such as `user_not_found`."""
+    status = getattr(exc.response, "status_code", None) or 200
+    if status == 429:
+        return "ratelimited"
+    if status >= 500:
+        return "server_error"
+    return slack_error(exc)
+
+
+def counted_like(client: WebClient) -> CountedWebClient:
+    """The same client (token, URL, time-out, retries), counting its calls: for the client
+    Bolt makes for each request, which listeners get as `client`."""
+    if isinstance(client, CountedWebClient):
+        return client
+    return CountedWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=client.headers,
+        team_id=client.default_params.get("team_id"),
+        logger=client.logger,
+        retry_handlers=client.retry_handlers,
+    )
+
+
+class KeepAliveWebClient(CountedWebClient):
     """A WebClient that reuses its HTTP connections.
 
     slack_sdk's WebClient opens a new connection for every call (urllib); at a few hundred

@@ -38,6 +38,12 @@ class View(StrEnum):
     NOTICE = "notice_modal"  # tells what a submission did; nothing to submit
 
 
+class Function(StrEnum):
+    """callback_id of each Workflow Builder step the app provides (manifest `functions`)."""
+
+    ENROLL_LEARNER = "enroll_learner"
+
+
 class Block(StrEnum):
     """block_id of each input block; the action_id inside is always `value`."""
 

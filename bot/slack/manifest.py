@@ -1,8 +1,11 @@
-"""The Slack app manifest: the commands, events and the fewest scopes that work."""
+"""The Slack app manifest: the commands, events, Workflow Builder step and the fewest scopes
+that work. `manifest.json` at the root is `manifest()` (tests/test_slack_cli.py)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from bot.slack.ids import Function
 
 # Each scope, and what needs it; nothing more is asked for.
 BOT_SCOPES = {
@@ -18,13 +21,76 @@ BOT_SCOPES = {
     "files:write": "the weekly chart and CSV for L&D leads",
 }
 
-BOT_EVENTS = ["app_home_opened", "message.im", "user_change"]
+BOT_EVENTS = ["app_home_opened", "function_executed", "message.im", "user_change"]
 
 COMMANDS = [
     ("/enroll", "Enroll people in a training", ""),
     ("/goal", "Share or list your application goals", "[your goal | list]"),
     ("/training-summary", "The L&D summary (L&D leads)", "[last | YYYY-Www | csv]"),
 ]
+
+
+def _parameter(name: str, kind: str, title: str, description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, "name": name, "title": title, "description": description, **extra}
+
+
+# The Workflow Builder step (bot/slack/listeners/workflow.py). `enrolled_by` is a
+# user_context, which only Slack fills (with "Person who used this workflow"): the access
+# rule of /enroll needs to know who asks, and a plain user id could name anyone.
+FUNCTIONS: dict[str, Any] = {
+    Function.ENROLL_LEARNER.value: {
+        "title": "Enroll a learner in a training",
+        "description": "Coachbot then nudges the learner and their manager to talk before "
+        "and after the training",
+        "input_parameters": {
+            "learner": _parameter(
+                "learner",
+                "slack#/types/user_id",
+                "Learner",
+                "Who takes the training",
+                is_required=True,
+            ),
+            "training": _parameter(
+                "training",
+                "string",
+                "Training",
+                "The training's name, as people know it (at most 200 characters)",
+                is_required=True,
+            ),
+            "starts_on": _parameter(
+                "starts_on", "slack#/types/date", "Starts on", "First day", is_required=True
+            ),
+            "ends_on": _parameter(
+                "ends_on", "slack#/types/date", "Ends on", "Last day", is_required=True
+            ),
+            "manager": _parameter(
+                "manager",
+                "slack#/types/user_id",
+                "Manager",
+                "Leave empty to use the learner's manager on record; only L&D leads may "
+                "name another one",
+                is_required=False,
+            ),
+            "enrolled_by": _parameter(
+                "enrolled_by",
+                "slack#/types/user_context",
+                "Enrolled by",
+                "Who asks: Coachbot checks they may enroll this learner",
+                is_required=True,
+                hint='Choose "Person who used this workflow"',
+            ),
+        },
+        "output_parameters": {
+            "enrollment_id": _parameter(
+                "enrollment_id",
+                "string",
+                "Enrollment id",
+                "Coachbot's id of the enrollment (the same for a learner already enrolled)",
+                is_required=True,
+            ),
+        },
+    }
+}
 
 
 def manifest(request_url: str | None = None) -> dict[str, Any]:
@@ -68,8 +134,12 @@ def manifest(request_url: str | None = None) -> dict[str, Any]:
         "settings": {
             "event_subscriptions": event_subscriptions,
             "interactivity": interactivity,
-            "org_deploy_enabled": False,
+            # Custom Workflow Builder steps need an org-ready app and a remote runtime
+            # (this app, not Slack's infrastructure).
+            "org_deploy_enabled": True,
             "socket_mode_enabled": events_url is None,
             "token_rotation_enabled": False,
+            "function_runtime": "remote",
         },
+        "functions": FUNCTIONS,
     }

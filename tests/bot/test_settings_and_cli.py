@@ -197,6 +197,7 @@ def test_manifest_has_commands_events_and_least_scopes(capsys: pytest.CaptureFix
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert set(data["settings"]["event_subscriptions"]["bot_events"]) == {
         "app_home_opened",
+        "function_executed",  # the Workflow Builder step
         "message.im",
         "user_change",
     }

@@ -8,7 +8,7 @@ from bot.services import Services
 
 
 def register_all(app: App, services: Services) -> None:
-    from bot.slack.listeners import conversations, directory, enroll, goals, home, summary
+    from bot.slack.listeners import conversations, directory, enroll, goals, home, summary, workflow
 
-    for module in (enroll, directory, conversations, goals, home, summary):
+    for module in (enroll, directory, conversations, goals, home, summary, workflow):
         module.register(app, services)

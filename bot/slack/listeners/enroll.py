@@ -10,7 +10,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.core.access import AccessError, check_manager, enroll_as
+from bot import metrics
+from bot.core.access import MANAGER, Refused, enroll_refusal
 from bot.core.enrollment import EnrollmentInput, IntakeError
 from bot.core.limits import TRAINING_NAME_MAX
 from bot.services import Services
@@ -21,9 +22,6 @@ from bot.slack.replies import open_modal
 from storage.models import Source
 
 log = logging.getLogger(__name__)
-
-# The fields the core names, as the modal's blocks.
-_FIELDS = {"learners": Block.LEARNERS, "manager": Block.MANAGER}
 
 
 @dataclass(frozen=True)
@@ -65,8 +63,11 @@ class EnrollListeners:
         assert form.starts_on is not None and form.ends_on is not None
         try:
             no_manager = self._enroll(actor, form)
-        except (AccessError, IntakeError) as exc:
-            ack(response_action="errors", errors=self._error_of(exc))
+        except IntakeError as exc:
+            metrics.enrollment(Source.SLACK, "refused")
+            # Field names of the intake map onto the modal's blocks; the rest go on learners.
+            field = exc.field if exc.field in {b.value for b in Block} else Block.LEARNERS
+            ack(response_action="errors", errors={field: exc.message[:2000]})
             return
         ack(
             response_action="update",
@@ -112,24 +113,24 @@ class EnrollListeners:
             for learner in form.learners
         ]
         with services.db.session() as session:
-            check_manager(
-                session, actor=actor, learners=form.learners, manager=form.manager, is_lead=is_lead
+            refusal = enroll_refusal(
+                session, actor=actor, is_lead=is_lead, learners=form.learners, manager=form.manager
             )
-        with services.db.session() as session:
-            results = enroll_as(
-                session, services.intake, actor=actor, is_lead=is_lead, inputs=inputs
-            )
+            if refusal is not None:
+                raise self._refused(refusal)
+            results = [services.intake.enroll(session, data) for data in inputs]
+        for result in results:  # committed
+            metrics.enrollment(Source.SLACK, result.outcome)
         return [
             data.learner for data, result in zip(inputs, results, strict=True) if result.no_manager
         ]
 
-    def _error_of(self, exc: AccessError | IntakeError) -> dict[str, str]:
-        if isinstance(exc, AccessError):
-            values = {k: f"<@{v}>" if k == "who" else v for k, v in exc.values.items()}
-            return {_FIELDS[exc.field]: self.prompts.text(exc.key, **values)}
-        # Field names of the intake map onto the modal's blocks; the rest go on learners.
-        field = exc.field if exc.field in {b.value for b in Block} else Block.LEARNERS
-        return {field: exc.message[:2000]}
+    def _refused(self, refusal: Refused) -> IntakeError:
+        if refusal.field == MANAGER:
+            # Naming a manager sends them prompts and shared goals: not anyone's choice.
+            return IntakeError(Block.MANAGER, self.prompts.text("validation.manager_not_yours"))
+        who = f"<@{refusal.who}>"
+        return IntakeError(Block.LEARNERS, self.prompts.text("ephemeral.enroll_refused", who=who))
 
     def _done(self, form: _Form, no_manager: list[str]) -> list[str]:
         done = [

@@ -4,12 +4,13 @@ without Slack, HTTP or a listener."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
 from bot.core import answers, goals
-from bot.core.access import AccessError, check_manager, enroll_as
+from bot.core.access import LEARNER, MANAGER, Refused, enroll_refusal
 from bot.core.answers import Answer, Refusal, RefusalReason
 from bot.core.enrollment import EnrollmentInput, Intake
 from bot.core.goals import GoalError, GoalField
@@ -173,31 +174,19 @@ def test_goals_are_checked_stored_and_shared_with_the_manager(
         assert goals.goals_of(session, ada) == []
 
 
-def test_only_leads_and_managers_enroll_others(
-    db: Database, intake: Intake, team: dict[str, int]
-) -> None:
-    def inputs(*learners: str) -> list[EnrollmentInput]:
-        return [
-            EnrollmentInput(
-                learner=learner,
-                training="Feedback",
-                starts_on=date(2026, 12, 14),
-                ends_on=date(2026, 12, 14),
-                source=Source.SLACK,
-            )
-            for learner in learners
-        ]
-
+def test_only_leads_and_managers_enroll_others(db: Database, team: dict[str, int]) -> None:
     with db.session() as session:
-        enrolled = enroll_as(session, intake, actor="UMAYA", is_lead=False, inputs=inputs("UADA"))
-        assert len(enrolled) == 1
-        with pytest.raises(AccessError) as refused:
-            enroll_as(session, intake, actor="UBOB", is_lead=False, inputs=inputs("UADA"))
-        assert (refused.value.key, refused.value.values) == (
-            "ephemeral.enroll_refused",
-            {"who": "UADA"},
-        )
-        assert enroll_as(session, intake, actor="UBOB", is_lead=True, inputs=inputs("UGRACE"))
-        check_manager(session, actor="UBOB", learners=["UADA"], manager="UMAYA", is_lead=False)
-        with pytest.raises(AccessError):
-            check_manager(session, actor="UADA", learners=["UGRACE"], manager="UBOB", is_lead=False)
+
+        def refusal(actor: str, learners: list[str], manager: str | None = None) -> Any:
+            lead = actor == "ULEAD"
+            return enroll_refusal(
+                session, actor=actor, is_lead=lead, learners=learners, manager=manager
+            )
+
+        assert refusal("UMAYA", ["UADA", "UGRACE"]) is None
+        assert refusal("UADA", ["UADA"]) is None  # oneself
+        assert refusal("UBOB", ["UADA"]) == Refused(LEARNER, "UADA")
+        assert refusal("ULEAD", ["UADA"], manager="UBOB") is None
+        assert refusal("UBOB", ["UADA"], manager="UMAYA") == Refused(LEARNER, "UADA")
+        assert refusal("UADA", ["UADA", "UGRACE"], manager="UMAYA") == Refused(LEARNER, "UGRACE")
+        assert refusal("UMAYA", ["UGRACE"], manager="UBOB") == Refused(MANAGER, "UBOB")
