@@ -193,14 +193,9 @@ def _close_reminders(session: Session, nudge: Nudge, now: datetime, *, reason: s
 
 
 def snooze(
-    session: Session, *, nudge_id: Any, actor: str, now: datetime, rules: Rules, default_tz: str
-) -> tuple[Nudge, datetime]:
-    """ "Remind me tomorrow": the same prompt comes back at the next delivery slot.
-
-    Returns the nudge and when it comes back, in the recipient's own zone."""
-    nudge = nudge_for_actor(session, nudge_id, actor)
-    if nudge.status != NudgeStatus.SENT:
-        raise Refusal(RefusalReason.ALREADY_ANSWERED)
+    session: Session, nudge: Nudge, *, now: datetime, rules: Rules, default_tz: str
+) -> datetime:
+    """ "Remind me tomorrow": the same prompt comes back at the next delivery slot."""
     recipient = session.get(Person, nudge.recipient_id)
     tz = zone(recipient.tz if recipient else None, default_tz)
     due = snooze_slot(now, tz, rules)
@@ -212,7 +207,20 @@ def snooze(
     session.add(nudge)
     _close_reminders(session, nudge, now, reason="the prompt was snoozed")
     log.info("answer.snoozed nudge=%s", nudge.id)
-    return nudge, due.astimezone(tz)
+    return due
+
+
+def snooze_for(
+    session: Session, *, nudge_id: Any, actor: str, now: datetime, rules: Rules, default_tz: str
+) -> tuple[Nudge, datetime]:
+    """The recipient's "Remind me tomorrow" on a prompt that is out: the nudge, and when it
+    comes back in the recipient's own zone."""
+    nudge = nudge_for_actor(session, nudge_id, actor)
+    if nudge.status != NudgeStatus.SENT:
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
+    due = snooze(session, nudge, now=now, rules=rules, default_tz=default_tz)
+    recipient = session.get(Person, nudge.recipient_id)
+    return nudge, due.astimezone(zone(recipient.tz if recipient else None, default_tz))
 
 
 def record_thread_note(

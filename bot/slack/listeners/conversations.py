@@ -81,7 +81,7 @@ class ConversationListeners:
         actor, settings = body["user"]["id"], self.services.settings
         try:
             with self.services.db.session() as session:
-                nudge, local = answers.snooze(
+                nudge, local = answers.snooze_for(
                     session,
                     nudge_id=action.get("value"),
                     actor=actor,
