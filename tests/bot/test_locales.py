@@ -21,7 +21,7 @@ ENGLISH = ROOT / "bot" / "prompts.toml"
 LOCALES_DIR = ROOT / "bot" / "locales"
 LOCALES = ["fr", "de", "es", "pt-BR", "ja"]
 
-# Slack's limits on plain_text elements (see bot/blocks.py).
+# Slack's limits on plain_text elements (see bot/slack/blocks/primitives.py).
 TITLE_MAX = 24  # modal title, submit and close
 BUTTON_MAX = 75  # buttons and options
 CONFIRM_BUTTON_MAX = 30  # confirm dialog buttons

@@ -1,0 +1,87 @@
+"""Pure Block Kit builders, one module per surface on one set of primitives: plain values
+and Prompts in, Slack message and view dicts out. The builders are named here too, so a
+listener reads `blocks.nudge_message(...)` whichever module holds it."""
+
+from __future__ import annotations
+
+from bot.slack.blocks.goals import GOAL_LIST_MAX, goal_list_message, goal_modal, goal_shared_message
+from bot.slack.blocks.home import (
+    FORGET_ME_VALUE,
+    HOME_GOALS_MAX,
+    HOME_LINES_MAX,
+    HOME_NUMBERS_MAX,
+    HOME_OPEN_PROMPTS_MAX,
+    SEND_SUMMARY_VALUE,
+    home_view,
+)
+from bot.slack.blocks.modals import (
+    debrief_modal,
+    enroll_modal,
+    follow_up_modal,
+    forget_me_modal,
+    not_needed_modal,
+    pre_training_modal,
+)
+from bot.slack.blocks.nudges import (
+    MESSAGE_GOALS_MAX,
+    answered_message,
+    nudge_message,
+    quadrant_advice,
+    record_lines,
+    reminder_message,
+    snoozed_message,
+)
+from bot.slack.blocks.primitives import (
+    Mrkdwn,
+    clip,
+    clip_mrkdwn,
+    ephemeral_text,
+    escape,
+    mention,
+    notice_modal,
+    user_text,
+)
+from bot.slack.blocks.summary import SUMMARY_NOTE_MAX, summary_blocks
+from bot.slack.blocks.views import ComingView, GoalView, NudgeContext, RecordView, TrainingView
+
+__all__ = [
+    "FORGET_ME_VALUE",
+    "GOAL_LIST_MAX",
+    "HOME_GOALS_MAX",
+    "HOME_LINES_MAX",
+    "HOME_NUMBERS_MAX",
+    "HOME_OPEN_PROMPTS_MAX",
+    "MESSAGE_GOALS_MAX",
+    "SEND_SUMMARY_VALUE",
+    "SUMMARY_NOTE_MAX",
+    "ComingView",
+    "GoalView",
+    "Mrkdwn",
+    "NudgeContext",
+    "RecordView",
+    "TrainingView",
+    "answered_message",
+    "clip",
+    "clip_mrkdwn",
+    "debrief_modal",
+    "enroll_modal",
+    "ephemeral_text",
+    "escape",
+    "follow_up_modal",
+    "forget_me_modal",
+    "goal_list_message",
+    "goal_modal",
+    "goal_shared_message",
+    "home_view",
+    "mention",
+    "not_needed_modal",
+    "notice_modal",
+    "nudge_message",
+    "pre_training_modal",
+    "quadrant_advice",
+    "record_lines",
+    "reminder_message",
+    "snoozed_message",
+    "summary_blocks",
+    "user_text",
+]

@@ -1,0 +1,301 @@
+"""The DMs of the nudges: goal invites, manager prompts, follow-ups, reminders, answered."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.core.limits import PERSON_NAME_MAX, TRAINING_NAME_MAX
+
+# The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
+# are re-exported here for the builders' callers.
+from bot.mrkdwn import clip, escape, user_text
+from bot.prompts import Prompts
+from bot.slack.blocks.primitives import (
+    _SLACK_USER_ID,
+    Json,
+    _actions,
+    _button,
+    _context,
+    _header,
+    _message,
+    _option,
+    _section,
+    _value,
+    mention,
+)
+from bot.slack.blocks.views import GoalView, NudgeContext
+from bot.slack.ids import Action
+from storage.models import ConversationRecord, NudgeKind, Outcome, Quadrant
+
+MESSAGE_GOALS_MAX = 5
+_PERMALINK = re.compile(r"^https://[^\s<>|]+$")
+
+
+def _md_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
+    """The placeholders of a nudge, ready for mrkdwn prompts."""
+    return {
+        "learner": mention(ctx.learner_slack_id, ctx.learner_name, prompts.raw("format.someone")),
+        "manager": mention(ctx.manager_slack_id, ctx.manager_name, prompts.raw("format.someone")),
+        "learner_name": user_text(ctx.learner_name, PERSON_NAME_MAX),
+        "training": user_text(ctx.training, TRAINING_NAME_MAX),
+        "dates": prompts.format_dates(ctx.starts_on, ctx.ends_on),
+        "start": prompts.format_date(ctx.starts_on),
+        "end": prompts.format_date(ctx.ends_on),
+        "kind": prompts.text(f"kinds.{_kind(ctx)}"),
+    }
+
+
+def _plain_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
+    """The placeholders of a nudge, for plain_text titles and labels (no escaping, no mentions)."""
+    name = clip(ctx.learner_name, PERSON_NAME_MAX)
+    return {
+        "learner": name,
+        "manager": clip(ctx.manager_name or prompts.raw("format.someone"), PERSON_NAME_MAX),
+        "learner_name": name,
+        "training": clip(ctx.training, TRAINING_NAME_MAX),
+        "dates": prompts.format_dates(ctx.starts_on, ctx.ends_on),
+        "start": prompts.format_date(ctx.starts_on),
+        "end": prompts.format_date(ctx.ends_on),
+        "kind": prompts.text(f"kinds.{_kind(ctx)}"),
+    }
+
+
+_KINDS = frozenset(kind.value for kind in NudgeKind)
+_FOLLOW_UP_OUTCOMES = (Outcome.APPLIED, Outcome.PARTLY, Outcome.NOT_YET)
+
+
+def _kind(ctx: NudgeContext) -> str:
+    kind = _value(ctx.kind)
+    if kind not in _KINDS:
+        raise ValueError(f"unknown nudge kind {kind!r}")
+    return kind
+
+
+def _is_learner_kind(kind: str) -> bool:
+    return kind in (NudgeKind.GOAL_INVITE.value, NudgeKind.LEARNER_FOLLOW_UP.value)
+
+
+def _prompt_buttons(kind: str, nudge_id: int, prompts: Prompts) -> list[Json]:
+    """The buttons of a prompt, the same in its DM, its reminder and the Home tab."""
+    value = str(nudge_id)
+    remind = _button(prompts.text("buttons.remind_tomorrow"), Action.REMIND_TOMORROW, value)
+    not_needed = _button(prompts.text("buttons.not_needed"), Action.NOT_NEEDED, value)
+    if kind in (NudgeKind.PRE_TRAINING.value, NudgeKind.DEBRIEF.value):
+        log = _button(
+            prompts.text("buttons.log_conversation"),
+            Action.LOG_CONVERSATION,
+            value,
+            style="primary",
+        )
+        return [log, remind, not_needed]
+    if kind in (NudgeKind.FOLLOW_UP.value, NudgeKind.LEARNER_FOLLOW_UP.value):
+        # The manager's DM needs a primary button (INTERFACE.md); the learner's stays neutral.
+        style = "primary" if kind == NudgeKind.FOLLOW_UP.value else None
+        answers = [
+            _button(prompts.text("buttons.applied"), Action.APPLIED, value, style=style),
+            _button(prompts.text("buttons.partly"), Action.PARTLY, value),
+            _button(prompts.text("buttons.not_yet"), Action.NOT_YET, value),
+        ]
+        if kind == NudgeKind.FOLLOW_UP.value:
+            return [*answers, remind, not_needed]
+        return answers
+    if kind == NudgeKind.GOAL_INVITE.value:
+        return [
+            _button(prompts.text("buttons.share_goal"), Action.SHARE_GOAL, value, style="primary")
+        ]
+    raise ValueError(f"a {kind!r} nudge has no buttons of its own")
+
+
+def _goal_lines(goals: Sequence[GoalView], prompts: Prompts, *, yours: bool) -> str:
+    shown = goals[:MESSAGE_GOALS_MAX]
+    # Several goals share one section of 3000 characters.
+    limit = max(200, 2400 // max(1, len(shown)))
+    lines = []
+    for goal in shown:
+        text = user_text(goal.text, limit)
+        if goal.measure:
+            measure = user_text(goal.measure, limit // 2)
+            key = "goals.line_with_measure_yours" if yours else "goals.line_with_measure"
+            lines.append(prompts.text(key, text=text, measure=measure))
+        else:
+            lines.append(prompts.text("goals.line", text=text))
+    if len(goals) > len(shown):
+        lines.append(prompts.text("format.and_more", count=len(goals) - len(shown)))
+    return "\n".join(lines)
+
+
+def _goals_section(ctx: NudgeContext, prompts: Prompts, *, for_learner: bool) -> list[Json]:
+    # Managers see only what the learner chose to share; learners see all their own goals.
+    goals = ctx.goals if for_learner else tuple(g for g in ctx.goals if g.shared)
+    if not goals:
+        return []
+    many = len(goals) > 1
+    if for_learner:
+        heading = prompts.text("goals.yours_many" if many else "goals.yours")
+    else:
+        key = "goals.shared_by_learner_many" if many else "goals.shared_by_learner"
+        heading = prompts.text(key, **_md_values(ctx, prompts))
+    return [_section(f"{heading}\n{_goal_lines(goals, prompts, yours=for_learner)}")]
+
+
+def _context_line(ctx: NudgeContext, prompts: Prompts) -> str:
+    key = "answered.context_learner" if _is_learner_kind(_kind(ctx)) else "answered.context_manager"
+    return prompts.text(key, **_md_values(ctx, prompts))
+
+
+def nudge_message(ctx: NudgeContext, prompts: Prompts) -> Json:
+    """The DM of a nudge; reminders are built by reminder_message."""
+    kind = _kind(ctx)
+    if kind == NudgeKind.GOAL_INVITE.value:
+        return _goal_invite(ctx, prompts)
+    if kind == NudgeKind.PRE_TRAINING.value:
+        return _manager_prompt(ctx, prompts, "pre_training", "agreements")
+    if kind == NudgeKind.DEBRIEF.value:
+        return _manager_prompt(ctx, prompts, "debrief", "points")
+    if kind == NudgeKind.FOLLOW_UP.value:
+        return _manager_prompt(ctx, prompts, "follow_up", None)
+    if kind == NudgeKind.LEARNER_FOLLOW_UP.value:
+        return _learner_follow_up(ctx, prompts)
+    raise ValueError("reminders are built with reminder_message()")
+
+
+def _interest_options(prompts: Prompts, nudge_id: int) -> list[Json]:
+    labels = ("interest.a_little", "interest.somewhat", "interest.a_lot")
+    return [
+        _option(prompts.text(key), f"{nudge_id}:{level}") for level, key in enumerate(labels, 1)
+    ]
+
+
+def _goal_invite(ctx: NudgeContext, prompts: Prompts) -> Json:
+    md = _md_values(ctx, prompts)
+    title = prompts.text("goal_invite.title", **_plain_values(ctx, prompts))
+    (share_button,) = _prompt_buttons(NudgeKind.GOAL_INVITE.value, ctx.nudge_id, prompts)
+    options = _interest_options(prompts, ctx.nudge_id)
+    # Radio buttons, not three buttons: one action_id per block, and one click all the same.
+    radio: Json = {"type": "radio_buttons", "action_id": str(Action.INTEREST), "options": options}
+    if ctx.learner_interest in (1, 2, 3):
+        radio["initial_option"] = options[ctx.learner_interest - 1]
+    blocks = [
+        _header(title),
+        _section(
+            prompts.text("goal_invite.intro", **md) + "\n\n" + prompts.text("goal_invite.ask", **md)
+        ),
+        *_goals_section(ctx, prompts, for_learner=True),
+        _section(prompts.text("goal_invite.how", **md), accessory=share_button),
+        _section(prompts.text("interest.question", **md)),
+        _actions(radio),
+        _context(prompts.text("goal_invite.footer", **md)),
+    ]
+    return _message(escape(title), blocks)
+
+
+def _manager_prompt(
+    ctx: NudgeContext, prompts: Prompts, section: str, points_key: str | None
+) -> Json:
+    md = _md_values(ctx, prompts)
+    title = prompts.text(f"{section}.title", **_plain_values(ctx, prompts))
+    text = prompts.text(f"{section}.intro", **md)
+    blocks = [_header(title), _section(text)]
+    if points_key:
+        blocks.append(_section(prompts.text(f"{section}.{points_key}", **md)))
+    blocks += _goals_section(ctx, prompts, for_learner=False)
+    blocks.append(_actions(*_prompt_buttons(_kind(ctx), ctx.nudge_id, prompts)))
+    blocks.append(_context(prompts.text(f"{section}.footer", **md)))
+    return _message(f"{escape(title)}\n{text}", blocks)
+
+
+def _learner_follow_up(ctx: NudgeContext, prompts: Prompts) -> Json:
+    md = _md_values(ctx, prompts)
+    title = prompts.text("learner_follow_up.title", **_plain_values(ctx, prompts))
+    text = prompts.text("learner_follow_up.intro", **md)
+    blocks = [
+        _header(title),
+        _section(text),
+        *_goals_section(ctx, prompts, for_learner=True),
+        _actions(*_prompt_buttons(_kind(ctx), ctx.nudge_id, prompts)),
+        _context(prompts.text("learner_follow_up.footer", **md)),
+    ]
+    return _message(f"{escape(title)}\n{text}", blocks)
+
+
+def reminder_message(ctx: NudgeContext, prompts: Prompts, permalink: str | None) -> Json:
+    """A gentle nudge about the prompt `ctx` describes (its own kind, not "reminder")."""
+    kind = _kind(ctx)
+    if kind == NudgeKind.REMINDER.value:
+        raise ValueError("pass the context of the original prompt, not of the reminder")
+    md = _md_values(ctx, prompts)
+    text = prompts.text(f"reminder.{kind}", **md)
+    if permalink and _PERMALINK.match(permalink):
+        text += " " + prompts.text("reminder.link", url=permalink)
+    blocks = [
+        _section(text),
+        _actions(*_prompt_buttons(kind, ctx.nudge_id, prompts)),
+        _context(prompts.text("reminder.footer", **md)),
+    ]
+    return _message(text, blocks)
+
+
+def answered_message(
+    ctx: NudgeContext,
+    prompts: Prompts,
+    summary_lines: list[str],
+    answered_by_slack_id: str | None,
+    outcome: str,
+) -> Json:
+    """What replaces a prompt's DM once answered: its context and what was logged, no buttons."""
+    outcome = _value(outcome)
+    if outcome not in {o.value for o in Outcome}:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    by = ""
+    if answered_by_slack_id and _SLACK_USER_ID.match(answered_by_slack_id):
+        by = prompts.text("format.mention_by", who=mention(answered_by_slack_id, None))
+    status = prompts.text(f"answered.{outcome}", by=by)
+    lines = [line for line in summary_lines if line.strip()]
+    limit = max(200, 2400 // max(1, len(lines)))
+    summary = [prompts.text("answered.summary_line", line=user_text(line, limit)) for line in lines]
+    context = _context_line(ctx, prompts)
+    blocks = [_context(context), _section("\n".join([status, *summary]))]
+    return _message(f"{context}\n{status}", blocks)
+
+
+def snoozed_message(ctx: NudgeContext, prompts: Prompts, when_text: str) -> Json:
+    """A prompt's DM after "Remind me tomorrow": no buttons until it comes back."""
+    context = _context_line(ctx, prompts)
+    text = prompts.text("snoozed.text", when=user_text(when_text, 200))
+    return _message(f"{context}\n{text}", [_context(context), _section(text)])
+
+
+def quadrant_advice(q: Quadrant | str, prompts: Prompts) -> str:
+    return prompts.text(f"quadrants.{_value(q)}")
+
+
+_RECORD_LABELS = (
+    ("what", "pre_training_modal.what"),
+    ("why", "pre_training_modal.why"),
+    ("how", "pre_training_modal.how"),
+    ("takeaways", "debrief_modal.takeaways"),
+    ("first_application", "debrief_modal.first_application"),
+    ("support", "debrief_modal.support"),
+)
+
+
+def record_lines(record: ConversationRecord, prompts: Prompts) -> list[str]:
+    """The short record shown in place of the buttons: labels with what was written."""
+    lines: list[str] = []
+    for attr, key in _RECORD_LABELS:
+        value = getattr(record, attr)
+        if value:
+            lines.append(f"{prompts.text(key).rstrip('?')}: {_first_line(value)}")
+    if record.quadrant:
+        lines.append(quadrant_advice(record.quadrant, prompts).replace("*", ""))
+    if record.checkin_on:
+        lines.append(prompts.text("answered.checkin", date=prompts.format_date(record.checkin_on)))
+    if record.note:
+        lines.append(_first_line(record.note))
+    return lines
+
+
+def _first_line(text: str, limit: int = 140) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
