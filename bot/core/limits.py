@@ -1,7 +1,8 @@
 """How long what people type may be, each limit in one place, for every door that checks it.
 
-Slack's own Block Kit limits stay with the builders (bot/slack/blocks/primitives.py). The stored ones
-fit their columns (storage/models.py; tests/bot/test_limits.py holds the two together).
+Slack's own Block Kit limits stay with the builders (bot/slack/blocks/primitives.py). The
+stored ones fit their columns (storage/models.py; tests/bot/core/test_limits.py holds the two
+together).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The Slack app manifest: the commands, events, Workflow Builder step and the fewest scopes
-that work. `manifest.json` at the root is `manifest()` (tests/test_slack_cli.py)."""
+that work. `manifest.json` at the root is `manifest()` (tests/scenarios/test_slack_cli.py)."""
 
 from __future__ import annotations
 

@@ -30,9 +30,9 @@ from bot.slack.ids import Function
 from bot.slack.manifest import manifest
 from storage import crud
 from storage.db import Database
-from tests.test_socket_mode import SocketServer
+from tests.scenarios.test_socket_mode import SocketServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "tests" / "slack_manifest_schema"  # SOURCE.md there says where from
 
 

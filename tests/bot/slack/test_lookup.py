@@ -12,7 +12,7 @@ from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import make_client
 from bot.slack.lookup import SlackPeopleLookup
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def lookup(fake: FakeSlack) -> SlackPeopleLookup:

@@ -4,7 +4,7 @@ For every Web API method a listener uses, the person's action is stored exactly 
 should be, Slack gets its 200 at once (never a 5xx), the person is told when nothing happened,
 and the next request is served normally. The dispatcher's side (429/500 storms, a crash in the
 middle of a batch) is covered in tests/scheduler/test_dispatcher.py; Socket Mode in
-tests/test_socket_mode.py.
+tests/scenarios/test_socket_mode.py.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ from storage.models import Enrollment, Nudge
 
 pytestmark = pytest.mark.postgres
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "replica-webhook-token"
 LEARNERS = 12
 DUPLICATED = range(0, LEARNERS, 2)  # these enrollments are sent to both replicas at once
