@@ -351,3 +351,17 @@ def due_not_sent(session: Session, *, now: datetime) -> tuple[int, datetime | No
         )
     ).one()
     return int(count), oldest
+
+
+def current_enrollments_involving(
+    session: Session, *, person_id: int, since: date
+) -> Sequence[Enrollment]:
+    """Enrolled (not cancelled) enrollments the person learns in or manages, ending on or
+    after `since`."""
+    return session.exec(
+        select(Enrollment).where(
+            Enrollment.status == EnrollmentStatus.ENROLLED,
+            or_(col(Enrollment.learner_id) == person_id, col(Enrollment.manager_id) == person_id),
+            col(Enrollment.ends_on) >= since,
+        )
+    ).all()

@@ -18,7 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.limits import EMAIL_MAX, PERSON_NAME_MAX, STATUS_EMOJI_MAX, STATUS_TEXT_MAX
-from scheduler.nudges import replan_manager_nudges
+from scheduler.nudges import plan_nudges, replan_manager_nudges
 from scheduler.planning import Rules
 from storage import crud
 from storage.db import Database
@@ -253,3 +253,33 @@ def _expiration(value: Any) -> int | None:
         return int(value) or None
     except (TypeError, ValueError):
         return None
+
+
+def user_changed(
+    session: Session,
+    user: Mapping[str, Any],
+    *,
+    manager_field_id: str,
+    rules: Rules,
+    default_tz: str,
+    now: datetime,
+) -> tuple[Person | None, bool]:
+    """Slack's `user_change`: store the person, and re-plan what their change moves.
+
+    A new manager re-routes the pending manager nudges; a new time zone or a deactivation
+    changes when (or whether) their nudges, and their reports', go out."""
+    existing = crud.person_by_slack_id(session, slack_id=user["id"])
+    before = (existing.tz, existing.active) if existing is not None else None
+    person, moved = apply_slack_user(session, user, manager_field_id=manager_field_id, now=now)
+    if person is None:
+        return None, False
+    if moved:
+        replan_manager_nudges(session, learner=person, now=now, rules=rules, default_tz=default_tz)
+    if before is not None and before != (person.tz, person.active):
+        assert person.id is not None
+        since = now.date().replace(year=now.year - 1)
+        for enrollment in crud.current_enrollments_involving(
+            session, person_id=person.id, since=since
+        ):
+            plan_nudges(session, enrollment, now=now, rules=rules, default_tz=default_tz)
+    return person, moved

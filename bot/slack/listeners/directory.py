@@ -6,62 +6,34 @@ import logging
 from typing import Any
 
 from slack_bolt import App
-from sqlmodel import col, or_, select
 
-from bot.core.directory import apply_slack_user
+from bot.core.directory import user_changed
 from bot.services import Services
-from scheduler.nudges import plan_nudges, replan_manager_nudges
-from storage.crud import person_by_slack_id
-from storage.models import Enrollment, EnrollmentStatus
 
 log = logging.getLogger(__name__)
 
 
-def register(app: App, services: Services) -> None:
-    settings = services.settings
+class DirectoryListeners:
+    def __init__(self, services: Services) -> None:
+        self.services = services
 
-    @app.event("user_change")
-    def user_change(event: dict[str, Any]) -> None:
+    def user_change(self, event: dict[str, Any]) -> None:
         user = event.get("user") or {}
         if not user.get("id"):
             return
-        now = services.clock()
-        with services.db.session() as session:
-            before = None
-            existing = person_by_slack_id(session, slack_id=user["id"])
-            if existing is not None:
-                before = (existing.tz, existing.active)
-            person, moved = apply_slack_user(
-                session, user, manager_field_id=settings.slack_manager_field_id, now=now
+        settings = self.services.settings
+        with self.services.db.session() as session:
+            person, moved = user_changed(
+                session,
+                user,
+                manager_field_id=settings.slack_manager_field_id,
+                rules=settings.rules,
+                default_tz=settings.default_timezone,
+                now=self.services.clock(),
             )
-            if person is None:
-                return
-            if moved:
-                replan_manager_nudges(
-                    session,
-                    learner=person,
-                    now=now,
-                    rules=settings.rules,
-                    default_tz=settings.default_timezone,
-                )
-            if before is not None and before != (person.tz, person.active):
-                # A new time zone or a deactivation changes when (or whether) nudges go out.
-                enrollments = session.exec(
-                    select(Enrollment).where(
-                        Enrollment.status == EnrollmentStatus.ENROLLED,
-                        or_(
-                            Enrollment.learner_id == person.id,
-                            Enrollment.manager_id == person.id,
-                        ),
-                        col(Enrollment.ends_on) >= now.date().replace(year=now.year - 1),
-                    )
-                ).all()
-                for enrollment in enrollments:
-                    plan_nudges(
-                        session,
-                        enrollment,
-                        now=now,
-                        rules=settings.rules,
-                        default_tz=settings.default_timezone,
-                    )
-        log.info("directory.user_change user=%s moved=%s", user["id"], moved)
+        if person is not None:
+            log.info("directory.user_change user=%s moved=%s", user["id"], moved)
+
+
+def register(app: App, services: Services) -> None:
+    app.event("user_change")(DirectoryListeners(services).user_change)
