@@ -25,47 +25,51 @@ log = logging.getLogger(__name__)
 COMMAND = "/training-summary"
 
 
-def register(app: App, services: Services) -> None:
-    prompts = services.prompts
-    settings = services.settings
+class SummaryListeners:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.prompts = services.prompts
 
-    def _request(body: dict[str, Any]) -> reporting.Request | None:
+    def _request(self, body: dict[str, Any]) -> reporting.Request | None:
         try:
             return reporting.parse_request(
-                body.get("text") or "", services.clock(), settings.default_timezone
+                body.get("text") or "",
+                self.services.clock(),
+                self.services.settings.default_timezone,
             )
         except reporting.WeekArgumentError:
             return None
 
-    def acknowledge(ack: Ack, body: dict[str, Any]) -> None:
+    def acknowledge(self, ack: Ack, body: dict[str, Any]) -> None:
         user = body.get("user_id") or ""
-        if not services.is_ld_lead(user):
-            ack(text=prompts.text("ephemeral.not_authorized_summary"))
+        if not self.services.is_ld_lead(user):
+            ack(text=self.prompts.text("ephemeral.not_authorized_summary"))
             log.info("summary.refused user=%s", user)
             return
-        request = _request(body)
+        request = self._request(body)
         if request is None:
-            ack(text=prompts.text("summary.usage"))
+            ack(text=self.prompts.text("summary.usage"))
             return
         key = "summary.preparing_csv" if request.csv_only else "summary.preparing"
-        ack(text=prompts.text(key, week=request.week.label))
+        ack(text=self.prompts.text(key, week=request.week.label))
 
-    def deliver(body: dict[str, Any], client: WebClient) -> None:
+    def deliver(self, body: dict[str, Any], client: WebClient) -> None:
         user = body.get("user_id") or ""
-        request = _request(body)
-        if request is None or not services.is_ld_lead(user):
+        request = self._request(body)
+        if request is None or not self.services.is_ld_lead(user):
             return
-        _send(client, user, request)
+        self._send(client, user, request)
 
-    def _send(client: WebClient, user: str, request: reporting.Request) -> None:
+    def _send(self, client: WebClient, user: str, request: reporting.Request) -> None:
+        services, prompts = self.services, self.prompts
         now = services.clock()
         try:
             channel = dm_channel(client, user)
-            csv_data = reporting.build_csv(services.db, settings, request.week, now)
+            csv_data = reporting.build_csv(services.db, services.settings, request.week, now)
             if request.csv_only:
                 post_csv(client, channel, request.week, csv_data, prompts)
             else:
-                summary = reporting.build_summary(services.db, settings, request.week, now)
+                summary = reporting.build_summary(services.db, services.settings, request.week, now)
                 post_summary(client, channel, summary, csv_data, prompts)
         except Exception as exc:
             error = exc.response.get("error") if isinstance(exc, SlackApiError) else type(exc)
@@ -75,18 +79,22 @@ def register(app: App, services: Services) -> None:
             with contextlib.suppress(SlackApiError):
                 client.chat_postMessage(channel=user, text=prompts.text("ephemeral.error"))
 
-    app.command(COMMAND)(ack=acknowledge, lazy=[deliver])
-
-    def ack_button(ack: Ack) -> None:
+    def ack_button(self, ack: Ack) -> None:
         ack()
 
-    def send_from_home(body: dict[str, Any], client: WebClient) -> None:
+    def send_from_home(self, body: dict[str, Any], client: WebClient) -> None:
         user = (body.get("user") or {}).get("id") or ""
-        if not services.is_ld_lead(user):
+        if not self.services.is_ld_lead(user):
             log.info("summary.button_refused user=%s", user)
-            tell(client, body, prompts.text("ephemeral.not_authorized_summary"), prompts)
+            tell(client, body, self.prompts.text("ephemeral.not_authorized_summary"), self.prompts)
             return
-        week = reporting.parse_request("", services.clock(), settings.default_timezone).week
-        _send(client, user, reporting.Request(week))
+        week = reporting.parse_request(
+            "", self.services.clock(), self.services.settings.default_timezone
+        ).week
+        self._send(client, user, reporting.Request(week))
 
-    app.action(Action.SEND_SUMMARY)(ack=ack_button, lazy=[send_from_home])
+
+def register(app: App, services: Services) -> None:
+    listeners = SummaryListeners(services)
+    app.command(COMMAND)(ack=listeners.acknowledge, lazy=[listeners.deliver])
+    app.action(Action.SEND_SUMMARY)(ack=listeners.ack_button, lazy=[listeners.send_from_home])
