@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from scheduler.calendar import AUTO, OFF, UnknownCountry, check_code
 from scheduler.planning import Rules, parse_clock, parse_days
 
 SLACK_APPS_URL = "https://api.slack.com/apps"
@@ -52,6 +53,7 @@ class Settings:
     slack_manager_field_id: str = ""
     retention_days: int | None = None
     metrics_port: int | None = None
+    holidays: str = "auto"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -66,6 +68,7 @@ class Settings:
             follow_up_days=self.follow_up_days,
             reminder_after_days=self.reminder_after_days,
             max_reminders=self.max_reminders,
+            holidays=self.holidays,
         )
 
     @property
@@ -161,6 +164,7 @@ def load_settings(
         slack_manager_field_id=reader.text("SLACK_MANAGER_FIELD_ID"),
         retention_days=reader.optional_int("RETENTION_DAYS", low=1, high=36500),
         metrics_port=reader.optional_int("METRICS_PORT", low=1, high=65535),
+        holidays=reader.holidays("HOLIDAYS"),
     )
     if settings.delivery_end <= settings.delivery_time:
         reader.errors.append(
@@ -189,6 +193,18 @@ class _Reader:
 
     def text(self, name: str, default: str = "") -> str:
         return self.values.get(name, "").strip() or default
+
+    def holidays(self, name: str) -> str:
+        value = self.text(name, AUTO)
+        if value.lower() in (AUTO, OFF):
+            return value.lower()
+        codes = []
+        for code in value.split(","):
+            try:
+                codes.append(check_code(code))
+            except UnknownCountry as exc:
+                self.errors.append(f"{name}: {exc} (or `auto`, or `off`)")
+        return ",".join(codes)
 
     def token(self, name: str, prefixes: tuple[str, ...]) -> str:
         value = self.text(name)

@@ -425,9 +425,10 @@ class Dispatcher:
         ):
             return Skipped("the prompt was answered, snoozed or closed")
         tz = zone(recipient.tz, self.default_tz)
-        if not in_window(now, tz, self.rules):
+        rules = self.rules.for_place(recipient.country, recipient.tz)
+        if not in_window(now, tz, rules):
             # A retry or a slow batch must never reach someone outside their working hours.
-            return Deferred(next_window_start(now, tz, self.rules), OUTSIDE_WINDOW)
+            return Deferred(next_window_start(now, tz, rules), OUTSIDE_WINDOW)
         return None
 
     def _apply(
@@ -525,7 +526,7 @@ class Dispatcher:
         slot = reminder_slot(
             sent_at=now,
             tz=zone(recipient.tz, self.default_tz),
-            rules=self.rules,
+            rules=self.rules.for_place(recipient.country, recipient.tz),
             starts_on=enrollment.starts_on if prompt.kind == NudgeKind.PRE_TRAINING else None,
         )
         if slot.due_at is None:

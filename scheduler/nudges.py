@@ -65,6 +65,9 @@ class Recipient(Protocol):
     @property
     def active(self) -> bool: ...
 
+    @property
+    def country(self) -> str | None: ...
+
 
 class Planned(NamedTuple):
     """One nudge of an enrollment as planned: pending at `due_at`, or skipped with `reason`."""
@@ -92,6 +95,8 @@ def planned_nudges(
         ends_on=ends_on,
         learner_tz=zone(learner.tz, default_tz),
         manager_tz=zone(manager.tz, default_tz) if manager else None,
+        learner_rules=memo.rules.for_place(learner.country, learner.tz),
+        manager_rules=memo.rules.for_place(manager.country, manager.tz) if manager else None,
     )
     plans: dict[NudgeKind, Planned] = {}
     for kind in PLANNED_KINDS:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from scheduler.calendar import Holidays, place_codes
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -26,6 +29,10 @@ class Rules:
     max_reminders: int = 1
     max_late_days: int = 14  # a debrief or follow-up later than this is skipped
     ooo_max_working_days: int = 10  # out-of-office deferral limit
+    # HOLIDAYS: "auto" (each person's country), "off", or codes for everyone ("GB,US").
+    holidays: str = "off"
+    # The public holidays of the place these rules are for (see `for_place`); None: none.
+    days_off: Holidays | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Validated here so that a bad configuration fails at start-up with a clear message
@@ -55,6 +62,15 @@ class Rules:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+
+    def for_place(self, country: str | None, tz_name: str | None) -> Rules:
+        """These rules with the public holidays of a person's place as days off."""
+        return _for_codes(self, place_codes(self.holidays, country, tz_name))
+
+
+@functools.lru_cache(maxsize=1024)
+def _for_codes(rules: Rules, codes: tuple[str, ...]) -> Rules:
+    return replace(rules, days_off=Holidays(codes) if codes else None)
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,9 @@ def zone(tz_name: str | None, default: str) -> ZoneInfo:
 
 
 def _is_working_day(day: date, rules: Rules) -> bool:
-    return day.weekday() in rules.delivery_days
+    if day.weekday() not in rules.delivery_days:
+        return False
+    return rules.days_off is None or day not in rules.days_off
 
 
 def next_working_day_on_or_after(day: date, rules: Rules) -> date:
@@ -185,11 +203,11 @@ def local_slot(day: date, tz: ZoneInfo, rules: Rules) -> datetime:
 
 
 def in_window(now: datetime, tz: ZoneInfo, rules: Rules) -> bool:
-    """Whether `now` is in [delivery_time, delivery_end) on a delivery day, in `tz`."""
+    """Whether `now` is in [delivery_time, delivery_end) on a working day, in `tz`."""
     _require_aware(now, "now")
     local = now.astimezone(tz)
     return (
-        local.weekday() in rules.delivery_days
+        _is_working_day(local.date(), rules)
         and rules.delivery_time <= local.time() < rules.delivery_end
     )
 
@@ -199,8 +217,9 @@ def next_window_start(now: datetime, tz: ZoneInfo, rules: Rules) -> datetime:
     if in_window(now, tz, rules):
         return now.astimezone(UTC)
     today = now.astimezone(tz).date()
-    # A week always holds a delivery day; the margin covers zones that skipped a whole date.
-    for offset in range(15):
+    # A week always holds a delivery day; the margin covers runs of public holidays (a
+    # Golden Week, the days around New Year) and zones that skipped a whole date.
+    for offset in range(45):
         day = today + timedelta(days=offset)
         if not _is_working_day(day, rules):
             continue
@@ -297,31 +316,40 @@ class PlanMemo:
         _require_aware(now, "now")
         self.now = now
         self.rules = rules
-        self._slots: dict[tuple[Any, date, ZoneInfo], Slot] = {}
+        self._slots: dict[tuple[Any, date, ZoneInfo, Holidays | None], Slot] = {}
 
-    def _slot(self, rule: Any, day: date, tz: ZoneInfo) -> Slot:
-        key = (rule, day, tz)
+    def _slot(self, rule: Any, day: date, tz: ZoneInfo, rules: Rules) -> Slot:
+        key = (rule, day, tz, rules.days_off)
         slot = self._slots.get(key)
         if slot is None:
-            slot = self._slots[key] = rule(day, tz, self.now, self.rules)
+            slot = self._slots[key] = rule(day, tz, self.now, rules)
         return slot
 
     def plan(
-        self, *, starts_on: date, ends_on: date, learner_tz: ZoneInfo, manager_tz: ZoneInfo | None
+        self,
+        *,
+        starts_on: date,
+        ends_on: date,
+        learner_tz: ZoneInfo,
+        manager_tz: ZoneInfo | None,
+        learner_rules: Rules | None = None,
+        manager_rules: Rules | None = None,
     ) -> dict[str, Slot]:
         """What `plan_enrollment` says of one enrollment: which rule plans each nudge, from
-        which date, in whose zone."""
+        which date, in whose zone, by whose working days (the memo's rules by default)."""
         if ends_on < starts_on:
             raise ValueError(f"ends_on {ends_on} is before starts_on {starts_on}")
         slot = self._slot
+        learner_rules = learner_rules or self.rules
         plan = {
-            "goal_invite": slot(_goal_invite, starts_on, learner_tz),
-            "learner_follow_up": slot(_follow_up, ends_on, learner_tz),
+            "goal_invite": slot(_goal_invite, starts_on, learner_tz, learner_rules),
+            "learner_follow_up": slot(_follow_up, ends_on, learner_tz, learner_rules),
         }
         if manager_tz is not None:
-            plan["pre_training"] = slot(_pre_training, starts_on, manager_tz)
-            plan["debrief"] = slot(_debrief, ends_on, manager_tz)
-            plan["follow_up"] = slot(_follow_up, ends_on, manager_tz)
+            manager_rules = manager_rules or self.rules
+            plan["pre_training"] = slot(_pre_training, starts_on, manager_tz, manager_rules)
+            plan["debrief"] = slot(_debrief, ends_on, manager_tz, manager_rules)
+            plan["follow_up"] = slot(_follow_up, ends_on, manager_tz, manager_rules)
         return plan
 
 

@@ -210,6 +210,7 @@ class PersonRow(NamedTuple):
     tz: str | None
     manager_id: int | None
     active: bool
+    country: str | None
 
 
 _PERSON_ROW_COLUMNS = [Person.__table__.c[name] for name in PersonRow._fields]  # type: ignore[attr-defined]

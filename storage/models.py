@@ -63,6 +63,7 @@ class NudgeKind(StrEnum):
     FOLLOW_UP = "follow_up"  # to the manager
     LEARNER_FOLLOW_UP = "learner_follow_up"  # to the learner, with the manager's follow-up
     REMINDER = "reminder"  # to the manager, about an unanswered prompt (parent_id)
+    GOAL_SHARED = "goal_shared"  # to the manager: a goal a report shared (goal_id)
 
 
 MANAGER_PROMPTS = (NudgeKind.PRE_TRAINING, NudgeKind.DEBRIEF, NudgeKind.FOLLOW_UP)
@@ -115,6 +116,9 @@ class Person(SQLModel, table=True):
     status_emoji: str | None = Field(default=None, max_length=100)
     # Unix time at which Slack clears the status; 0 or None: it does not expire.
     status_expiration: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # ISO 3166 code, optionally with a subdivision ("GB-SCT"), from people.csv: whose public
+    # holidays are this person's days off (else the country of their time zone).
+    country: str | None = Field(default=None, max_length=10)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -211,6 +215,8 @@ class Nudge(SQLModel, table=True):
     kind: str = Field(max_length=24)
     recipient_id: int = Field(foreign_key="person.id", index=True, ondelete="CASCADE")
     parent_id: int | None = Field(default=None, foreign_key="nudge.id", ondelete="CASCADE")
+    # A goal_shared nudge's goal: the goal goes into the manager's day's message.
+    goal_id: int | None = Field(default=None, foreign_key="goal.id", ondelete="CASCADE")
     due_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default=NudgeStatus.PENDING, max_length=16)
     attempts: int = 0
@@ -279,7 +285,10 @@ class Note(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("channel", "ts", name="uq_note_message"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    nudge_id: int = Field(foreign_key="nudge.id", index=True, ondelete="CASCADE")
+    # None while the bot asks which learner a reply to a message about several is about.
+    nudge_id: int | None = Field(
+        default=None, foreign_key="nudge.id", index=True, ondelete="CASCADE"
+    )
     author_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
     channel: str = Field(max_length=32)
     ts: str = Field(max_length=32)

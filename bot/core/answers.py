@@ -198,6 +198,8 @@ def snooze(
     """ "Remind me tomorrow": the same prompt comes back at the next delivery slot."""
     recipient = session.get(Person, nudge.recipient_id)
     tz = zone(recipient.tz if recipient else None, default_tz)
+    if recipient is not None:
+        rules = rules.for_place(recipient.country, recipient.tz)
     due = snooze_slot(now, tz, rules)
     nudge.status = NudgeStatus.PENDING
     nudge.due_at = due

@@ -18,6 +18,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.limits import EMAIL_MAX, PERSON_NAME_MAX, STATUS_EMOJI_MAX, STATUS_TEXT_MAX
+from scheduler.calendar import UnknownCountry, check_code
 from scheduler.nudges import plan_nudges, replan_manager_nudges
 from scheduler.planning import Rules
 from storage import crud
@@ -102,9 +103,11 @@ def import_people(
     default_tz: str,
     clock: Callable[[], datetime] = utcnow,
 ) -> ImportReport:
-    """Columns `email,manager_email[,name][,slack_id]`; valid rows kept, bad rows reported."""
+    """Columns `email,manager_email[,name][,slack_id][,country]`; valid rows kept, bad rows
+    reported. `country` (ISO 3166, optionally with a subdivision: GB-SCT) says whose public
+    holidays are the person's days off."""
     report = ImportReport()
-    rows, error = read_csv(text, ["email", "manager_email"], ["name", "slack_id"])
+    rows, error = read_csv(text, ["email", "manager_email"], ["name", "slack_id", "country"])
     if error:
         report.errors.append((1, error))
         return report
@@ -130,6 +133,8 @@ def import_people(
             report.errors.append((line, f"name is longer than {PERSON_NAME_MAX} characters"))
         elif email in seen:
             report.errors.append((line, f"{email} already appears on line {seen[email]}"))
+        elif (problem := _country_problem(row)) is not None:
+            report.errors.append((line, problem))
         else:
             seen[email] = line
             good.append(row)
@@ -148,6 +153,8 @@ def import_people(
                 slack_id=row.get("slack_id") or None,
                 now=now,
             )
+            if row.get("country"):
+                people[row["email"]].country = row["country"]
         moved: list[Person] = []
         for row in good:
             person = people[row["email"]]
@@ -174,6 +181,10 @@ def import_people(
             replan_manager_nudges(
                 session, learner=person, now=now, rules=rules, default_tz=default_tz
             )
+        for row in good:
+            person = people[row["email"]]
+            if before[row["email"]] and before[row["email"]][-1] != person.country:
+                _replan_involving(session, person, now=now, rules=rules, default_tz=default_tz)
     log.info(
         "directory.import_people created=%s updated=%s refused=%s",
         report.created,
@@ -183,10 +194,32 @@ def import_people(
     return report
 
 
+def _country_problem(row: Mapping[str, str]) -> str | None:
+    """Why the row's country cannot be used, if it cannot; it is stored normalised."""
+    if not row.get("country"):
+        return None
+    try:
+        row["country"] = check_code(row["country"])  # type: ignore[index]
+    except UnknownCountry as exc:
+        return f"country: {exc}"
+    return None
+
+
+def _replan_involving(
+    session: Session, person: Person, *, now: datetime, rules: Rules, default_tz: str
+) -> None:
+    """Re-plan what a change of the person's place (zone, country, activity) moves: their own
+    enrollments and their reports'."""
+    assert person.id is not None
+    since = now.date().replace(year=now.year - 1)
+    for enrollment in crud.current_enrollments_involving(session, person_id=person.id, since=since):
+        plan_nudges(session, enrollment, now=now, rules=rules, default_tz=default_tz)
+
+
 def _snapshot(person: Person | None) -> tuple:
     if person is None:
         return ()
-    return (person.email, person.name, person.slack_id, person.manager_id)
+    return (person.email, person.name, person.slack_id, person.manager_id, person.country)
 
 
 # -- what Slack says of people -----------------------------------------------------------
@@ -276,10 +309,5 @@ def user_changed(
     if moved:
         replan_manager_nudges(session, learner=person, now=now, rules=rules, default_tz=default_tz)
     if before is not None and before != (person.tz, person.active):
-        assert person.id is not None
-        since = now.date().replace(year=now.year - 1)
-        for enrollment in crud.current_enrollments_involving(
-            session, person_id=person.id, since=since
-        ):
-            plan_nudges(session, enrollment, now=now, rules=rules, default_tz=default_tz)
+        _replan_involving(session, person, now=now, rules=rules, default_tz=default_tz)
     return person, moved

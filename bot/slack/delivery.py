@@ -256,7 +256,8 @@ class SlackSender:
         if not is_out_of_office(profile, now):
             return None
         tz = zone(recipient.tz, self.default_tz)
-        slot = ooo_defer(now=now, tz=tz, deferrals_so_far=nudge.ooo_deferrals, rules=self.rules)
+        rules = self.rules.for_place(recipient.country, recipient.tz)
+        slot = ooo_defer(now=now, tz=tz, deferrals_so_far=nudge.ooo_deferrals, rules=rules)
         if slot.due_at is None:
             return Skipped(slot.skip_reason or "out of office")
         if nudge.kind in BEFORE_START:
