@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -18,11 +17,11 @@ from bot.prompts import Prompts, load_prompts
 from bot.settings import Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
-from bot.slack.delivery import SlackSender
+from bot.slack.delivery import make_dispatcher
 from bot.slack.directory_sync import sync_from_slack
 from bot.slack.summary import SlackDigestPoster
 from bot.web import HttpServer, create_web, fork_workers, listening_sockets, make_server, supervise
-from scheduler.dispatcher import Dispatcher, TickReport
+from scheduler.dispatcher import TickReport
 from scheduler.jobs import Job, build_scheduler
 from storage.db import Database
 from storage.models import utcnow
@@ -42,28 +41,6 @@ def dispatch_client(settings: Settings) -> WebClient:
     """The dispatcher's own client: a 429 goes back to the row with its Retry-After instead
     of a sleep inside the SDK, so one rate-limited DM does not hold up the batch."""
     return make_client(settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0)
-
-
-def make_dispatcher(
-    settings: Settings,
-    db: Database,
-    client: WebClient,
-    prompts: Prompts,
-    *,
-    clock: Callable[[], datetime] = utcnow,
-) -> Dispatcher:
-    sender = SlackSender(
-        client, prompts, rules=settings.rules, default_tz=settings.default_timezone
-    )
-    return Dispatcher(
-        db,
-        sender,
-        rules=settings.rules,
-        default_tz=settings.default_timezone,
-        clock=clock,
-        owner=f"{socket.gethostname()}:{os.getpid()}",
-        on_outcome=metrics.nudge_recorded,
-    )
 
 
 def make_digest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +36,9 @@ class Services:
     publish_home: Callable[[Services, str], None]
     intake: Intake
     clock: Callable[[], datetime] = utcnow
+    # Sends these nudges now if they are due (a goal just shared), as the dispatcher would;
+    # wired by create_app.
+    deliver_now: Callable[[Sequence[int]], object] = lambda _ids: None
     _group: frozenset[str] = field(default=frozenset(), init=False)
     _group_read_at: float = field(default=-1e9, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)

@@ -156,16 +156,18 @@ class Dispatcher:
 
     # -- claiming ----------------------------------------------------------------------
 
-    def claim(self, now: datetime, limit: int) -> list[tuple[int, bool]]:
+    def claim(
+        self, now: datetime, limit: int, only: Sequence[int] | None = None
+    ) -> list[tuple[int, bool]]:
         """Atomically lease up to `limit` due rows; returns (id, maybe_sent) pairs.
 
         `maybe_sent` is true for a row whose earlier lease expired: its dispatcher died
         somewhere between claiming and recording the outcome, perhaps after Slack posted.
         """
         if not is_sqlite(self.db.engine):
-            claimed = self._claim_postgres(now, limit)
+            claimed = self._claim_postgres(now, limit, only)
         else:
-            claimed = self._claim_sqlite(now, limit)
+            claimed = self._claim_sqlite(now, limit, only)
         reclaimed = sum(again for _, again in claimed)
         if reclaimed:
             log.warning("nudge.reclaimed count=%s owner=%s", reclaimed, self.owner)
@@ -180,18 +182,23 @@ class Dispatcher:
             "updated_at": now,
         }
 
-    def _claim_postgres(self, now: datetime, limit: int) -> list[tuple[int, bool]]:
+    def _claim_postgres(
+        self, now: datetime, limit: int, only: Sequence[int] | None
+    ) -> list[tuple[int, bool]]:
         with self.db.engine.begin() as conn:
-            rows = conn.execute(self.claim_statement(now, limit))
+            rows = conn.execute(self.claim_statement(now, limit, only))
             return [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
 
-    def claim_statement(self, now: datetime, limit: int) -> sa.Update:
+    def claim_statement(
+        self, now: datetime, limit: int, only: Sequence[int] | None = None
+    ) -> sa.Update:
         """PostgreSQL's claim, one statement and one round trip: pick with `SKIP LOCKED`,
         lease, and return (id, again, at) where `again` marks a row whose lease expired."""
         table = Nudge.__table__  # type: ignore[attr-defined]
         expired = (
             sa.select(table.c.id, sa.literal(True).label("again"), table.c.lease_until.label("at"))
             .where(table.c.status == NudgeStatus.SENDING.value, table.c.lease_until < now)
+            .where(*_only(table, only))
             .order_by(table.c.lease_until, table.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -200,6 +207,7 @@ class Dispatcher:
         due = (
             sa.select(table.c.id, sa.literal(False).label("again"), table.c.due_at.label("at"))
             .where(table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
+            .where(*_only(table, only))
             .order_by(table.c.due_at, table.c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -220,11 +228,14 @@ class Dispatcher:
             .returning(table.c.id, picked.c.again, picked.c.at)
         )
 
-    def _claim_sqlite(self, now: datetime, limit: int) -> list[tuple[int, bool]]:
+    def _claim_sqlite(
+        self, now: datetime, limit: int, only: Sequence[int] | None
+    ) -> list[tuple[int, bool]]:
         table = Nudge.__table__  # type: ignore[attr-defined]
         expired = (
             sa.select(table.c.id)
             .where(table.c.status == NudgeStatus.SENDING.value, table.c.lease_until < now)
+            .where(*_only(table, only))
             .order_by(table.c.lease_until, table.c.id)
             .limit(limit)
         )
@@ -236,6 +247,7 @@ class Dispatcher:
                 due = (
                     sa.select(table.c.id)
                     .where(table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
+                    .where(*_only(table, only))
                     .order_by(table.c.due_at, table.c.id)
                     .limit(limit - len(reclaimed))
                 )
@@ -285,6 +297,19 @@ class Dispatcher:
             self._lock.release()
         return report
 
+    def deliver(self, ids: Sequence[int]) -> TickReport:
+        """Send these nudges now if they are due, as a tick would (a goal just shared)."""
+        report = TickReport()
+        now = self.clock()
+        claimed = self.claim(now, len(ids), only=ids)
+        if claimed:
+            report.claimed = len(claimed)
+            with ThreadPoolExecutor(self.workers, "deliver") as pool:
+                batch = self._start(claimed, now, pool)
+                if batch is not None:
+                    self._finish(batch, report)
+        return report
+
     def _start(
         self, claimed: list[tuple[int, bool]], now: datetime, pool: ThreadPoolExecutor
     ) -> _Batch | None:
@@ -299,13 +324,23 @@ class Dispatcher:
             # The rows keep their lease and are claimed again once it expires.
             log.exception("nudge.batch_error count=%s", len(claimed))
             return None
-        jobs = [(w.nudge_id, w.outcome) for w in work if callable(w.outcome)]
+        # One delivery may carry several nudges (a person's day's message): it runs once.
+        jobs: dict[int, tuple[Delivery, list[int]]] = {}
+        for w in work:
+            if callable(w.outcome):
+                jobs.setdefault(id(w.outcome), (w.outcome, []))[1].append(w.nudge_id)
         # A batch no bigger than the pool goes one by one: then a 429 on the first call holds
         # the rest back, where threads would already have sent them.
         if len(jobs) <= self.workers:
-            done = {nudge_id: _run(nudge_id, job) for nudge_id, job in jobs}
+            done = {}
+            for job, ids in jobs.values():
+                result = _run(ids[0], job)
+                done.update(dict.fromkeys(ids, result))
             return _Batch(work, now, done, {})
-        futures = {nudge_id: pool.submit(_run, nudge_id, job) for nudge_id, job in jobs}
+        futures = {}
+        for job, ids in jobs.values():
+            future = pool.submit(_run, ids[0], job)
+            futures.update(dict.fromkeys(ids, future))
         return _Batch(work, now, {}, futures)
 
     def _finish(self, batch: _Batch, report: TickReport) -> None:
@@ -455,7 +490,7 @@ class Dispatcher:
         elif isinstance(outcome, Deferred):
             nudge.status = NudgeStatus.PENDING
             nudge.attempts = 0  # a new day, a new budget of attempts
-            if outcome.reason != OUTSIDE_WINDOW:
+            if outcome.reason not in (OUTSIDE_WINDOW, WAITS_FOR_TOMORROW):
                 nudge.ooo_deferrals += 1
             nudge.reason = _reason(outcome.reason, uncertain)
             if outcome.due_at is None:
@@ -562,6 +597,10 @@ class _Batch:
     futures: dict[int, Future[SendResult]]
 
 
+def _only(table: sa.Table, ids: Sequence[int] | None) -> list[sa.ColumnElement[bool]]:
+    return [] if ids is None else [table.c.id.in_(list(ids))]
+
+
 def _claim_order(row: sa.Row[Any]) -> tuple[bool, datetime, int]:
     return (not row.again, row.at, row.id)
 
@@ -583,6 +622,8 @@ def _run(nudge_id: int, delivery: Delivery) -> SendResult:
 
 
 OUTSIDE_WINDOW = "outside the delivery window"
+# A nudge that fell due after the person's day's message went out waits for the next one.
+WAITS_FOR_TOMORROW = "the day's message went out already"
 
 
 def _reason(reason: str, uncertain: bool) -> str:

@@ -56,6 +56,11 @@ def reminder_key(parent: Nudge, number: int) -> str:
     return f"n{parent.id}.reminder.{number}"
 
 
+def goal_shared_key(goal_id: int, number: int) -> str:
+    """The `number`-th sharing of a goal (an edit shares it again)."""
+    return f"g{goal_id}.shared.{number}"
+
+
 class Recipient(Protocol):
     """What planning reads of a person: a Person, or the bulk import's plain row."""
 

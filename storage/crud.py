@@ -366,3 +366,32 @@ def current_enrollments_involving(
             col(Enrollment.ends_on) >= since,
         )
     ).all()
+
+
+def nudges_by_message(session: Session, *, channel: str, ts: str) -> Sequence[Nudge]:
+    """Every nudge whose DM is the message `ts` in `channel`: one, or a day's message's."""
+    query = select(Nudge).where(Nudge.channel == channel, Nudge.ts == ts)
+    return session.exec(query.order_by(col(Nudge.id))).all()
+
+
+def latest_message_to(
+    session: Session, *, recipient_id: int, since: datetime
+) -> tuple[str, str] | None:
+    """(channel, ts) of the newest message sent to the person since `since`, if any."""
+    row = session.exec(
+        select(Nudge.channel, Nudge.ts)
+        .where(
+            Nudge.recipient_id == recipient_id,
+            col(Nudge.sent_at) >= since,
+            col(Nudge.ts).is_not(None),
+        )
+        .order_by(col(Nudge.sent_at).desc())
+    ).first()
+    return (row[0], row[1]) if row and row[0] and row[1] else None
+
+
+def count_goal_shares(session: Session, *, goal_id: int) -> int:
+    """How many times a goal was shared with the manager (its goal_shared nudges)."""
+    return session.exec(
+        select(func.count()).select_from(Nudge).where(Nudge.goal_id == goal_id)
+    ).one()

@@ -225,6 +225,17 @@ def snooze_for(
     return nudge, due.astimezone(zone(recipient.tz if recipient else None, default_tz))
 
 
+@dataclass(frozen=True)
+class ThreadNote:
+    """What a thread reply became: a note on `nudge_id`; or, on a day's message about several
+    learners that it does not name, a note waiting in `note_id` for the recipient to say
+    which of `choices` (nudge id, learner name) it is about."""
+
+    nudge_id: int | None = None
+    note_id: int | None = None
+    choices: tuple[tuple[int, str], ...] = ()
+
+
 def record_thread_note(
     session: Session,
     *,
@@ -234,33 +245,86 @@ def record_thread_note(
     author: str,
     text: str,
     now: datetime,
-) -> int | None:
+) -> ThreadNote | None:
     """A reply in a prompt's thread, as a note on that prompt, stored once per Slack message.
 
-    Returns the prompt's id when the note was stored; None when the thread is no prompt's,
-    the author is not its recipient, or Slack sent the same message again."""
-    nudge = crud.nudge_by_message(session, channel=channel, ts=thread_ts)
-    if nudge is None:
-        return None
+    None when the thread is no prompt's, the author is not its recipient, or Slack sent the
+    same message again."""
     person = crud.person_by_slack_id(session, slack_id=author)
-    if person is None or person.id != nudge.recipient_id:
+    nudges = [
+        n
+        for n in crud.nudges_by_message(session, channel=channel, ts=thread_ts)
+        if person is not None and n.recipient_id == person.id and n.kind != NudgeKind.GOAL_SHARED
+    ]
+    if person is None or not nudges:
         return None
+    named = nudges if len(nudges) == 1 else _named_in(session, nudges, text)
+    target = named[0] if len(named) == 1 else None
+    note = Note(
+        nudge_id=target.id if target else None,
+        author_id=person.id,
+        channel=channel,
+        ts=ts,
+        text=text[:NOTE_MAX],
+        created_at=now,
+    )
     try:
         with session.begin_nested():
-            session.add(
-                Note(
-                    nudge_id=nudge.id,  # type: ignore[arg-type]
-                    author_id=person.id,
-                    channel=channel,
-                    ts=ts,
-                    text=text[:NOTE_MAX],
-                    created_at=now,
-                )
-            )
+            session.add(note)
             session.flush()
     except IntegrityError:
-        log.info("note.duplicate nudge=%s", nudge.id)  # Slack retried the event
+        log.info("note.duplicate channel=%s ts=%s", channel, ts)  # Slack retried the event
         return None
+    if target is not None:
+        log.info("note.recorded nudge=%s", target.id)
+        return ThreadNote(nudge_id=target.id, note_id=note.id)
+    log.info("note.which_learner note=%s", note.id)
+    return ThreadNote(note_id=note.id, choices=tuple(_learners_of(session, nudges)))
+
+
+def _learners_of(session: Session, nudges: list[Nudge]) -> list[tuple[int, str]]:
+    """(nudge id, learner name) per learner of a day's message, each learner once."""
+    seen: dict[int, tuple[int, str]] = {}
+    for nudge in nudges:
+        enrollment = session.get(Enrollment, nudge.enrollment_id)
+        learner = session.get(Person, enrollment.learner_id) if enrollment else None
+        if learner is not None and learner.id not in seen:
+            seen[learner.id] = (nudge.id or 0, learner.name or learner.email or "")  # type: ignore[index]
+    return list(seen.values())
+
+
+def _named_in(session: Session, nudges: list[Nudge], text: str) -> list[Nudge]:
+    """The nudges whose learner the reply names: a mention, their name or first name."""
+    lowered = text.lower()
+    found = []
+    for nudge in nudges:
+        enrollment = session.get(Enrollment, nudge.enrollment_id)
+        learner = session.get(Person, enrollment.learner_id) if enrollment else None
+        if learner is None:
+            continue
+        names = {f"<@{learner.slack_id}>".lower()} if learner.slack_id else set()
+        if learner.name:
+            names |= {learner.name.lower(), learner.name.split()[0].lower()}
+        if any(name and name in lowered for name in names):
+            found.append(nudge)
+    return found
+
+
+def assign_note(session: Session, *, note_id: Any, nudge_id: Any, actor: str) -> int | None:
+    """The recipient says which learner a waiting note is about; the prompt's id, or None when
+    the note or the prompt is not theirs (or the note was placed already)."""
+    try:
+        note = session.get(Note, int(note_id))
+        nudge = nudge_for_actor(session, nudge_id, actor, for_answer=False)
+    except (TypeError, ValueError, Refusal):
+        return None
+    person = crud.person_by_slack_id(session, slack_id=actor)
+    if note is None or note.nudge_id is not None or person is None or note.author_id != person.id:
+        return None
+    if note.channel != nudge.channel:
+        return None
+    note.nudge_id = nudge.id
+    session.add(note)
     log.info("note.recorded nudge=%s", nudge.id)
     return nudge.id
 

@@ -13,8 +13,9 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.core.limits import GOAL_MEASURE_MAX, GOAL_TEXT_MAX
+from scheduler.nudges import goal_shared_key
 from storage import crud
-from storage.models import Enrollment, EnrollmentStatus, Goal, Person, Training
+from storage.models import Enrollment, EnrollmentStatus, Goal, Nudge, NudgeKind, Person, Training
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,8 @@ class Saved:
     goal: Goal
     training: Training
     tell_manager: bool  # newly shared (or changed) and the learner has a manager
-
-
-@dataclass(frozen=True)
-class SharedGoal:
-    """What the manager's message about a shared goal shows, and to whom it goes."""
-
-    manager_slack_id: str
-    learner_slack_id: str | None
-    learner_name: str
-    training: str
-    text: str
-    measure: str | None
+    # The goal_shared nudge that takes it into the manager's day's message, when it goes.
+    share_nudge_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,30 +148,30 @@ def save(
     training = session.get(Training, enrollment.training_id)
     assert training is not None
     log.info("goal.saved goal=%s enrollment=%s shared=%s", goal.id, enrollment.id, share)
-    return Saved(goal, training, newly_shared and enrollment.manager_id is not None)
+    tell = newly_shared and enrollment.manager_id is not None
+    nudge = _share_nudge(session, goal, enrollment, now) if tell else None
+    return Saved(goal, training, tell, nudge.id if nudge else None)
 
 
-def shared_goal(session: Session, goal_id: int) -> SharedGoal | None:
-    """The message a shared goal makes for the learner's manager; None when nobody can get it."""
-    goal = session.get(Goal, goal_id)
-    if goal is None:
-        return None
-    enrollment = session.get(Enrollment, goal.enrollment_id)
-    if enrollment is None:
-        return None
-    manager = session.get(Person, enrollment.manager_id) if enrollment.manager_id else None
-    learner = session.get(Person, goal.learner_id)
-    training = session.get(Training, enrollment.training_id)
-    if manager is None or not manager.slack_id or not manager.active or learner is None:
-        return None
-    return SharedGoal(
-        manager_slack_id=manager.slack_id,
-        learner_slack_id=learner.slack_id,
-        learner_name=learner.name or learner.email or "",
-        training=training.name if training else "",
-        text=goal.text,
-        measure=goal.measure,
+def _share_nudge(session: Session, goal: Goal, enrollment: Enrollment, now: datetime) -> Nudge:
+    """The goal goes to the manager in their day's message: a nudge due now (the dispatcher
+    sends it at once inside their window, adds it to today's message, or waits)."""
+    assert goal.id is not None and enrollment.manager_id is not None
+    nudge = Nudge(
+        enrollment_id=enrollment.id,  # type: ignore[arg-type]
+        kind=NudgeKind.GOAL_SHARED,
+        recipient_id=enrollment.manager_id,
+        goal_id=goal.id,
+        due_at=now,
+        idempotency_key=goal_shared_key(
+            goal.id, crud.count_goal_shares(session, goal_id=goal.id) + 1
+        ),
+        created_at=now,
+        updated_at=now,
     )
+    session.add(nudge)
+    session.flush()
+    return nudge
 
 
 def goals_of(session: Session, learner: Person) -> Sequence[tuple[Goal, Training]]:

@@ -24,6 +24,7 @@ from bot.services import Services
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.client import counted_like, make_client
+from bot.slack.delivery import make_dispatcher
 from bot.slack.home import publish_home
 from bot.slack.listeners import register_all
 from bot.slack.lookup import make_intake
@@ -139,6 +140,9 @@ def create_app(
         intake=make_intake(settings, db, client, clock=clock),
         clock=clock,
     )
+    services.deliver_now = make_dispatcher(
+        settings, db, client, services.prompts, clock=clock
+    ).deliver
     app = CoachbotApp(
         client=client,
         signing_secret=settings.slack_signing_secret or None,

@@ -25,6 +25,8 @@ class Action(StrEnum):
     # App Home: sharing switch and "delete my data"
     TOGGLE_SHARING = "toggle_goal_sharing"
     FORGET_ME = "forget_me"
+    # A thread reply on a day's message about several learners (value: "<note>:<nudge>")
+    NOTE_FOR = "note_for_learner"
 
 
 class View(StrEnum):

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from bot.core.answers import Answered, Refusal, RefusalReason
 from bot.prompts import Prompts
 from bot.slack import blocks
-from bot.slack.delivery import nudge_context
+from bot.slack.delivery import dm_after_change, nudge_context
 from storage.models import Nudge
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,14 @@ def refusal_text(exc: Refusal, prompts: Prompts) -> str:
     return prompts.text("ephemeral.already_answered")
 
 
-def answered_dm(session: Session, done: Answered, prompts: Prompts) -> dict[str, Any]:
-    """The prompt's DM once answered: what was recorded in place of the buttons."""
+def answered_dm(
+    session: Session, done: Answered, prompts: Prompts, default_tz: str = "UTC"
+) -> dict[str, Any]:
+    """The prompt's DM once answered: what was recorded in place of the buttons (in a day's
+    message about several, in that learner's part)."""
+    bundle = dm_after_change(session, done.nudge, prompts, default_tz)
+    if bundle is not None:
+        return bundle
     ctx = nudge_context(session, done.nudge)
     lines = blocks.record_lines(done.record, prompts)
     return blocks.answered_message(ctx, prompts, lines, done.actor.slack_id, done.record.outcome)

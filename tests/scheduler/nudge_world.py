@@ -154,7 +154,9 @@ class World:
             meta = message.get("metadata") or {}
             if meta.get("event_type") != NUDGE_EVENT_TYPE:
                 continue
-            if nudge_id is None or meta["event_payload"]["nudge_id"] == nudge_id:
+            payload = meta["event_payload"]
+            # A day's message carries every nudge in it; its lead is `nudge_id`.
+            if nudge_id is None or nudge_id in payload.get("nudge_ids", [payload["nudge_id"]]):
                 found.append(message)
         return found
 

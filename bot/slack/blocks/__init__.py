@@ -4,6 +4,7 @@ listener reads `blocks.nudge_message(...)` whichever module holds it."""
 
 from __future__ import annotations
 
+from bot.slack.blocks.day import DAY_PEOPLE_MAX, DayPart, day_message, which_learner_message
 from bot.slack.blocks.goals import GOAL_LIST_MAX, goal_list_message, goal_modal, goal_shared_message
 from bot.slack.blocks.home import (
     FORGET_ME_VALUE,
@@ -45,6 +46,7 @@ from bot.slack.blocks.summary import SUMMARY_NOTE_MAX, summary_blocks
 from bot.slack.blocks.views import ComingView, GoalView, NudgeContext, RecordView, TrainingView
 
 __all__ = [
+    "DAY_PEOPLE_MAX",
     "FORGET_ME_VALUE",
     "GOAL_LIST_MAX",
     "HOME_GOALS_MAX",
@@ -55,6 +57,7 @@ __all__ = [
     "SEND_SUMMARY_VALUE",
     "SUMMARY_NOTE_MAX",
     "ComingView",
+    "DayPart",
     "GoalView",
     "Mrkdwn",
     "NudgeContext",
@@ -63,6 +66,7 @@ __all__ = [
     "answered_message",
     "clip",
     "clip_mrkdwn",
+    "day_message",
     "debrief_modal",
     "enroll_modal",
     "ephemeral_text",
@@ -84,4 +88,5 @@ __all__ = [
     "snoozed_message",
     "summary_blocks",
     "user_text",
+    "which_learner_message",
 ]

@@ -9,13 +9,14 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from sqlmodel import Session
 
 from bot.core import answers
 from bot.core.answers import Answer, Refusal, clean_text
 from bot.core.limits import ANSWER_TEXT_MAX
 from bot.services import Services
 from bot.slack import blocks
-from bot.slack.delivery import nudge_context
+from bot.slack.delivery import dm_after_change, nudge_context
 from bot.slack.forms import metadata, picked_date, state_values, text
 from bot.slack.ids import Action, Block, View
 from bot.slack.replies import (
@@ -47,6 +48,9 @@ class ConversationListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.prompts = services.prompts
+
+    def _answered_dm(self, session: Session, done: answers.Answered) -> dict[str, Any]:
+        return answered_dm(session, done, self.prompts, self.services.settings.default_timezone)
 
     def _refuse(self, client: WebClient, body: dict[str, Any], exc: Refusal) -> None:
         tell(client, body, refusal_text(exc, self.prompts), self.prompts)
@@ -90,7 +94,10 @@ class ConversationListeners:
                     default_tz=settings.default_timezone,
                 )
                 when = f"{self.prompts.format_date(local.date())} {local:%H:%M}"
-                message = blocks.snoozed_message(nudge_context(session, nudge), self.prompts, when)
+                message = dm_after_change(session, nudge, self.prompts, settings.default_timezone)
+                if message is None:
+                    ctx = nudge_context(session, nudge)
+                    message = blocks.snoozed_message(ctx, self.prompts, when)
                 update_dm(client, nudge, message, also=clicked_message(body))
         except Refusal as exc:
             self._refuse(client, body, exc)
@@ -113,7 +120,9 @@ class ConversationListeners:
                     answer=Answer(outcome=outcome),
                     now=self.services.clock(),
                 )
-                message = answered_dm(session, done, self.prompts)
+                message = answered_dm(
+                    session, done, self.prompts, self.services.settings.default_timezone
+                )
                 update_dm(client, done.nudge, message, also=clicked_message(body))
                 ctx = nudge_context(session, done.nudge)
         except Refusal as exc:
@@ -199,7 +208,13 @@ class ConversationListeners:
         with self.services.db.session() as session:
             found = answers.answered(session, nudge_id=stored, actor=actor)
             if found is not None:
-                update_dm(client, found.nudge, answered_dm(session, found, self.prompts))
+                update_dm(
+                    client,
+                    found.nudge,
+                    answered_dm(
+                        session, found, self.prompts, self.services.settings.default_timezone
+                    ),
+                )
 
     def _submit(
         self,
@@ -224,7 +239,9 @@ class ConversationListeners:
                     answer=answer,
                     now=self.services.clock(),
                 )
-                message = answered_dm(session, done, self.prompts)
+                message = answered_dm(
+                    session, done, self.prompts, self.services.settings.default_timezone
+                )
         except Refusal as exc:
             notice = blocks.notice_modal(self.prompts, lines=[refusal_text(exc, self.prompts)])
             ack(response_action="update", view=notice)
@@ -267,7 +284,7 @@ class ConversationListeners:
         if not thread_ts or thread_ts == event.get("ts") or not channel or not user or not reply:
             return
         with self.services.db.session() as session:
-            nudge_id = answers.record_thread_note(
+            noted = answers.record_thread_note(
                 session,
                 channel=channel,
                 thread_ts=thread_ts,
@@ -276,13 +293,49 @@ class ConversationListeners:
                 text=reply,
                 now=self.services.clock(),
             )
-        if nudge_id is None:
+        if noted is None:
             return
+        if noted.nudge_id is None:
+            self._ask_which_learner(client, channel, thread_ts, noted)
+            return
+        self._noted(client, channel, event["ts"], noted.nudge_id)
+
+    def _noted(self, client: WebClient, channel: str, ts: str, nudge_id: int) -> None:
         try:
-            client.reactions_add(channel=channel, timestamp=event["ts"], name="memo")
+            client.reactions_add(channel=channel, timestamp=ts, name="memo")
         except SLACK_FAILURES as exc:
             if failure_reason(exc) != "already_reacted":
                 log.warning("note.reaction_failed nudge=%s error=%s", nudge_id, failure_reason(exc))
+
+    def _ask_which_learner(
+        self, client: WebClient, channel: str, thread_ts: str, noted: answers.ThreadNote
+    ) -> None:
+        """A reply on a message about several learners that names none: a button each."""
+        message = blocks.which_learner_message(noted.note_id, noted.choices, self.prompts)  # type: ignore[arg-type]
+        try:
+            client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
+        except SLACK_FAILURES as exc:
+            log.warning("note.ask_failed note=%s error=%s", noted.note_id, failure_reason(exc))
+
+    def note_for(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        note_id, _, nudge_id = str(action.get("value") or "").partition(":")
+        with self.services.db.session() as session:
+            placed = answers.assign_note(
+                session, note_id=note_id, nudge_id=nudge_id, actor=body["user"]["id"]
+            )
+        if placed is None:
+            tell(client, body, self.prompts.text("ephemeral.already_answered"), self.prompts)
+            return
+        clicked = clicked_message(body)
+        if clicked:
+            done = self.prompts.text("day.note_placed")
+            try:
+                client.chat_update(channel=clicked[0], ts=clicked[1], text=done, blocks=[])
+            except SLACK_FAILURES as exc:
+                log.info("note.ask_update_failed error=%s", failure_reason(exc))
 
 
 def register(app: App, services: Services) -> None:
@@ -297,3 +350,4 @@ def register(app: App, services: Services) -> None:
     app.view(View.NOT_NEEDED)(listeners.submit_not_needed)
     app.view(View.FOLLOW_UP)(listeners.submit_follow_up_note)
     app.event("message")(listeners.thread_reply)
+    app.action(Action.NOTE_FOR)(listeners.note_for)

@@ -50,34 +50,10 @@ class GoalListeners:
         key = "goal_saved" if saved.goal.shared else "goal_saved_private"
         return blocks.ephemeral_text(key, self.prompts, training=saved.training.name)
 
-    def _share_with_manager(self, client: WebClient, goal_id: int) -> None:
-        """The goal goes to the learner's manager at once: a direct answer to their action."""
-        with self.services.db.session() as session:
-            shared = goals.shared_goal(session, goal_id)
-        if shared is None:
-            return
-        message = blocks.goal_shared_message(
-            shared.learner_slack_id,
-            shared.learner_name,
-            shared.training,
-            shared.text,
-            shared.measure,
-            self.prompts,
-        )
-        try:
-            client.chat_postMessage(
-                channel=shared.manager_slack_id,
-                text=message["text"],
-                blocks=message["blocks"],
-                unfurl_links=False,
-            )
-        except SLACK_FAILURES as exc:
-            # The goal is stored and listed for the manager in their App Home either way.
-            log.warning("goal.share_failed goal=%s error=%s", goal_id, failure_reason(exc))
-
-    def _after_save(self, client: WebClient, actor: str, saved_id: int, tell_manager: bool) -> None:
-        if tell_manager:
-            self._share_with_manager(client, saved_id)
+    def _after_save(self, actor: str, saved: Saved) -> None:
+        if saved.share_nudge_id is not None:
+            # Into the manager's day's message: at once, in place, or with the next one.
+            self.services.deliver_now([saved.share_nudge_id])
         self.services.refresh_home(actor)
 
     def _goal_list(self, session: Session, learner: Person) -> dict[str, Any]:
@@ -145,7 +121,7 @@ class GoalListeners:
         text_, saved = reply
         respond(response_type="ephemeral", text=text_)
         if saved is not None:
-            self._after_save(client, actor, saved.goal.id, saved.tell_manager)  # type: ignore[arg-type]
+            self._after_save(actor, saved)
 
     def _goal_command(
         self, session: Session, body: dict[str, Any], client: WebClient, learner: Person, arg: str
@@ -201,7 +177,7 @@ class GoalListeners:
             ack(response_action="errors", errors={block: self._error_text(exc)})
             return
         ack(response_action="update", view=blocks.notice_modal(self.prompts, lines=[reply]))
-        self._after_save(client, actor, saved.goal.id, saved.tell_manager)  # type: ignore[arg-type]
+        self._after_save(actor, saved)
 
     # -- buttons ------------------------------------------------------------------------
 

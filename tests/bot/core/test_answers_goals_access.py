@@ -167,8 +167,9 @@ def test_goals_are_checked_stored_and_shared_with_the_manager(
             now=NOW,
         )
         assert saved.tell_manager
-        shared = goals.shared_goal(session, saved.goal.id)  # type: ignore[arg-type]
-        assert shared is not None and shared.manager_slack_id == "UMAYA"
+        share = session.get(Nudge, saved.share_nudge_id)
+        assert share is not None and (share.kind, share.goal_id) == ("goal_shared", saved.goal.id)
+        assert share.recipient_id == team["maya"] and share.due_at == NOW
         assert not goals.delete(session, saved.goal.id, grace)
         assert goals.delete(session, saved.goal.id, ada)
         assert goals.goals_of(session, ada) == []

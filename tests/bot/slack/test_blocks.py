@@ -23,7 +23,8 @@ PROMPTS = load_prompts(None)
 LONG = "<script>&" + "x" * 10_000
 ACTION_IDS = {a.value for a in Action}
 BLOCK_IDS = {x.value for x in Block}
-KIND_VALUES = [k.value for k in NudgeKind if k != NudgeKind.REMINDER]
+# Reminders and shared goals have builders of their own (reminder_message, goal_shared_message).
+KIND_VALUES = [k.value for k in NudgeKind if k not in (NudgeKind.REMINDER, NudgeKind.GOAL_SHARED)]
 META = json.dumps({"nudge_id": 7})
 
 

@@ -1,0 +1,117 @@
+"""The day's message: everything due for one person on one day, in one DM, grouped by
+training, each learner with their own buttons so each conversation is logged on its own."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.core.limits import PERSON_NAME_MAX
+from bot.mrkdwn import clip, user_text
+from bot.prompts import Prompts
+from bot.slack.blocks.nudges import (
+    _goal_lines,
+    _is_learner_kind,
+    _kind,
+    _md_values,
+    _prompt_buttons,
+)
+from bot.slack.blocks.primitives import (
+    BUTTON_TEXT_MAX,
+    Json,
+    _actions,
+    _and_more,
+    _button,
+    _context,
+    _message,
+    _section,
+)
+from bot.slack.blocks.views import GoalView, NudgeContext
+from bot.slack.ids import Action
+
+# People shown with buttons in one message; beyond, "and N more" and the App Home.
+DAY_PEOPLE_MAX = 10
+
+
+@dataclass(frozen=True)
+class DayPart:
+    """One nudge of the day's message. `ctx` is the prompt's (a reminder's: its prompt's);
+    `state` is "open", or how it was closed: an Outcome value, or "snoozed"."""
+
+    ctx: NudgeContext
+    reminder: bool = False
+    goal: GoalView | None = None  # a goal the learner shared (goal_shared)
+    state: str = "open"
+    state_text: str = ""  # what the closed state says, rendered by the caller
+
+
+def _person(part: DayPart) -> tuple[str | None, str]:
+    return part.ctx.learner_slack_id, part.ctx.learner_name
+
+
+def _line(part: DayPart, prompts: Prompts) -> str:
+    md = _md_values(part.ctx, prompts)
+    if part.goal is not None:
+        goal = _goal_lines([part.goal], prompts, yours=False)
+        return prompts.text("day.goal_shared", **md) + "\n" + goal
+    kind = "reminder" if part.reminder else _kind(part.ctx)
+    return prompts.text(f"day.{kind}", **md)
+
+
+def _part_blocks(part: DayPart, prompts: Prompts) -> list[Json]:
+    section = _section(_line(part, prompts))
+    if part.goal is not None:
+        return [section]
+    if part.state != "open":
+        return [section, _context(part.state_text)]
+    return [section, _actions(*_prompt_buttons(_kind(part.ctx), part.ctx.nudge_id, prompts))]
+
+
+def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:
+    """One DM for several nudges to one person; `parts` in the order they should show."""
+    if not parts:
+        raise ValueError("a day's message needs at least one nudge")
+    for_learner = all(_is_learner_kind(_kind(p.ctx)) for p in parts if p.goal is None)
+    people: list[tuple[str | None, str]] = []
+    for part in parts:
+        if _person(part) not in people:
+            people.append(_person(part))
+    shown_people = people[:DAY_PEOPLE_MAX]
+    shown = [p for p in parts if _person(p) in shown_people]
+    intro_key = "day.intro_learner" if for_learner else "day.intro_manager"
+    intro = prompts.text(intro_key, count=len(people))
+    blocks: list[Json] = [_section(intro)]
+    trainings: dict[tuple[str, object, object], list[DayPart]] = {}
+    for part in shown:
+        trainings.setdefault((part.ctx.training, part.ctx.starts_on, part.ctx.ends_on), []).append(
+            part
+        )
+    for (_training, _starts, _ends), group in trainings.items():
+        md = _md_values(group[0].ctx, prompts)
+        blocks.append(_context(prompts.text("day.training", **md)))
+        for part in group:
+            blocks.extend(_part_blocks(part, prompts))
+    if len(people) > len(shown_people):
+        blocks.append(_and_more(len(people) - len(shown_people), prompts, "day.more"))
+    blocks.append(_context(prompts.text("day.footer_learner" if for_learner else "day.footer")))
+    names = ", ".join(
+        user_text(name or prompts.raw("format.someone"), PERSON_NAME_MAX) for _, name in people
+    )
+    fallback = prompts.text(intro_key, count=len(people)) + " " + names
+    return _message(fallback, blocks)
+
+
+def which_learner_message(
+    note_id: int, choices: Sequence[tuple[int, str]], prompts: Prompts
+) -> Json:
+    """In the thread of a day's message: which learner a reply that names none is about."""
+    text = prompts.text("day.which_learner")
+    buttons = [
+        _button(
+            clip(name or prompts.raw("format.someone"), BUTTON_TEXT_MAX),
+            Action.NOTE_FOR,
+            f"{note_id}:{nudge_id}",
+        )
+        for nudge_id, name in choices[:DAY_PEOPLE_MAX]
+    ]
+    return _message(text, [_section(text), _actions(*buttons)])
