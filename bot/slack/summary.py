@@ -37,12 +37,15 @@ def post_summary(
     intro: str | None = None,
     title: str | None = None,
 ) -> None:
-    """The summary message, then the chart and the CSV in the same conversation."""
+    """The summary as one post; its chart and CSV in that post's thread."""
     message = summary_blocks(summary, prompts, intro=intro, title=title)
-    client.chat_postMessage(channel=channel, text=message["text"], blocks=message["blocks"])
+    posted = client.chat_postMessage(
+        channel=channel, text=message["text"], blocks=message["blocks"]
+    )
     label = summary.week.label
     client.files_upload_v2(
-        channel=channel,
+        channel=posted.get("channel") or channel,
+        thread_ts=posted.get("ts"),
         initial_comment=prompts.text("summary.upload_comment", week=label),
         file_uploads=[
             {
