@@ -31,7 +31,7 @@ from bot.sim.driver import (
     users_value,
 )
 from bot.sim.fakeslack import FakeSlack
-from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, Function
+from bot.slack.ids import NUDGE_EVENT_TYPE, SHARE_OPTION_VALUE, Action, Block, Function
 from storage.db import Database
 from storage.models import Nudge
 
@@ -114,6 +114,25 @@ PEOPLE = [
         "UMAYA",
         interest="1",
         applied="not_yet",
+    ),
+    Persona(
+        "UJONAS",
+        "Jonas Becker",
+        "jonas@example.org",
+        "Europe/Berlin",
+        "UMAYA",
+        goal="End every team meeting with one agreed next step",
+        interest="3",
+    ),
+    Persona("UELIF", "Elif Kaya", "elif@example.org", "Europe/Berlin", "UMAYA", interest="2"),
+    Persona(
+        "UNOAH",
+        "Noah Fischer",
+        "noah@example.org",
+        "Europe/Vienna",
+        "UMAYA",
+        interest="2",
+        applied="partly",
     ),
     Persona(
         "UTOM",
@@ -301,6 +320,8 @@ class Demo:
     snoozed: set[str] = field(default_factory=set)
     pending: list[tuple[datetime, int, Persona, dict[str, Any], str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    # Coachbot-initiated DMs per (person, local day): one message a day, at most.
+    dms_per_day: dict[tuple[str, date], int] = field(default_factory=dict)
 
     def names(self) -> dict[str, str]:
         return {p.slack_id: p.name.split()[0] for p in PEOPLE} | {"U0COACHBOT": "Coachbot"}
@@ -585,7 +606,8 @@ class Demo:
         coaching = (d + timedelta(days=8), d + timedelta(days=9))
         feedback = (d + timedelta(days=14), d + timedelta(days=14))
         negotiation = (d + timedelta(days=3), d + timedelta(days=4))
-        for p in ("UADA", "URUI", "UTOM", "UAIKO", "UHANA"):
+        team = ("UADA", "URUI", "UJONAS", "UELIF", "UNOAH")  # Maya's team goes together
+        for p in (*team, "UTOM", "UAIKO", "UHANA"):
             answer = slack.webhook(
                 {
                     "external_id": f"lms-{p}",
@@ -597,9 +619,11 @@ class Demo:
             ).json()
             assert answer and answer.get("result") == "created", answer
         out.say(
-            f"  LMS webhook: 5 learners in {out.bold('Coaching Skills')}, "
-            f"{coaching[0]:%a %d %b}-{coaching[1]:%a %d %b}"
+            f"  LMS webhook: 8 learners in {out.bold('Coaching Skills')}, "
+            f"{coaching[0]:%a %d %b}-{coaching[1]:%a %d %b}; five of them are Maya's team, "
+            "so each of her prompts comes as one message a day"
         )
+        self._holiday_beat(start)
         slack.command("/enroll", user="UMAYA")
         answer = slack.submit(
             slack.opened_view(),
@@ -662,6 +686,55 @@ class Demo:
         )
         out.say()
 
+    def _holiday_beat(self, start: datetime) -> None:
+        """A short training that ends the working day before a public holiday of its
+        manager's place: the debrief moves past the holiday."""
+        from scheduler.calendar import calendar, country_of_zone
+        from scheduler.planning import working_days_after
+
+        rules = self.settings.rules
+        for learner in ("UTOM", "UPRIYA", "UAIKO", "UBEN", "URUI"):
+            manager = BY_ID[BY_ID[learner].manager or ""]
+            country = country_of_zone(manager.tz)
+            if not country:
+                continue
+            days_off = calendar(country)
+            place = rules.for_place(None, manager.tz)
+            for offset in range(12, 33):
+                day = (start + timedelta(days=offset)).date()
+                if day.weekday() >= 5 or day not in days_off:
+                    continue
+                end = day - timedelta(days=1)
+                while end.weekday() >= 5 or end in days_off:
+                    end -= timedelta(days=1)
+                naive = working_days_after(end, rules.post_training_days, rules)  # weekends only
+                moved = working_days_after(end, rules.post_training_days, place)
+                answer = self.slack.webhook(
+                    {
+                        "external_id": f"lms-holiday-{learner}",
+                        "learner_email": BY_ID[learner].email,
+                        "training": "Time to Think",
+                        "starts_on": end.isoformat(),
+                        "ends_on": end.isoformat(),
+                    }
+                ).json()
+                assert answer and answer.get("result") == "created", answer
+                name = days_off.get(day) if hasattr(days_off, "get") else "a public holiday"
+                self.out.say(
+                    f"  {self.out.bold('Time to Think')} for {BY_ID[learner].name.split()[0]}"
+                    f" ends {end:%a %d %b}; {name} ({day:%a %d %b}) is a public holiday where "
+                    f"{manager.name.split()[0]} works ({country}), so the debrief moves from "
+                    f"{naive:%a %d %b} to {moved:%a %d %b}"
+                )
+                return
+
+    def most_dms_in_a_day(self) -> tuple[int, str, str]:
+        """The most Coachbot-initiated DMs one person got on one local day: (count, who, day)."""
+        if not self.dms_per_day:
+            return 0, "", ""
+        (name, day), count = max(self.dms_per_day.items(), key=lambda item: item[1])
+        return count, name, f"{day:%a %d %b}"
+
     def _weeks(self, start: datetime) -> None:
         end = start + timedelta(weeks=WEEKS)
         day_shown: date | None = None
@@ -706,6 +779,11 @@ class Demo:
         ]:
             out.say(f"    │ {line}")
         self._bump("DMs" if recipient else "digests")
+        if recipient is not None and (message.get("metadata") or {}).get("event_type") == (
+            NUDGE_EVENT_TYPE
+        ):
+            key = (recipient.name, local.date())
+            self.dms_per_day[key] = self.dms_per_day.get(key, 0) + 1
         if recipient is not None and kind:
             when = self.clock() + recipient.answers_after
             self.pending.append((when, len(self.pending), recipient, message, kind))
@@ -726,6 +804,12 @@ class Demo:
         out.say()
         counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
         out.say(out.bold("What happened: ") + counts)
+        most, who, day = self.most_dms_in_a_day()
+        out.say(
+            out.bold("One message a day: ")
+            + f"the most DMs anyone got from Coachbot on one local day was {most}"
+            + (f" ({who}, {day})" if who else "")
+        )
         out.say(out.bold("Files written:"))
         for label, path in files:
             out.say(f"  {label:<10} {path}")
