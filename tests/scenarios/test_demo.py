@@ -38,6 +38,10 @@ def test_the_demo_shows_the_whole_lifecycle_and_writes_matching_files(
     ):
         assert moment in transcript, moment
     assert "\033[" not in transcript  # --fast is plain text
+    # A team of five in one training, and still one message a day for everyone.
+    assert "five of them are Maya's team" in transcript
+    assert "the most DMs anyone got from Coachbot on one local day was 1 " in transcript
+    assert "is a public holiday where" in transcript and "so the debrief moves from" in transcript
 
     database = out / "coachbot-demo.db"
     charts = list(out.glob("training-summary-*.png"))
