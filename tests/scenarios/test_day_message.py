@@ -97,11 +97,14 @@ def test_answering_one_learner_updates_only_that_part(bot: Bot) -> None:
     updated = bot.fake.wait_for_calls("chat.update", 2)[-1].params
     assert log_buttons({"blocks": updated["blocks"]}) == []
     assert "bring this back" in str(updated["blocks"])
-    with bot.db.session() as s:
-        rows = {
-            str(n.id): n.status for n in s.exec(select(Nudge).where(Nudge.kind == "pre_training"))
-        }
-    assert rows == {first: NudgeStatus.NOT_NEEDED, second: NudgeStatus.PENDING}
+
+    def statuses() -> dict[str, str]:
+        with bot.db.session() as s:
+            rows = s.exec(select(Nudge).where(Nudge.kind == "pre_training"))
+            return {str(n.id): n.status for n in rows}
+
+    # The DM is updated just before the snooze commits: wait for the row.
+    eventually(lambda: statuses() == {first: NudgeStatus.NOT_NEEDED, second: NudgeStatus.PENDING})
 
 
 def test_a_thread_reply_names_its_learner_or_is_asked_about(bot: Bot) -> None:

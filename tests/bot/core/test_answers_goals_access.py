@@ -119,7 +119,7 @@ def test_a_thread_note_is_stored_once_and_only_from_the_recipient(
         note = {"channel": "DMAYA", "thread_ts": "1700000000.000100", "text": "went well"}
         assert answers.record_thread_note(session, ts="1.2", author="UBOB", now=NOW, **note) is None
         stored = answers.record_thread_note(session, ts="1.3", author="UMAYA", now=NOW, **note)
-        assert stored == prompt.id
+        assert stored is not None and stored.nudge_id == prompt.id
         retried = answers.record_thread_note(session, ts="1.3", author="UMAYA", now=NOW, **note)
         assert retried is None
 
