@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.mrkdwn import user_text
-from bot.prompts import Prompts, load_prompts
+from bot.prompts import Prompts, load_catalogues
 from bot.settings import Settings
 from scheduler.planning import Rules, working_days_after
 from storage.db import Database
@@ -146,20 +146,18 @@ def _notes(rows: Sequence[EnrollmentRow]) -> list[str]:
 # --- text ------------------------------------------------------------------------------------
 
 
-def _percent(value: float) -> int:
-    return round(value * 100)
-
-
 def _rate(part: int, whole: int, prompts: Prompts) -> str:
     if not whole:
         return prompts.text("summary.no_rate")
-    return prompts.text("summary.rate", percent=_percent(part / whole), part=part, whole=whole)
+    return prompts.text(
+        "summary.rate", percent=prompts.percent(part / whole), part=part, whole=whole
+    )
 
 
 def _cell(part: int, whole: int, min_size: int, prompts: Prompts) -> str:
     if whole < max(min_size, 1):
         return prompts.text("summary.hidden")
-    return prompts.text("summary.cell", percent=_percent(part / whole))
+    return prompts.text("summary.cell", percent=prompts.percent(part / whole))
 
 
 def _duration(seconds: float | None, prompts: Prompts) -> str:
@@ -167,8 +165,8 @@ def _duration(seconds: float | None, prompts: Prompts) -> str:
         return prompts.text("summary.no_duration")
     hours = seconds / 3600
     if hours < 48:
-        return prompts.text("summary.hours", hours=f"{hours:.1f}".rstrip("0").rstrip("."))
-    return prompts.text("summary.days", days=f"{hours / 24:.1f}".rstrip("0").rstrip("."))
+        return prompts.text("summary.hours", hours=prompts.number(hours, digits=1))
+    return prompts.text("summary.days", days=prompts.number(hours / 24, digits=1))
 
 
 def summary_lines(summary: Summary, prompts: Prompts) -> tuple[str, list[str], list[str]]:
@@ -265,7 +263,9 @@ def headline_numbers(
 ) -> list[tuple[str, str]]:
     """This week's headline numbers for a lead's App Home: (label, value) pairs."""
     if prompts is None:
-        prompts = load_prompts(settings.prompts_file or None)
+        prompts = load_catalogues(
+            settings.prompts_file or None, default_locale=settings.default_locale
+        ).default
     week = week_of(now, settings.default_timezone)
     with db.session() as session:
         t = week_report(
@@ -275,12 +275,12 @@ def headline_numbers(
             overdue_sent=overdue_span(week, now, settings.rules),
         ).total
     pairs = [
-        ("home_enrollments", str(t.enrollments)),
+        ("home_enrollments", prompts.number(t.enrollments)),
         ("home_pre_training", _rate(t.pre_logged, t.pre_cohort, prompts)),
         ("home_goals", _rate(t.goals, t.goal_cohort, prompts)),
         ("home_debrief", _rate(t.debriefs, t.debrief_cohort, prompts)),
         ("home_application", _rate(t.applied + t.partly, t.follow_ups, prompts)),
-        ("home_overdue", str(t.overdue)),
+        ("home_overdue", prompts.number(t.overdue)),
     ]
     return [(prompts.text(f"summary.{key}"), value) for key, value in pairs]
 
