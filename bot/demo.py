@@ -510,7 +510,6 @@ class Demo:
     def _app(self, settings: Settings) -> Any:
         from contextlib import contextmanager
 
-        from bot.prompts import load_prompts
         from bot.runtime import make_dispatcher
         from bot.slack.app import create_app
         from bot.slack.client import make_client
@@ -521,16 +520,17 @@ class Demo:
             client = make_client(settings.slack_bot_token, settings.slack_api_url)
             app, services = create_app(settings, self.db, client, clock=self.clock)
             self.services = services
-            self.prompts = load_prompts(None)
+            # The terminal's summary is L&D's, in LD_LOCALE like the digest in a channel.
+            self.prompts = services.catalogues.for_locale(settings.ld_locale)
             self.dispatcher = make_dispatcher(
-                settings, self.db, client, self.prompts, clock=self.clock
+                settings, self.db, client, services.catalogues, clock=self.clock
             )
             self.digest: Callable[[], Any] = self._dummy
             try:
                 from bot.runtime import digest_job
 
                 self.digest = digest_job(
-                    settings, self.db, client, self.prompts, clock=self.clock
+                    settings, self.db, client, services.catalogues, clock=self.clock
                 ).func
             except ImportError:
                 pass

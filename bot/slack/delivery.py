@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
-from bot.prompts import Prompts
+from bot.prompts import Catalogues, Prompts
 from bot.slack import blocks
 from bot.slack.client import is_permanent, retry_after, slack_error
 from bot.slack.ids import NUDGE_EVENT_TYPE
@@ -124,6 +124,9 @@ def render(
 class SlackSender:
     """One `chat.postMessage` to the user id per nudge; the DM channel comes back with it.
 
+    Each DM is written in its recipient's language (their stored Slack locale), whoever the
+    nudge is about.
+
     Everything else a nudge needs is read from the database beforehand, the recipient's
     Slack status included: the directory sync and `user_change` events keep it current
     (Slack sends one whenever a status changes), so no call is spent on reading it again.
@@ -132,14 +135,14 @@ class SlackSender:
     def __init__(
         self,
         client: WebClient,
-        prompts: Prompts,
+        catalogues: Catalogues,
         *,
         rules: Rules,
         default_tz: str,
         check_status: bool = True,
     ) -> None:
         self.client = client
-        self.prompts = prompts
+        self.catalogues = catalogues
         self.rules = rules
         self.default_tz = default_tz
         self.check_status = check_status
@@ -174,7 +177,7 @@ class SlackSender:
         away = self._away(session, nudge, recipient, now) if self.check_status else None
         if away is not None and known is None:
             return away
-        message = render(session, nudge, self.prompts, goals)
+        message = render(session, nudge, self.catalogues.for_locale(recipient.locale), goals)
         thread_ts = None
         if nudge.kind == NudgeKind.REMINDER and nudge.parent_id:
             parent = session.get(Nudge, nudge.parent_id)

@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from bot.core import answers
 from bot.core.answers import Answer, Refusal, clean_text
 from bot.core.limits import ANSWER_TEXT_MAX
+from bot.prompts import Prompts
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.delivery import nudge_context
@@ -20,6 +21,7 @@ from bot.slack.forms import metadata, picked_date, state_values, text
 from bot.slack.ids import Action, Block, View
 from bot.slack.replies import (
     SLACK_FAILURES,
+    actor_of,
     answered_dm,
     clicked_message,
     failure_reason,
@@ -46,10 +48,14 @@ def _level(value: Any) -> int | None:
 class ConversationListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.prompts = services.prompts
+
+    def _prompts(self, body: dict[str, Any]) -> Prompts:
+        """Everything these handlers answer is read by the actor: in their language."""
+        return self.services.prompts_for(actor_of(body))
 
     def _refuse(self, client: WebClient, body: dict[str, Any], exc: Refusal) -> None:
-        tell(client, body, refusal_text(exc, self.prompts), self.prompts)
+        prompts = self._prompts(body)
+        tell(client, body, refusal_text(exc, prompts), prompts)
 
     # -- buttons ------------------------------------------------------------------------
 
@@ -66,19 +72,21 @@ class ConversationListeners:
             self._refuse(client, body, exc)
             return
         meta = json.dumps({"nudge_id": ctx.nudge_id, "from": clicked_message(body)})
+        prompts = self._prompts(body)
         if action["action_id"] == Action.NOT_NEEDED:
-            view = blocks.not_needed_modal(ctx, self.prompts, meta)
+            view = blocks.not_needed_modal(ctx, prompts, meta)
         elif ctx.kind == NudgeKind.DEBRIEF:
-            view = blocks.debrief_modal(ctx, self.prompts, meta)
+            view = blocks.debrief_modal(ctx, prompts, meta)
         else:
-            view = blocks.pre_training_modal(ctx, self.prompts, meta)
-        open_modal(client, body, view, self.prompts)
+            view = blocks.pre_training_modal(ctx, prompts, meta)
+        open_modal(client, body, view, prompts)
 
     def remind_tomorrow(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         actor, settings = body["user"]["id"], self.services.settings
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 nudge, local = answers.snooze_for(
@@ -89,8 +97,8 @@ class ConversationListeners:
                     rules=settings.rules,
                     default_tz=settings.default_timezone,
                 )
-                when = f"{self.prompts.format_date(local.date())} {local:%H:%M}"
-                message = blocks.snoozed_message(nudge_context(session, nudge), self.prompts, when)
+                when = prompts.format_when(local)
+                message = blocks.snoozed_message(nudge_context(session, nudge), prompts, when)
                 update_dm(client, nudge, message, also=clicked_message(body))
         except Refusal as exc:
             self._refuse(client, body, exc)
@@ -104,6 +112,7 @@ class ConversationListeners:
         ack()
         actor = body["user"]["id"]
         outcome = FOLLOW_UP_ACTIONS[Action(action["action_id"])]
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 done = answers.answer_nudge(
@@ -113,7 +122,7 @@ class ConversationListeners:
                     answer=Answer(outcome=outcome),
                     now=self.services.clock(),
                 )
-                message = answered_dm(session, done, self.prompts)
+                message = answered_dm(session, done, prompts)
                 update_dm(client, done.nudge, message, also=clicked_message(body))
                 ctx = nudge_context(session, done.nudge)
         except Refusal as exc:
@@ -123,7 +132,7 @@ class ConversationListeners:
         try:
             client.views_open(
                 trigger_id=body["trigger_id"],
-                view=blocks.follow_up_modal(ctx, self.prompts, meta, outcome),
+                view=blocks.follow_up_modal(ctx, prompts, meta, outcome),
             )
         except SLACK_FAILURES as exc:
             # The answer is stored; the optional note is what is lost, and the DM says so.
@@ -144,10 +153,11 @@ class ConversationListeners:
             org_importance=_level(values.get(Block.ORG_IMPORTANCE)),
             checkin_on=picked_date(values, Block.CHECKIN_ON),
         )
-        errors = self._check_texts(values, (Block.WHAT, Block.WHY, Block.HOW))
+        prompts = self._prompts(body)
+        errors = self._check_texts(values, (Block.WHAT, Block.WHY, Block.HOW), prompts)
         if answer.org_importance is None:
-            errors[Block.ORG_IMPORTANCE] = self.prompts.text("validation.choose_one")
-        self._check_checkin(values, errors, self.services.clock().date())
+            errors[Block.ORG_IMPORTANCE] = prompts.text("validation.choose_one")
+        self._check_checkin(values, errors, self.services.clock().date(), prompts)
         self._submit(ack, body, view, client, answer, errors)
 
     def submit_debrief(
@@ -162,8 +172,9 @@ class ConversationListeners:
             checkin_on=picked_date(values, Block.CHECKIN_ON),
         )
         ids = (Block.TAKEAWAYS, Block.FIRST_APPLICATION, Block.SUPPORT)
-        errors = self._check_texts(values, ids)
-        self._check_checkin(values, errors, self.services.clock().date())
+        prompts = self._prompts(body)
+        errors = self._check_texts(values, ids, prompts)
+        self._check_checkin(values, errors, self.services.clock().date(), prompts)
         self._submit(ack, body, view, client, answer, errors)
 
     def submit_not_needed(
@@ -172,7 +183,8 @@ class ConversationListeners:
         reason = clean_text(state_values(view).get(Block.REASON))
         errors: dict[str, str] = {}
         if reason and len(reason) > ANSWER_TEXT_MAX:
-            errors[Block.REASON] = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
+            too_long = self._prompts(body).text("validation.too_long", limit=ANSWER_TEXT_MAX)
+            errors[Block.REASON] = too_long
         answer = Answer(outcome=Outcome.NOT_NEEDED, note=reason)
         self._submit(ack, body, view, client, answer, errors)
 
@@ -181,7 +193,7 @@ class ConversationListeners:
     ) -> None:
         note = clean_text(state_values(view).get(Block.NOTE))
         if note and len(note) > ANSWER_TEXT_MAX:
-            too_long = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
+            too_long = self._prompts(body).text("validation.too_long", limit=ANSWER_TEXT_MAX)
             ack(response_action="errors", errors={Block.NOTE: too_long})
             return
         actor = body["user"]["id"]
@@ -199,7 +211,7 @@ class ConversationListeners:
         with self.services.db.session() as session:
             found = answers.answered(session, nudge_id=stored, actor=actor)
             if found is not None:
-                update_dm(client, found.nudge, answered_dm(session, found, self.prompts))
+                update_dm(client, found.nudge, answered_dm(session, found, self._prompts(body)))
 
     def _submit(
         self,
@@ -215,6 +227,7 @@ class ConversationListeners:
             return
         actor = body["user"]["id"]
         meta = metadata(view)
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 done = answers.answer_nudge(
@@ -224,9 +237,9 @@ class ConversationListeners:
                     answer=answer,
                     now=self.services.clock(),
                 )
-                message = answered_dm(session, done, self.prompts)
+                message = answered_dm(session, done, prompts)
         except Refusal as exc:
-            notice = blocks.notice_modal(self.prompts, lines=[refusal_text(exc, self.prompts)])
+            notice = blocks.notice_modal(prompts, lines=[refusal_text(exc, prompts)])
             ack(response_action="update", view=notice)
             return
         ack()
@@ -239,22 +252,26 @@ class ConversationListeners:
             update_dm(client, fresh, message, also=also)
         self.services.refresh_home(actor)
 
-    def _check_texts(self, values: dict[str, Any], ids: tuple[Block, ...]) -> dict[str, str]:
+    def _check_texts(
+        self, values: dict[str, Any], ids: tuple[Block, ...], prompts: Prompts
+    ) -> dict[str, str]:
         errors: dict[str, str] = {}
         for block_id in ids:
             if len(text(values, block_id)) > ANSWER_TEXT_MAX:
-                errors[block_id] = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
+                errors[block_id] = prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
         if not any(text(values, block_id) for block_id in ids):
-            errors[ids[0]] = self.prompts.text("validation.at_least_one")
+            errors[ids[0]] = prompts.text("validation.at_least_one")
         return errors
 
-    def _check_checkin(self, values: dict[str, Any], errors: dict[str, str], today: date) -> None:
+    def _check_checkin(
+        self, values: dict[str, Any], errors: dict[str, str], today: date, prompts: Prompts
+    ) -> None:
         raw = values.get(Block.CHECKIN_ON)
         picked = picked_date(values, Block.CHECKIN_ON)
         if raw and picked is None:
-            errors[Block.CHECKIN_ON] = self.prompts.text("ephemeral.bad_date", value=str(raw)[:40])
+            errors[Block.CHECKIN_ON] = prompts.text("ephemeral.bad_date", value=str(raw)[:40])
         elif picked is not None and picked < today:
-            errors[Block.CHECKIN_ON] = self.prompts.text("validation.date_in_past")
+            errors[Block.CHECKIN_ON] = prompts.text("validation.date_in_past")
 
     # -- thread replies -----------------------------------------------------------------
 

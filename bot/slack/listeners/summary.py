@@ -26,7 +26,6 @@ COMMAND = "/training-summary"
 
 
 def register(app: App, services: Services) -> None:
-    prompts = services.prompts
     settings = services.settings
 
     def _request(body: dict[str, Any]) -> reporting.Request | None:
@@ -39,6 +38,7 @@ def register(app: App, services: Services) -> None:
 
     def acknowledge(ack: Ack, body: dict[str, Any]) -> None:
         user = body.get("user_id") or ""
+        prompts = services.prompts_for(user)
         if not services.is_ld_lead(user):
             ack(text=prompts.text("ephemeral.not_authorized_summary"))
             log.info("summary.refused user=%s", user)
@@ -59,6 +59,7 @@ def register(app: App, services: Services) -> None:
 
     def _send(client: WebClient, user: str, request: reporting.Request) -> None:
         now = services.clock()
+        prompts = services.prompts_for(user)  # it arrives in the lead's own DM
         try:
             channel = dm_channel(client, user)
             csv_data = reporting.build_csv(services.db, settings, request.week, now)
@@ -84,6 +85,7 @@ def register(app: App, services: Services) -> None:
         user = (body.get("user") or {}).get("id") or ""
         if not services.is_ld_lead(user):
             log.info("summary.button_refused user=%s", user)
+            prompts = services.prompts_for(user)
             tell(client, body, prompts.text("ephemeral.not_authorized_summary"), prompts)
             return
         week = reporting.parse_request("", services.clock(), settings.default_timezone).week
