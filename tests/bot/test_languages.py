@@ -281,3 +281,17 @@ def test_the_chart_spec_speaks_the_readers_locale() -> None:
     assert ja["labels"][0] == "W41\n10月5日" and ja["yticks"][1][1] == "50%"
     fr = _chart_spec("fr-FR")
     assert _plain(fr["yticks"][1][1]) == "50 %" and fr["labels"][0].endswith("5 oct.")
+
+
+# -- the documentation ------------------------------------------------------------------------
+
+
+def test_the_readme_example_of_a_prompts_file_loads(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Languages", 1)[1]
+    example = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    catalogues = load_catalogues(_override(tmp_path, example))
+    assert catalogues.for_locale("pt-BR").text("buttons.not_needed") == "Agora não"
+    for name in ("DEFAULT_LOCALE", "LD_LOCALE", "PROMPTS_FILE"):
+        assert f"| `{name}` |" in readme
+        assert f"\n{name}=" in (ROOT / ".env.example").read_text(encoding="utf-8")
