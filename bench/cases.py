@@ -42,7 +42,7 @@ from bench.common import (
 )
 from bot.core.enrollment import EnrollmentInput, Intake
 from bot.core.reporting import build_summary
-from bot.prompts import load_prompts
+from bot.prompts import load_catalogues
 from bot.runtime import dispatch_client, make_dispatcher
 from bot.sim.driver import SlackDriver
 from bot.slack.ids import Action
@@ -306,8 +306,7 @@ def _due_rows(db: Database, n: int, tag: str, due_at: datetime) -> None:
 
 
 def tick_rows(db: Database, settings: Any, label: str, counts: dict[str, int]) -> list[Row]:
-    prompts = load_prompts(None)
-    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), prompts)
+    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_catalogues(None))
     now = datetime.now(UTC)
     # Imported enrollments that started recently have late nudges due now; out of the way,
     # so that exactly 100 are due below.
@@ -748,7 +747,7 @@ def dispatch_rows(kind: str, sizes: Sizes, latency_ms: int) -> list[Row]:
             ],
         )
         analyze(db)
-        dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_prompts(None))
+        dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_catalogues(None))
         fake.reset()
         t0 = time.perf_counter()
         sent = 0

@@ -52,6 +52,8 @@ class Persona:
     tz: str
     manager: str | None = None  # slack id
     role: str = "learner"
+    # Slack's language setting: what Coachbot writes to them in, dates included.
+    locale: str = "en-US"
     # How this person answers: a goal, how much a training matters, the follow-up.
     goal: str | None = None
     interest: str | None = None
@@ -61,7 +63,9 @@ class Persona:
 
 
 PEOPLE = [
-    Persona("ULEA", "Lea Martin", "lea@example.org", "Europe/London", role="L&D lead"),
+    Persona(
+        "ULEA", "Lea Martin", "lea@example.org", "Europe/London", role="L&D lead", locale="en-GB"
+    ),
     Persona(
         "UMAYA",
         "Maya Schulz",
@@ -69,6 +73,7 @@ PEOPLE = [
         "Europe/Berlin",
         role="manager",
         answers_after=timedelta(hours=1),
+        locale="fr-FR",
     ),
     Persona(
         "USAM",
@@ -170,6 +175,7 @@ PEOPLE = [
         "UKENJI",
         goal="Coach, don't tell: let the team find the first answer",
         interest="3",
+        locale="ja-JP",
     ),
     Persona(
         "UHANA",
@@ -358,14 +364,17 @@ class Demo:
                     },
                     user=person.slack_id,
                 )
-                out.say(f"      {first} clicks [ Share my goal ] and writes: {person.goal}")
+                share = _label(actions, Action.SHARE_GOAL)
+                out.say(f"      {first} clicks {share} and writes: {person.goal}")
                 self._bump("goals")
         elif kind in ("pre_training", "reminder") and Action.LOG_CONVERSATION in actions:
             report = self._learner_of(message)
             if person.slack_id == "USAM" and report == "UTOM" and "USAM-pre" not in self.snoozed:
                 self.snoozed.add("USAM-pre")
                 slack.click(message, Action.REMIND_TOMORROW, user=person.slack_id)
-                out.say(f"      {first} clicks {out.yellow('[ Remind me tomorrow ]')}")
+                out.say(
+                    f"      {first} clicks {out.yellow(_label(actions, Action.REMIND_TOMORROW))}"
+                )
                 self._bump("snoozes")
                 return
             if person.slack_id == "UKENJI" and report == "UHANA":
@@ -378,7 +387,8 @@ class Demo:
                     {Block.REASON: text_value("Postponed to next quarter")},
                     user=person.slack_id,
                 )
-                out.say(f"      {first} clicks [ Not needed ]: Postponed to next quarter")
+                not_needed = _label(actions, Action.NOT_NEEDED)
+                out.say(f"      {first} clicks {not_needed}: Postponed to next quarter")
                 return
             if person.slack_id == "UKENJI" and report == "UBEN" and kind != "reminder":
                 out.say(f"      {first} is busy today and does not answer")
@@ -397,7 +407,7 @@ class Demo:
                 user=person.slack_id,
             )
             out.say(
-                f"      {first} clicks {out.green('[ Log our conversation ]')}, "
+                f"      {first} clicks {out.green(_label(actions, Action.LOG_CONVERSATION))}, "
                 f"agrees on what, why and how"
             )
             self._bump("logged")
@@ -426,8 +436,7 @@ class Demo:
                 "not_yet": Action.NOT_YET,
             }[answer]
             slack.click(message, action, user=person.slack_id)
-            label = answer.replace("_", " ").capitalize()
-            out.say(f"      {first} clicks {out.green('[ ' + label + ' ]')}")
+            out.say(f"      {first} clicks {out.green(_label(actions, action))}")
             self._bump("follow-ups")
 
     def fake_thread_reply(self, person: Persona, message: dict[str, Any], text: str) -> None:
@@ -493,6 +502,7 @@ class Demo:
                     real_name=p.name,
                     name=p.name.split()[0].lower(),
                     tz=p.tz,
+                    locale=p.locale,
                 )
             fake.add_usergroup("S0LD", "learning", ["ULEA"])
             settings = Settings(
@@ -531,7 +541,6 @@ class Demo:
     def _app(self, settings: Settings) -> Any:
         from contextlib import contextmanager
 
-        from bot.prompts import load_prompts
         from bot.runtime import make_dispatcher
         from bot.slack.app import create_app
         from bot.slack.client import make_client
@@ -542,16 +551,17 @@ class Demo:
             client = make_client(settings.slack_bot_token, settings.slack_api_url)
             app, services = create_app(settings, self.db, client, clock=self.clock)
             self.services = services
-            self.prompts = load_prompts(None)
+            # The terminal's summary is L&D's, in LD_LOCALE like the digest in a channel.
+            self.prompts = services.catalogues.for_locale(settings.ld_locale)
             self.dispatcher = make_dispatcher(
-                settings, self.db, client, self.prompts, clock=self.clock
+                settings, self.db, client, services.catalogues, clock=self.clock
             )
             self.digest: Callable[[], Any] = self._dummy
             try:
                 from bot.runtime import digest_job
 
                 self.digest = digest_job(
-                    settings, self.db, client, self.prompts, clock=self.clock
+                    settings, self.db, client, services.catalogues, clock=self.clock
                 ).func
             except ImportError:
                 pass
@@ -573,6 +583,13 @@ class Demo:
             out.dim(
                 f"{len(PEOPLE)} people in 7 time zones: 1 L&D lead, 3 managers, "
                 f"9 learners. Six weeks from Monday {start:%d %b %Y}."
+            )
+        )
+        out.say(
+            out.dim(
+                "Each person reads Coachbot in their Slack language: Maya (a manager) has Slack "
+                "in French (fr-FR), Aiko (a learner) in Japanese (ja-JP), Lea in British "
+                "English (en-GB), everyone else in US English."
             )
         )
         out.say()
@@ -773,7 +790,10 @@ class Demo:
             out.say(f"  {out.bold('Coachbot')} → {who}")
         else:
             local = self.clock().astimezone(ZoneInfo(recipient.tz))
-            label = f"{recipient.name.split()[0]} ({recipient.role}, {local:%H:%M} {recipient.tz})"
+            label = (
+                f"{recipient.name.split()[0]} ({recipient.role}, {local:%H:%M} {recipient.tz}, "
+                f"{recipient.locale})"
+            )
             out.say(f"  {out.bold('DM')} → {label}" + (out.dim(f"  [{kind}]") if kind else ""))
         for line in render_blocks(message.get("blocks") or [], self.names(), out) or [
             message.get("text", "")
@@ -847,6 +867,11 @@ class Demo:
                 files.append(("chart", chart))
             self.out.say()
         return files
+
+
+def _label(actions: dict[str, Any], action_id: str) -> str:
+    """The button as its reader saw it, in their language: `[ Noter notre échange ]`."""
+    return f"[ {actions[action_id]['text']['text']} ]"
 
 
 def _nudge_id(message: dict[str, Any]) -> int | None:

@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot import metrics
 from bot.core.digest import CHECK_SECONDS, Digest
 from bot.core.privacy import apply_retention
-from bot.prompts import Prompts, load_prompts
+from bot.prompts import Catalogues, load_catalogues
 from bot.settings import Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
@@ -37,6 +37,11 @@ SOCKET_CHECK_SECONDS = 10.0
 SOCKET_STALE_SECONDS = 35.0
 
 
+def settings_catalogues(settings: Settings) -> Catalogues:
+    """Every language's texts with PROMPTS_FILE's overrides, DEFAULT_LOCALE the fallback."""
+    return load_catalogues(settings.prompts_file or None, default_locale=settings.default_locale)
+
+
 def dispatch_client(settings: Settings) -> WebClient:
     """The dispatcher's own client: a 429 goes back to the row with its Retry-After instead
     of a sleep inside the SDK, so one rate-limited DM does not hold up the batch."""
@@ -47,23 +52,23 @@ def make_digest(
     settings: Settings,
     db: Database,
     client: WebClient,
-    prompts: Prompts,
+    catalogues: Catalogues,
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> Digest:
     """The weekly digest, handed the Slack poster that delivers it."""
-    return Digest(settings, db, SlackDigestPoster(client, prompts), prompts, clock=clock)
+    return Digest(settings, db, SlackDigestPoster(client), catalogues, clock=clock)
 
 
 def digest_job(
     settings: Settings,
     db: Database,
     client: WebClient,
-    prompts: Prompts,
+    catalogues: Catalogues,
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> Job:
-    digest = make_digest(settings, db, client, prompts, clock=clock)
+    digest = make_digest(settings, db, client, catalogues, clock=clock)
     return Job("digest", digest.tick, CHECK_SECONDS)
 
 
@@ -71,11 +76,11 @@ def scheduler_jobs(
     settings: Settings,
     db: Database,
     client: WebClient,
-    prompts: Prompts,
+    catalogues: Catalogues,
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> list[Job]:
-    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), prompts, clock=clock)
+    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), catalogues, clock=clock)
     jobs = [Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)]
     jobs.append(
         Job(
@@ -84,7 +89,7 @@ def scheduler_jobs(
             DIRECTORY_SYNC_SECONDS,
         )
     )
-    jobs.append(digest_job(settings, db, client, prompts, clock=clock))
+    jobs.append(digest_job(settings, db, client, catalogues, clock=clock))
     if settings.retention_days:
         days = settings.retention_days
         jobs.append(
@@ -96,8 +101,8 @@ def scheduler_jobs(
 def dispatch_once(
     settings: Settings, db: Database, *, clock: Callable[[], datetime] = utcnow
 ) -> TickReport:
-    prompts = load_prompts(settings.prompts_file or None)
-    return make_dispatcher(settings, db, dispatch_client(settings), prompts, clock=clock).tick()
+    catalogues = settings_catalogues(settings)
+    return make_dispatcher(settings, db, dispatch_client(settings), catalogues, clock=clock).tick()
 
 
 def sync_directory(settings: Settings, db: Database, *, client: WebClient | None = None) -> int:
@@ -132,8 +137,7 @@ def _close(*servers: HttpServer | None) -> None:
 
 def run_worker(settings: Settings, db: Database, *, stop: threading.Event) -> int:
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    prompts = load_prompts(settings.prompts_file or None)
-    scheduler = build_scheduler(scheduler_jobs(settings, db, client, prompts))
+    scheduler = build_scheduler(scheduler_jobs(settings, db, client, settings_catalogues(settings)))
     scheduler.start()
     metrics_server = serve_metrics(settings, db)
     log.info("worker.started")
@@ -171,7 +175,7 @@ def run_bot(
         if scheduler:
             _app, services = create_app(settings, db)
             background = build_scheduler(
-                scheduler_jobs(settings, db, services.client, services.prompts)
+                scheduler_jobs(settings, db, services.client, services.catalogues)
             )
             background.start()
         log.info("http.listening port=%s workers=%s", port, workers)
@@ -187,7 +191,7 @@ def run_bot(
     background = None
     if scheduler:
         background = build_scheduler(
-            scheduler_jobs(settings, db, services.client, services.prompts)
+            scheduler_jobs(settings, db, services.client, services.catalogues)
         )
         background.start()
     server = make_server(web, port=port, host="0.0.0.0")

@@ -9,15 +9,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlmodel import col
 
 from bot.core.enrollment import Intake
-from bot.prompts import Prompts
+from bot.prompts import Catalogues, Prompts
 from bot.settings import Settings
 from bot.slack.client import CountedWebClient
 from storage.db import Database
-from storage.models import utcnow
+from storage.models import Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,7 @@ class Services:
     settings: Settings
     db: Database
     client: WebClient
-    prompts: Prompts
+    catalogues: Catalogues
     # The Home tab's publisher, handed in by the Slack adapter that builds the tab (wired in
     # bot.slack.app), so that this bag never imports the builder that reads it.
     publish_home: Callable[[Services, str], None]
@@ -43,6 +45,33 @@ class Services:
     _group_read_at: float = field(default=-1e9, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _quick: WebClient | None = field(default=None, init=False)
+
+    @property
+    def prompts(self) -> Prompts:
+        """DEFAULT_LOCALE's texts: for what nobody in particular reads."""
+        return self.catalogues.default
+
+    def prompts_for(self, slack_id: str | None) -> Prompts:
+        """The texts and date style of the person with this Slack id: their Slack locale as
+        stored (the directory sync and user_change keep it), else DEFAULT_LOCALE.
+
+        A snapshot read of its own, so it may be called while another session of the same
+        thread holds SQLite's write lock; it never raises (the database being down must not
+        stop a listener from saying so), it falls back to DEFAULT_LOCALE.
+        """
+        return self.catalogues.for_locale(self._locale_of(slack_id))
+
+    def _locale_of(self, slack_id: str | None) -> str | None:
+        if not slack_id:
+            return None
+        query = sa.select(col(Person.locale)).where(col(Person.slack_id) == slack_id)
+        try:
+            with self.db.engine.connect() as conn:
+                conn = conn.execution_options(sqlite_begin="DEFERRED")
+                return conn.execute(query).scalar_one_or_none()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("locale.read_failed user=%s error=%s", slack_id, type(exc).__name__)
+            return None
 
     def is_ld_lead(self, user_id: str) -> bool:
         """LD_LEADS, plus the members of LD_USERGROUP (read at most every five minutes)."""

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
+from bot.prompts import SHIPPED_LOCALES, babel_locale, locale_tag, match_locale
 from scheduler.calendar import AUTO, OFF, UnknownCountry, check_code
 from scheduler.planning import Rules, parse_clock, parse_days
 
@@ -50,6 +51,8 @@ class Settings:
     min_group_size: int = 3
     share_notes_with_ld: bool = False
     prompts_file: str = ""
+    default_locale: str = "en"
+    ld_locale: str = "en"
     slack_manager_field_id: str = ""
     retention_days: int | None = None
     metrics_port: int | None = None
@@ -134,6 +137,7 @@ def load_settings(
 ) -> Settings:
     """Read the environment over `.env`; raise ConfigError naming every bad variable."""
     reader = _Reader(_values(environ, env_file))
+    default_locale = reader.locale("DEFAULT_LOCALE", "en")
     settings = Settings(
         slack_bot_token=reader.token("SLACK_BOT_TOKEN", ("xoxb-",)),
         slack_signing_secret=reader.text("SLACK_SIGNING_SECRET"),
@@ -161,6 +165,8 @@ def load_settings(
         min_group_size=reader.number("MIN_GROUP_SIZE", 3, low=1, high=1000),
         share_notes_with_ld=reader.flag("SHARE_NOTES_WITH_LD", False),
         prompts_file=reader.file("PROMPTS_FILE"),
+        default_locale=default_locale,
+        ld_locale=reader.locale("LD_LOCALE", default_locale),
         slack_manager_field_id=reader.text("SLACK_MANAGER_FIELD_ID"),
         retention_days=reader.optional_int("RETENTION_DAYS", low=1, high=36500),
         metrics_port=reader.optional_int("METRICS_PORT", low=1, high=65535),
@@ -314,6 +320,18 @@ class _Reader:
                 f"(not {', '.join(bad)}); find one under a profile's ⋮ > Copy member ID"
             )
         return ids
+
+    def locale(self, name: str, default: str) -> str:
+        raw = self.text(name)
+        if not raw:
+            return default
+        if match_locale(raw, None) is None or babel_locale(raw) is None:
+            self.errors.append(
+                f"{name} must be a language Coachbot ships, {', '.join(SHIPPED_LOCALES)}, "
+                f"optionally with a region as Slack writes it (en-GB, fr-CA), not {raw!r}"
+            )
+            return default
+        return locale_tag(raw)
 
     def file(self, name: str) -> str:
         raw = self.text(name)

@@ -78,6 +78,7 @@ def upsert_person(
     tz: str | None = None,
     active: bool | None = None,
     now: datetime | None = None,
+    locale: str | None = None,
 ) -> Person:
     """Find a person by Slack id, then by email, and fill in what we learned (stamped `now`,
     the caller's clock, else the time of day)."""
@@ -90,7 +91,13 @@ def upsert_person(
         person = person_by_email(session, email=email)
     if person is None:
         person = Person(
-            slack_id=slack_id, email=email, name=name, tz=tz, created_at=now, updated_at=now
+            slack_id=slack_id,
+            email=email,
+            name=name,
+            tz=tz,
+            locale=locale,
+            created_at=now,
+            updated_at=now,
         )
         if active is not None:
             person.active = active
@@ -98,7 +105,8 @@ def upsert_person(
         session.flush()
         return person
     changed = False
-    for attr, value in (("slack_id", slack_id), ("email", email), ("name", name), ("tz", tz)):
+    learned = (("slack_id", slack_id), ("email", email), ("name", name), ("tz", tz))
+    for attr, value in (*learned, ("locale", locale)):
         if value and getattr(person, attr) != value:
             if attr == "email" and person_by_email(session, email=value) not in (None, person):
                 continue  # another row owns that email; never steal it silently

@@ -105,6 +105,9 @@ class Person(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320, unique=True, index=True)
     name: str | None = Field(default=None, max_length=200)
     tz: str | None = Field(default=None, max_length=64)
+    # Slack's locale as Slack writes it ("fr-FR", "pt-BR"), from users.list / users.info with
+    # include_locale and from user_change; the language and date style of all they read.
+    locale: str | None = Field(default=None, max_length=35)
     manager_id: int | None = Field(
         default=None, foreign_key="person.id", index=True, ondelete="SET NULL"
     )

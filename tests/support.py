@@ -142,7 +142,7 @@ def dispatch_due(bot: Bot) -> Any:
     from bot.runtime import make_dispatcher
 
     dispatcher = make_dispatcher(
-        bot.settings, bot.db, bot.services.client, bot.services.prompts, clock=bot.clock
+        bot.settings, bot.db, bot.services.client, bot.services.catalogues, clock=bot.clock
     )
     return dispatcher.tick()
 

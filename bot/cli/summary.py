@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli.common import EXIT_OK, UsageError, open_database
-from bot.prompts import load_prompts
+from bot.prompts import load_catalogues
 from bot.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -50,7 +50,11 @@ def print_summary(
         raise UsageError(f"--week must be an ISO week such as 2026-W48 or 'last' ({exc})") from None
     if request.csv_only:
         raise UsageError("--week takes an ISO week such as 2026-W48 or 'last'; use --csv FILE")
-    prompts = load_prompts(settings.prompts_file or None)
+    # The L&D summary's language, as the digest in LD_CHANNEL.
+    catalogues = load_catalogues(
+        settings.prompts_file or None, default_locale=settings.default_locale
+    )
+    prompts = catalogues.for_locale(settings.ld_locale)
     print(summary_text(build_summary(db, settings, request.week, now), prompts))
     if csv_path:
         path = Path(csv_path)

@@ -6,7 +6,8 @@ first start of any process (kept in AppState) is never posted; one missed while 
 was down goes out at the next start in that same week. It reports on the week before.
 
 Who gets it and when is decided here; the Slack calls are a `DigestPoster` handed in (wired in
-bot.runtime), as the dispatcher is handed its Sender.
+bot.runtime), as the dispatcher is handed its Sender. Posted to LD_CHANNEL it is written in
+LD_LOCALE; by DM, in each lead's own Slack locale.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from typing import Protocol
 import sqlalchemy as sa
 
 from bot.core import reporting
-from bot.prompts import Prompts
+from bot.prompts import Catalogues, Prompts
 from bot.settings import Settings
+from storage import crud
 from storage.db import Database
 from storage.metrics import Counts, Week, week_of
 from storage.models import AppState, DigestRun, utcnow
@@ -59,9 +61,11 @@ class DigestPoster(Protocol):
         dm: bool,
         intro: str,
         title: str,
+        prompts: Prompts,
     ) -> None:
-        """The summary, its chart and its CSV to a channel, or to a person by DM (`dm`);
-        raises RecipientFailed when that one recipient cannot be reached."""
+        """The summary, its chart and its CSV to a channel, or to a person by DM (`dm`),
+        written with `prompts`; raises RecipientFailed when that one recipient cannot be
+        reached."""
         ...
 
 
@@ -88,14 +92,14 @@ class Digest:
         settings: Settings,
         db: Database,
         poster: DigestPoster,
-        prompts: Prompts,
+        catalogues: Catalogues,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.db = db
         self.poster = poster
-        self.prompts = prompts
+        self.catalogues = catalogues
         self.clock = clock
 
     def first_start(self, now: datetime) -> datetime:
@@ -179,19 +183,24 @@ class Digest:
         covered = week.shifted(-1)
         summary = reporting.build_summary(self.db, self.settings, covered, now)
         csv_data = reporting.build_csv(self.db, self.settings, covered, now)
-        title = self.prompts.text("digest.title", week=covered.label)
-        body = self.prompts.text(
-            "digest.empty" if _is_empty(summary.report.total) else "digest.intro"
-        )
+        intro_key = "digest.empty" if _is_empty(summary.report.total) else "digest.intro"
         targets = self.recipients()
         if not targets:
             log.warning("digest.no_recipient week=%s (set LD_CHANNEL or LD_LEADS)", week.label)
             return NOBODY
         dm = not self.settings.ld_channel
+        readers = self._readers(targets) if dm else {}
         posted = 0
         for target in targets:
+            prompts = self.catalogues.for_locale(
+                readers.get(target) if dm else self.settings.ld_locale
+            )
+            title = prompts.text("digest.title", week=covered.label)
+            body = prompts.text(intro_key)
             try:
-                self.poster.post(target, summary, csv_data, dm=dm, intro=body, title=title)
+                self.poster.post(
+                    target, summary, csv_data, dm=dm, intro=body, title=title, prompts=prompts
+                )
                 posted += 1
             except RecipientFailed as exc:
                 log.warning(
@@ -204,3 +213,9 @@ class Digest:
             raise RuntimeError("the digest reached nobody")
         log.info("digest.posted week=%s covered=%s to=%s", week.label, covered.label, posted)
         return POSTED
+
+    def _readers(self, leads: list[str]) -> dict[str, str | None]:
+        """Each lead's stored Slack locale; a lead not in the directory reads DEFAULT_LOCALE."""
+        with self.db.session() as session:
+            found = {lead: crud.person_by_slack_id(session, slack_id=lead) for lead in leads}
+        return {lead: person.locale for lead, person in found.items() if person is not None}

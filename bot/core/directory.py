@@ -1,7 +1,8 @@
 """The people directory: who is who, in which time zone, and who manages whom.
 
 Filled from a CSV of people, from Slack's `users.list` (bot/slack/directory_sync.py hands
-each user to `apply_slack_user`), and kept current by `user_change` events.
+each user to `apply_slack_user`), and kept current by `user_change` events: time zones,
+statuses, managers and locales (the language each person reads).
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from typing import Any
 
 from sqlmodel import Session
 
-from bot.core.limits import EMAIL_MAX, PERSON_NAME_MAX, STATUS_EMOJI_MAX, STATUS_TEXT_MAX
+from bot.core.limits import (
+    EMAIL_MAX,
+    LOCALE_MAX,
+    PERSON_NAME_MAX,
+    STATUS_EMOJI_MAX,
+    STATUS_TEXT_MAX,
+)
+from bot.prompts import locale_tag
 from scheduler.calendar import UnknownCountry, check_code
 from scheduler.nudges import plan_nudges, replan_manager_nudges
 from scheduler.planning import Rules
@@ -262,6 +270,9 @@ def apply_slack_user(
         tz=user.get("tz"),
         active=not user.get("deleted", False),
         now=now,
+        # Only answers asked with include_locale carry it (users.lookupByEmail never does):
+        # no locale in the answer keeps the one on record.
+        locale=_locale(user.get("locale")),
     )
     person.status_text = (profile.get("status_text") or "")[:STATUS_TEXT_MAX] or None
     person.status_emoji = (profile.get("status_emoji") or "")[:STATUS_EMOJI_MAX] or None
@@ -278,6 +289,12 @@ def apply_slack_user(
             moved = True
     session.flush()
     return person, moved
+
+
+def _locale(value: Any) -> str | None:
+    """Slack's locale ("fr-FR") tidied, or None when the answer has none worth keeping."""
+    tag = locale_tag(value) if isinstance(value, str) else ""
+    return tag if tag and len(tag) <= LOCALE_MAX else None
 
 
 def _expiration(value: Any) -> int | None:

@@ -13,6 +13,7 @@ PERSON_NAME_MAX = 200  # people.csv `name`, and a name as shown
 EMAIL_MAX = 320  # RFC 5321: 64 + @ + 255
 STATUS_TEXT_MAX = 200  # what is kept of a Slack status
 STATUS_EMOJI_MAX = 100
+LOCALE_MAX = 35  # a Slack locale such as fr-FR (BCP 47 keeps tags to 35 characters)
 GOAL_TEXT_MAX = 3000  # /goal and the goal modal (INTERFACE.md)
 GOAL_MEASURE_MAX = 1000  # "how you will know", in the goal modal
 ANSWER_TEXT_MAX = 3000  # a free-text answer in a modal (a reason, a note, a result)

@@ -105,6 +105,7 @@ def _forget(session: Session, person: Person, now: datetime) -> tuple[int, int, 
     person.email = None
     person.name = None
     person.tz = None
+    person.locale = None
     person.status_text = None
     person.status_emoji = None
     person.status_expiration = None

@@ -22,7 +22,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.mrkdwn import user_text
-from bot.prompts import Prompts, load_prompts
+from bot.prompts import Prompts, load_catalogues
 from bot.settings import Settings
 from scheduler.planning import Rules, working_days_after
 from storage.db import Database
@@ -146,20 +146,18 @@ def _notes(rows: Sequence[EnrollmentRow]) -> list[str]:
 # --- text ------------------------------------------------------------------------------------
 
 
-def _percent(value: float) -> int:
-    return round(value * 100)
-
-
 def _rate(part: int, whole: int, prompts: Prompts) -> str:
     if not whole:
         return prompts.text("summary.no_rate")
-    return prompts.text("summary.rate", percent=_percent(part / whole), part=part, whole=whole)
+    return prompts.text(
+        "summary.rate", percent=prompts.percent(part / whole), part=part, whole=whole
+    )
 
 
 def _cell(part: int, whole: int, min_size: int, prompts: Prompts) -> str:
     if whole < max(min_size, 1):
         return prompts.text("summary.hidden")
-    return prompts.text("summary.cell", percent=_percent(part / whole))
+    return prompts.text("summary.cell", percent=prompts.percent(part / whole))
 
 
 def _duration(seconds: float | None, prompts: Prompts) -> str:
@@ -167,8 +165,8 @@ def _duration(seconds: float | None, prompts: Prompts) -> str:
         return prompts.text("summary.no_duration")
     hours = seconds / 3600
     if hours < 48:
-        return prompts.text("summary.hours", hours=f"{hours:.1f}".rstrip("0").rstrip("."))
-    return prompts.text("summary.days", days=f"{hours / 24:.1f}".rstrip("0").rstrip("."))
+        return prompts.text("summary.hours", hours=prompts.number(hours, digits=1))
+    return prompts.text("summary.days", days=prompts.number(hours / 24, digits=1))
 
 
 def summary_lines(summary: Summary, prompts: Prompts) -> tuple[str, list[str], list[str]]:
@@ -265,7 +263,9 @@ def headline_numbers(
 ) -> list[tuple[str, str]]:
     """This week's headline numbers for a lead's App Home: (label, value) pairs."""
     if prompts is None:
-        prompts = load_prompts(settings.prompts_file or None)
+        prompts = load_catalogues(
+            settings.prompts_file or None, default_locale=settings.default_locale
+        ).default
     week = week_of(now, settings.default_timezone)
     with db.session() as session:
         t = week_report(
@@ -275,12 +275,12 @@ def headline_numbers(
             overdue_sent=overdue_span(week, now, settings.rules),
         ).total
     pairs = [
-        ("home_enrollments", str(t.enrollments)),
+        ("home_enrollments", prompts.number(t.enrollments)),
         ("home_pre_training", _rate(t.pre_logged, t.pre_cohort, prompts)),
         ("home_goals", _rate(t.goals, t.goal_cohort, prompts)),
         ("home_debrief", _rate(t.debriefs, t.debrief_cohort, prompts)),
         ("home_application", _rate(t.applied + t.partly, t.follow_ups, prompts)),
-        ("home_overdue", str(t.overdue)),
+        ("home_overdue", prompts.number(t.overdue)),
     ]
     return [(prompts.text(f"summary.{key}"), value) for key, value in pairs]
 
@@ -433,7 +433,11 @@ def chart_spec(summary: Summary, prompts: Prompts) -> Json:
             totals[q] += n
     return {
         "title": prompts.text("summary.chart_title", week=summary.week.label),
-        "labels": [f"W{w.label[-2:]}" for w, _ in summary.series],
+        # ISO week number, and the week's Monday as the reader writes a date.
+        "labels": [
+            f"W{w.label[-2:]}\n{prompts.format_short_date(w.monday)}" for w, _ in summary.series
+        ],
+        "yticks": [[share, prompts.percent(share)] for share in (0, 0.25, 0.5, 0.75, 1)],
         "lines": [
             {
                 "key": key,
@@ -445,23 +449,83 @@ def chart_spec(summary: Summary, prompts: Prompts) -> Json:
         "rates_title": prompts.text("summary.chart_rates"),
         "quadrants_title": prompts.text("summary.chart_quadrants"),
         "quadrants": [
-            {"key": q, "name": prompts.text(f"summary.{q}"), "count": totals[q]} for q in QUADRANTS
+            {
+                "key": q,
+                "name": prompts.text(f"summary.{q}"),
+                "count": totals[q],
+                "count_label": prompts.number(totals[q]),
+            }
+            for q in QUADRANTS
         ],
         "no_quadrants": prompts.text("summary.chart_no_quadrants"),
     }
 
 
+# The chart's fonts, tried glyph by glyph: matplotlib's own DejaVu Sans for Latin, Greek and
+# Cyrillic, then IPAexGothic (the matplotlib-fontja package ships it) for Japanese.
+LATIN_FONT = "DejaVu Sans"
+CJK_FONT_PACKAGE, CJK_FONT_FILE = "matplotlib_fontja", ("fonts", "ipaexg.ttf")
+
+
+# Kana, CJK ideographs and full-width forms all lie from U+3000 up; DejaVu has none of them.
+CJK_FROM = 0x3000
+
+
+def _texts(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def needs_cjk(spec: Json) -> bool:
+    return any(ord(ch) >= CJK_FROM for text in _texts(spec) for ch in text)
+
+
+def chart_fonts(*, cjk: bool) -> list[str]:
+    """The font families the chart draws with: with `cjk`, the Japanese one after DejaVu,
+    registered from its package, which is only located, never imported (importing it
+    would switch every matplotlib figure of the process to its font)."""
+    import importlib.util
+
+    from matplotlib import font_manager
+
+    families = [LATIN_FONT]
+    if not cjk:
+        return families
+    spec = importlib.util.find_spec(CJK_FONT_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = next((p for f in folders if os.path.isfile(p := os.path.join(f, *CJK_FONT_FILE))), None)
+    if path is None:
+        log.warning("summary.chart_font_missing package=%s", CJK_FONT_PACKAGE)
+        return families
+    font_manager.fontManager.addfont(path)
+    return [*families, font_manager.FontProperties(fname=path).get_name()]
+
+
 def render_chart(spec: Json) -> bytes:
     """The PNG of a `chart_spec`, drawn with matplotlib's Agg canvas."""
+    import matplotlib
+
+    cjk = needs_cjk(spec)
+    with matplotlib.rc_context({"font.family": chart_fonts(cjk=cjk)}):
+        # IPAexGothic has no bold face: a Japanese title is set in its one weight.
+        return _draw_chart(spec, title_weight="normal" if cjk else "bold")
+
+
+def _draw_chart(spec: Json, *, title_weight: str = "bold") -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import PercentFormatter
 
     fig = Figure(figsize=(11, 4.6), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(1, 3)
     rates, mix = fig.add_subplot(grid[0, :2]), fig.add_subplot(grid[0, 2])
-    fig.suptitle(spec["title"], fontsize=14, fontweight="bold", x=0.01, ha="left")
+    fig.suptitle(spec["title"], fontsize=14, fontweight=title_weight, x=0.01, ha="left")
     labels = spec["labels"]
     xs = list(range(len(labels)))
     for line in spec["lines"]:
@@ -478,7 +542,8 @@ def render_chart(spec: Json) -> bytes:
     rates.set_title(spec["rates_title"], loc="left", fontsize=11)
     rates.set_xticks(xs, labels)
     rates.set_ylim(-0.03, 1.05)
-    rates.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ticks = spec["yticks"]
+    rates.set_yticks([share for share, _ in ticks], [label for _, label in ticks])
     rates.grid(axis="y", color="#E3E6EB")
     rates.legend(loc="upper left", bbox_to_anchor=(0, -0.1), ncols=4, frameon=False, fontsize=9)
     for side in ("top", "right"):
@@ -490,7 +555,7 @@ def render_chart(spec: Json) -> bytes:
     if sum(q["count"] for q in quadrants):
         heights = [q["count"] for q in quadrants]
         bars = mix.barh(names, heights, color=[_COLORS[q["key"]] for q in quadrants])
-        mix.bar_label(bars, padding=3)
+        mix.bar_label(bars, labels=[q["count_label"] for q in quadrants], padding=3)
         mix.invert_yaxis()
         mix.set_xlim(0, max(heights) * 1.25)
         mix.xaxis.set_visible(False)

@@ -361,6 +361,7 @@ class FakeSlack:
         status_emoji: str = "",
         status_expiration: int = 0,
         fields: dict[str, Any] | None = None,
+        locale: str = "en-US",
     ) -> Json:
         handle = name or id.lower()
         full_name = real_name if real_name is not None else handle
@@ -386,6 +387,8 @@ class FakeSlack:
             "tz": tz,
             "tz_label": tz,
             "tz_offset": tz_offset,
+            # Answered only to users.info / users.list asked with include_locale, as Slack does.
+            "locale": locale,
             "profile": profile,
             "is_admin": False,
             "is_owner": False,
@@ -405,6 +408,14 @@ class FakeSlack:
             if email is not None:
                 self._by_email[email.lower()] = id
         return user
+
+    def set_locale(self, user_id: str, locale: str) -> Json:
+        """The person changes Slack's language; returns the user, as user_change carries it."""
+        with self._lock:
+            user = self.users[user_id]
+            user["locale"] = locale
+            user["updated"] = int(time.time())
+            return user
 
     def set_status(self, user_id: str, text: str, emoji: str, expiration: int = 0) -> None:
         with self._lock:
@@ -789,12 +800,12 @@ class FakeSlack:
         user = self.users.get(p.get("user") or "")
         if user is None:
             raise _ApiError("user_not_found")
-        return {"user": user}
+        return {"user": _with_locale(user, p)}
 
     def _users_list(self, p: Json, token: str) -> Json:
         ids, cursor = _paginate(self._user_order, p, default=200, maximum=1000)
         return {
-            "members": [self.users[i] for i in ids],
+            "members": [_with_locale(self.users[i], p) for i in ids],
             "cache_ts": int(time.time()),
             "response_metadata": {"next_cursor": cursor},
         }
@@ -804,7 +815,7 @@ class FakeSlack:
         # Slack does not find deactivated accounts by email.
         if user is None or user["deleted"]:
             raise _ApiError("users_not_found")
-        return {"user": user}
+        return {"user": _with_locale(user, {})}  # no include_locale on this method
 
     def _users_profile_get(self, p: Json, token: str) -> Json:
         user = self.users.get(p.get("user") or self.bot_user_id)
@@ -1127,6 +1138,13 @@ def _parse_multipart(body: bytes, content_type: str) -> Json:
         is_file = part.get_filename() is not None
         fields[name] = payload if is_file else payload.decode("utf-8", "replace")
     return fields
+
+
+def _with_locale(user: Json, p: Json) -> Json:
+    """The user as a method answers: `locale` only when asked for with include_locale."""
+    if _flag(p.get("include_locale")):
+        return user
+    return {k: v for k, v in user.items() if k != "locale"}
 
 
 def _flag(value: Any) -> bool:

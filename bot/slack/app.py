@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
-from bot.prompts import Prompts, load_prompts
+from bot.prompts import Catalogues, load_catalogues
 from bot.services import Services
 from bot.settings import Settings
 from bot.slack import blocks
@@ -28,7 +28,7 @@ from bot.slack.delivery import make_dispatcher
 from bot.slack.home import publish_home
 from bot.slack.listeners import register_all
 from bot.slack.lookup import make_intake
-from bot.slack.replies import tell
+from bot.slack.replies import actor_of, tell
 from storage.db import Database
 from storage.models import utcnow
 
@@ -126,22 +126,26 @@ def create_app(
     client: WebClient | None = None,
     *,
     clock: Callable[[], datetime] = utcnow,
-    prompts: Prompts | None = None,
+    catalogues: Catalogues | None = None,
 ) -> tuple[App, Services]:
     """The Bolt app with every listener registered, and the services it shares."""
     if client is None:
         client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    if catalogues is None:
+        catalogues = load_catalogues(
+            settings.prompts_file or None, default_locale=settings.default_locale
+        )
     services = Services(
         settings=settings,
         db=db,
         client=client,
-        prompts=prompts or load_prompts(settings.prompts_file or None),
+        catalogues=catalogues,
         publish_home=publish_home,
         intake=make_intake(settings, db, client, clock=clock),
         clock=clock,
     )
     services.deliver_now = make_dispatcher(
-        settings, db, client, services.prompts, clock=clock
+        settings, db, client, services.catalogues, clock=clock
     ).deliver
     app = CoachbotApp(
         client=client,
@@ -202,7 +206,7 @@ def _guard_after_ack(app: App, services: Services) -> None:
                     exc_info=error,
                 )
                 if body.get("type") != "view_submission":
-                    _tell_later(services, body, services.prompts.text("ephemeral.error"))
+                    _tell_later(services, body, _error_text(services, body))
                 return None
 
         listener.ack_function = guarded
@@ -234,7 +238,7 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
             reference,
             exc_info=error,
         )
-        text = services.prompts.text("ephemeral.error")
+        text = _error_text(services, body)
         acked = request.context.ack is not None and request.context.ack.response is not None
         if not acked:
             # Bolt would answer 500 here; Slack would show the person a generic failure.
@@ -249,7 +253,9 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
                     if first
                     else {
                         "response_action": "update",
-                        "view": blocks.notice_modal(services.prompts, lines=[text]),
+                        "view": blocks.notice_modal(
+                            services.prompts_for(actor_of(body)), lines=[text]
+                        ),
                     }
                 )
                 return BoltResponse(
@@ -266,6 +272,10 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
     return on_error
 
 
+def _error_text(services: Services, body: dict[str, Any]) -> str:
+    return services.prompts_for(actor_of(body)).text("ephemeral.error")
+
+
 def _tell_later(services: Services, body: dict[str, Any], text: str) -> None:
     """An ephemeral notice by response_url when there is one, else where they clicked."""
     url = body.get("response_url") or next(
@@ -275,6 +285,6 @@ def _tell_later(services: Services, body: dict[str, Any], text: str) -> None:
         if url:
             WebhookClient(url, timeout=5).send(text=text, response_type="ephemeral")
         elif body.get("type") != "view_submission":
-            tell(services.client, body, text, services.prompts)
+            tell(services.client, body, text, services.prompts_for(actor_of(body)))
     except Exception:
         log.warning("listener.failure_notice_failed", exc_info=True)

@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
 from bot import metrics
-from bot.prompts import Prompts
+from bot.prompts import Catalogues, Prompts
 from bot.settings import Settings
 from bot.slack import blocks
 from bot.slack.client import is_permanent, retry_after, slack_error
@@ -214,6 +214,9 @@ def render_message_of(
 class SlackSender:
     """One `chat.postMessage` to the user id per nudge; the DM channel comes back with it.
 
+    Each DM is written in its recipient's language (their stored Slack locale), whoever the
+    nudge is about.
+
     Everything else a nudge needs is read from the database beforehand, the recipient's
     Slack status included: the directory sync and `user_change` events keep it current
     (Slack sends one whenever a status changes), so no call is spent on reading it again.
@@ -222,14 +225,14 @@ class SlackSender:
     def __init__(
         self,
         client: WebClient,
-        prompts: Prompts,
+        catalogues: Catalogues,
         *,
         rules: Rules,
         default_tz: str,
         check_status: bool = True,
     ) -> None:
         self.client = client
-        self.prompts = prompts
+        self.catalogues = catalogues
         self.rules = rules
         self.default_tz = default_tz
         self.check_status = check_status
@@ -274,7 +277,11 @@ class SlackSender:
             joining = [n for n in group if n.kind == NudgeKind.GOAL_SHARED]
             if joining:
                 message = render_message_of(
-                    session, today, self.prompts, default_tz=self.default_tz, joining=joining
+                    session,
+                    today,
+                    self.catalogues.for_locale(recipient.locale),
+                    default_tz=self.default_tz,
+                    joining=joining,
                 )
                 update = partial(self._update_today, message, today)
                 for nudge in joining:
@@ -313,7 +320,7 @@ class SlackSender:
         away = self._away(session, nudge, recipient, now) if self.check_status else None
         if away is not None and known is None:
             return away
-        message = render(session, nudge, self.prompts, goals)
+        message = render(session, nudge, self.catalogues.for_locale(recipient.locale), goals)
         thread_ts = None
         if nudge.kind == NudgeKind.REMINDER and nudge.parent_id:
             parent = session.get(Nudge, nudge.parent_id)
@@ -348,13 +355,14 @@ class SlackSender:
             away = {n.id: self._away(session, n, recipient, now) for n in group}
             if all(outcome is not None for outcome in away.values()):
                 return away  # type: ignore[return-value]
-        parts = day_parts(session, group, self.prompts, default_tz=self.default_tz, goals=goals)
+        prompts = self.catalogues.for_locale(recipient.locale)
+        parts = day_parts(session, group, prompts, default_tz=self.default_tz, goals=goals)
         lead = next(n for n in group if n.id == ids[0])
         post = _Post(
             nudge_id=lead.id,  # type: ignore[arg-type]
             delivery=lead.deliveries + 1,
             user=recipient.slack_id,  # type: ignore[arg-type]
-            message=blocks.day_message(parts, self.prompts),
+            message=blocks.day_message(parts, prompts),
             thread_ts=None,
             nudge_ids=tuple(ids),
         )
@@ -531,12 +539,12 @@ def make_dispatcher(
     settings: Settings,
     db: Database,
     client: WebClient,
-    prompts: Prompts,
+    catalogues: Catalogues,
     *,
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatcher:
     sender = SlackSender(
-        client, prompts, rules=settings.rules, default_tz=settings.default_timezone
+        client, catalogues, rules=settings.rules, default_tz=settings.default_timezone
     )
     return Dispatcher(
         db,

@@ -33,7 +33,8 @@ def sync_from_slack(
     seen = 0
     cursor = None
     while True:
-        response = client.users_list(limit=page_size, cursor=cursor)
+        # include_locale: each person's language comes with them (Slack leaves it out unasked).
+        response = client.users_list(limit=page_size, cursor=cursor, include_locale=True)
         members: Iterable[Mapping[str, Any]] = response.get("members") or []
         with db.session() as session:
             for user in members:

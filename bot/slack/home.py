@@ -48,16 +48,16 @@ def build_home(services: Services, user_id: str) -> dict[str, Any]:
                 session, me.id, today
             )
         sharing_on = me.share_goals if me else True
+        # The tab is read by its owner alone: their language, from the row just read.
+        prompts = services.catalogues.for_locale(me.locale if me else None)
     # Outside the session above: the numbers open their own, and on SQLite a second write
     # transaction in the same thread would wait for the first one forever.
     lead = services.is_ld_lead(user_id)
     numbers: list[tuple[str, str]] = []
     if lead:
-        numbers = headline_numbers(
-            services.db, settings, services.clock(), prompts=services.prompts
-        )
+        numbers = headline_numbers(services.db, settings, services.clock(), prompts=prompts)
     return blocks.home_view(
-        services.prompts, is_ld_lead=lead, ld_numbers=numbers, sharing_on=sharing_on, **sections
+        prompts, is_ld_lead=lead, ld_numbers=numbers, sharing_on=sharing_on, **sections
     )
 
 

@@ -28,7 +28,7 @@ class SlackPeopleLookup:
         try:
             if "@" in ref:
                 return self.client.users_lookupByEmail(email=ref).get("user")
-            return self.client.users_info(user=ref).get("user")
+            return self.client.users_info(user=ref, include_locale=True).get("user")
         except SlackApiError as exc:
             if slack_error(exc) in NOBODY:
                 return None

@@ -33,6 +33,17 @@ def failure_reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def actor_of(body: dict[str, Any]) -> str:
+    """Who sent a command, click, submission or event: the reader of what answers them,
+    whose stored locale (`Services.prompts_for`) picks its language."""
+    for user in (body.get("user"), body.get("user_id"), (body.get("event") or {}).get("user")):
+        if isinstance(user, dict):
+            user = user.get("id")
+        if isinstance(user, str) and user:
+            return user
+    return ""
+
+
 def tell(client: WebClient, body: dict[str, Any], text: str, prompts: Prompts) -> None:
     """Ephemeral in the conversation clicked in; from App Home, a small modal instead."""
     user = str((body.get("user") or {}).get("id") or body.get("user_id") or "")

@@ -80,9 +80,8 @@ def post_csv(client: WebClient, channel: str, week: Week, csv_data: str, prompts
 class SlackDigestPoster:
     """The weekly digest's poster (bot.core.digest.DigestPoster) over one Web API client."""
 
-    def __init__(self, client: WebClient, prompts: Prompts) -> None:
+    def __init__(self, client: WebClient) -> None:
         self.client = client
-        self.prompts = prompts
 
     def group_members(self, group: str) -> list[str]:
         try:
@@ -101,11 +100,10 @@ class SlackDigestPoster:
         dm: bool,
         intro: str,
         title: str,
+        prompts: Prompts,
     ) -> None:
         try:
             channel = dm_channel(self.client, to) if dm else to
-            post_summary(
-                self.client, channel, summary, csv_data, self.prompts, intro=intro, title=title
-            )
+            post_summary(self.client, channel, summary, csv_data, prompts, intro=intro, title=title)
         except SlackApiError as exc:
             raise RecipientFailed(exc.response.get("error")) from exc

@@ -110,7 +110,7 @@ def test_modal_errors_are_field_level(bot: Bot) -> None:
         Block.CHECKIN_ON: date_value(None),
     }
     answer = bot.submit(view, long, user="UGRACE").json()
-    assert "3000" in answer["errors"][Block.WHAT]
+    assert "3,000" in answer["errors"][Block.WHAT]
     assert _records(bot) == []
 
 

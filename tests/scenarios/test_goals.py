@@ -59,7 +59,7 @@ def test_the_goal_shows_in_the_managers_pre_training_prompt(bot: Bot) -> None:
 def test_too_long_or_empty_goals_are_refused_and_nothing_is_stored(bot: Bot) -> None:
     _setup(bot)
     response = bot.command("/goal", "x" * 4000, user="UADA")
-    assert response.status == 200 and "4000 characters" in response.text
+    assert response.status == 200 and "4,000 characters" in response.text
     assert _goals(bot) == [] and bot.fake.count("chat.postMessage") == 0
     bot.command("/goal", "", user="UADA")  # no text: the modal opens
     view = bot.opened_view()
@@ -67,7 +67,7 @@ def test_too_long_or_empty_goals_are_refused_and_nothing_is_stored(bot: Bot) -> 
     answer = bot.submit(view, {Block.GOAL_TEXT: text_value("  ")}, user="UADA").json()
     assert answer["response_action"] == "errors" and Block.GOAL_TEXT in answer["errors"]
     answer = bot.submit(view, {Block.GOAL_TEXT: text_value("y" * 3001)}, user="UADA").json()
-    assert "3000" in answer["errors"][Block.GOAL_TEXT]
+    assert "3,000" in answer["errors"][Block.GOAL_TEXT]
     assert _goals(bot) == []
 
 

@@ -161,7 +161,7 @@ def test_a_failing_metrics_hook_never_fails_a_stored_batch(bot: Bot) -> None:
     ada_and_grace(bot)
     bot.clock.set(datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
     dispatcher = make_dispatcher(
-        bot.settings, bot.db, bot.services.client, bot.services.prompts, clock=bot.clock
+        bot.settings, bot.db, bot.services.client, bot.services.catalogues, clock=bot.clock
     )
 
     def broken(*_args: Any) -> None:

@@ -12,7 +12,7 @@ from support import Clock, make_settings
 
 from bot.core.directory import apply_slack_user
 from bot.core.enrollment import EnrollmentInput
-from bot.prompts import load_prompts
+from bot.prompts import load_catalogues
 from bot.runtime import make_dispatcher
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import RateLimiter, make_client
@@ -30,7 +30,7 @@ class World:
         self.db, self.fake, self.clock = db, fake, clock
         self.settings = make_settings(fake, db.url, **settings)
         self.client = self.make_client()
-        self.prompts = load_prompts(None)
+        self.catalogues = load_catalogues(None)
         self.intake = make_intake(self.settings, db, self.client, clock=clock)
 
     def configure(self, **settings: Any) -> None:
@@ -93,7 +93,7 @@ class World:
 
     def dispatcher(self, sender: Any = None, client: Any = None, **kwargs: Any) -> Dispatcher:
         dispatcher = make_dispatcher(
-            self.settings, self.db, client or self.client, self.prompts, clock=self.clock
+            self.settings, self.db, client or self.client, self.catalogues, clock=self.clock
         )
         if sender is not None:
             dispatcher.sender = sender

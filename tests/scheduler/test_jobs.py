@@ -12,7 +12,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from support import make_settings
 
 from bot.cli import main
-from bot.prompts import load_prompts
+from bot.prompts import load_catalogues
 from bot.runtime import scheduler_jobs
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import ClientRateLimited, Limit, RateLimiter, make_client
@@ -30,7 +30,7 @@ def test_the_scheduler_runs_a_few_fixed_jobs_with_deliberate_settings(
     settings = make_settings(fake, url, dispatch_interval_seconds=7)
     db = Database(url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    scheduler = build_scheduler(scheduler_jobs(settings, db, client, load_prompts(None)))
+    scheduler = build_scheduler(scheduler_jobs(settings, db, client, load_catalogues(None)))
     jobs = {job.id: job for job in scheduler.get_jobs()}
     assert {"dispatch", "directory_sync"} <= set(jobs)
     assert jobs["dispatch"].trigger.interval == timedelta(seconds=7)

@@ -280,13 +280,18 @@ _RECORD_LABELS = (
 )
 
 
+# A modal's question, as a label: without its question mark, French spacing or full-width.
+_QUESTION_END = "?\uff1f \u00a0\u202f"
+
+
 def record_lines(record: ConversationRecord, prompts: Prompts) -> list[str]:
     """The short record shown in place of the buttons: labels with what was written."""
     lines: list[str] = []
     for attr, key in _RECORD_LABELS:
         value = getattr(record, attr)
         if value:
-            lines.append(f"{prompts.text(key).rstrip('?')}: {_first_line(value)}")
+            label = prompts.text(key).rstrip(_QUESTION_END)
+            lines.append(prompts.text("answered.field", label=label, value=_first_line(value)))
     if record.quadrant:
         lines.append(quadrant_advice(record.quadrant, prompts).replace("*", ""))
     if record.checkin_on:

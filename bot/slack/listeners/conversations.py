@@ -9,11 +9,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from sqlmodel import Session
 
 from bot.core import answers
 from bot.core.answers import Answer, Refusal, clean_text
 from bot.core.limits import ANSWER_TEXT_MAX
+from bot.prompts import Prompts
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.delivery import dm_after_change, nudge_context
@@ -21,6 +21,7 @@ from bot.slack.forms import metadata, picked_date, state_values, text
 from bot.slack.ids import Action, Block, View
 from bot.slack.replies import (
     SLACK_FAILURES,
+    actor_of,
     answered_dm,
     clicked_message,
     failure_reason,
@@ -47,13 +48,18 @@ def _level(value: Any) -> int | None:
 class ConversationListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.prompts = services.prompts
 
-    def _answered_dm(self, session: Session, done: answers.Answered) -> dict[str, Any]:
-        return answered_dm(session, done, self.prompts, self.services.settings.default_timezone)
+    @property
+    def _tz(self) -> str:
+        return self.services.settings.default_timezone
+
+    def _prompts(self, body: dict[str, Any]) -> Prompts:
+        """Everything these handlers answer is read by the actor: in their language."""
+        return self.services.prompts_for(actor_of(body))
 
     def _refuse(self, client: WebClient, body: dict[str, Any], exc: Refusal) -> None:
-        tell(client, body, refusal_text(exc, self.prompts), self.prompts)
+        prompts = self._prompts(body)
+        tell(client, body, refusal_text(exc, prompts), prompts)
 
     # -- buttons ------------------------------------------------------------------------
 
@@ -70,19 +76,21 @@ class ConversationListeners:
             self._refuse(client, body, exc)
             return
         meta = json.dumps({"nudge_id": ctx.nudge_id, "from": clicked_message(body)})
+        prompts = self._prompts(body)
         if action["action_id"] == Action.NOT_NEEDED:
-            view = blocks.not_needed_modal(ctx, self.prompts, meta)
+            view = blocks.not_needed_modal(ctx, prompts, meta)
         elif ctx.kind == NudgeKind.DEBRIEF:
-            view = blocks.debrief_modal(ctx, self.prompts, meta)
+            view = blocks.debrief_modal(ctx, prompts, meta)
         else:
-            view = blocks.pre_training_modal(ctx, self.prompts, meta)
-        open_modal(client, body, view, self.prompts)
+            view = blocks.pre_training_modal(ctx, prompts, meta)
+        open_modal(client, body, view, prompts)
 
     def remind_tomorrow(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
         actor, settings = body["user"]["id"], self.services.settings
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 nudge, local = answers.snooze_for(
@@ -93,11 +101,11 @@ class ConversationListeners:
                     rules=settings.rules,
                     default_tz=settings.default_timezone,
                 )
-                when = f"{self.prompts.format_date(local.date())} {local:%H:%M}"
-                message = dm_after_change(session, nudge, self.prompts, settings.default_timezone)
+                when = prompts.format_when(local)
+                message = dm_after_change(session, nudge, prompts, settings.default_timezone)
                 if message is None:
                     ctx = nudge_context(session, nudge)
-                    message = blocks.snoozed_message(ctx, self.prompts, when)
+                    message = blocks.snoozed_message(ctx, prompts, when)
                 update_dm(client, nudge, message, also=clicked_message(body))
         except Refusal as exc:
             self._refuse(client, body, exc)
@@ -111,6 +119,7 @@ class ConversationListeners:
         ack()
         actor = body["user"]["id"]
         outcome = FOLLOW_UP_ACTIONS[Action(action["action_id"])]
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 done = answers.answer_nudge(
@@ -121,7 +130,7 @@ class ConversationListeners:
                     now=self.services.clock(),
                 )
                 message = answered_dm(
-                    session, done, self.prompts, self.services.settings.default_timezone
+                    session, done, prompts, self.services.settings.default_timezone
                 )
                 update_dm(client, done.nudge, message, also=clicked_message(body))
                 ctx = nudge_context(session, done.nudge)
@@ -132,7 +141,7 @@ class ConversationListeners:
         try:
             client.views_open(
                 trigger_id=body["trigger_id"],
-                view=blocks.follow_up_modal(ctx, self.prompts, meta, outcome),
+                view=blocks.follow_up_modal(ctx, prompts, meta, outcome),
             )
         except SLACK_FAILURES as exc:
             # The answer is stored; the optional note is what is lost, and the DM says so.
@@ -153,10 +162,11 @@ class ConversationListeners:
             org_importance=_level(values.get(Block.ORG_IMPORTANCE)),
             checkin_on=picked_date(values, Block.CHECKIN_ON),
         )
-        errors = self._check_texts(values, (Block.WHAT, Block.WHY, Block.HOW))
+        prompts = self._prompts(body)
+        errors = self._check_texts(values, (Block.WHAT, Block.WHY, Block.HOW), prompts)
         if answer.org_importance is None:
-            errors[Block.ORG_IMPORTANCE] = self.prompts.text("validation.choose_one")
-        self._check_checkin(values, errors, self.services.clock().date())
+            errors[Block.ORG_IMPORTANCE] = prompts.text("validation.choose_one")
+        self._check_checkin(values, errors, self.services.clock().date(), prompts)
         self._submit(ack, body, view, client, answer, errors)
 
     def submit_debrief(
@@ -171,8 +181,9 @@ class ConversationListeners:
             checkin_on=picked_date(values, Block.CHECKIN_ON),
         )
         ids = (Block.TAKEAWAYS, Block.FIRST_APPLICATION, Block.SUPPORT)
-        errors = self._check_texts(values, ids)
-        self._check_checkin(values, errors, self.services.clock().date())
+        prompts = self._prompts(body)
+        errors = self._check_texts(values, ids, prompts)
+        self._check_checkin(values, errors, self.services.clock().date(), prompts)
         self._submit(ack, body, view, client, answer, errors)
 
     def submit_not_needed(
@@ -181,7 +192,8 @@ class ConversationListeners:
         reason = clean_text(state_values(view).get(Block.REASON))
         errors: dict[str, str] = {}
         if reason and len(reason) > ANSWER_TEXT_MAX:
-            errors[Block.REASON] = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
+            too_long = self._prompts(body).text("validation.too_long", limit=ANSWER_TEXT_MAX)
+            errors[Block.REASON] = too_long
         answer = Answer(outcome=Outcome.NOT_NEEDED, note=reason)
         self._submit(ack, body, view, client, answer, errors)
 
@@ -190,7 +202,7 @@ class ConversationListeners:
     ) -> None:
         note = clean_text(state_values(view).get(Block.NOTE))
         if note and len(note) > ANSWER_TEXT_MAX:
-            too_long = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
+            too_long = self._prompts(body).text("validation.too_long", limit=ANSWER_TEXT_MAX)
             ack(response_action="errors", errors={Block.NOTE: too_long})
             return
         actor = body["user"]["id"]
@@ -212,7 +224,7 @@ class ConversationListeners:
                     client,
                     found.nudge,
                     answered_dm(
-                        session, found, self.prompts, self.services.settings.default_timezone
+                        session, found, self._prompts(body), self.services.settings.default_timezone
                     ),
                 )
 
@@ -230,6 +242,7 @@ class ConversationListeners:
             return
         actor = body["user"]["id"]
         meta = metadata(view)
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 done = answers.answer_nudge(
@@ -240,10 +253,10 @@ class ConversationListeners:
                     now=self.services.clock(),
                 )
                 message = answered_dm(
-                    session, done, self.prompts, self.services.settings.default_timezone
+                    session, done, prompts, self.services.settings.default_timezone
                 )
         except Refusal as exc:
-            notice = blocks.notice_modal(self.prompts, lines=[refusal_text(exc, self.prompts)])
+            notice = blocks.notice_modal(prompts, lines=[refusal_text(exc, prompts)])
             ack(response_action="update", view=notice)
             return
         ack()
@@ -256,22 +269,26 @@ class ConversationListeners:
             update_dm(client, fresh, message, also=also)
         self.services.refresh_home(actor)
 
-    def _check_texts(self, values: dict[str, Any], ids: tuple[Block, ...]) -> dict[str, str]:
+    def _check_texts(
+        self, values: dict[str, Any], ids: tuple[Block, ...], prompts: Prompts
+    ) -> dict[str, str]:
         errors: dict[str, str] = {}
         for block_id in ids:
             if len(text(values, block_id)) > ANSWER_TEXT_MAX:
-                errors[block_id] = self.prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
+                errors[block_id] = prompts.text("validation.too_long", limit=ANSWER_TEXT_MAX)
         if not any(text(values, block_id) for block_id in ids):
-            errors[ids[0]] = self.prompts.text("validation.at_least_one")
+            errors[ids[0]] = prompts.text("validation.at_least_one")
         return errors
 
-    def _check_checkin(self, values: dict[str, Any], errors: dict[str, str], today: date) -> None:
+    def _check_checkin(
+        self, values: dict[str, Any], errors: dict[str, str], today: date, prompts: Prompts
+    ) -> None:
         raw = values.get(Block.CHECKIN_ON)
         picked = picked_date(values, Block.CHECKIN_ON)
         if raw and picked is None:
-            errors[Block.CHECKIN_ON] = self.prompts.text("ephemeral.bad_date", value=str(raw)[:40])
+            errors[Block.CHECKIN_ON] = prompts.text("ephemeral.bad_date", value=str(raw)[:40])
         elif picked is not None and picked < today:
-            errors[Block.CHECKIN_ON] = self.prompts.text("validation.date_in_past")
+            errors[Block.CHECKIN_ON] = prompts.text("validation.date_in_past")
 
     # -- thread replies -----------------------------------------------------------------
 
@@ -296,7 +313,8 @@ class ConversationListeners:
         if noted is None:
             return
         if noted.nudge_id is None:
-            self._ask_which_learner(client, channel, thread_ts, noted)
+            prompts = self.services.prompts_for(user)
+            self._ask_which_learner(client, channel, thread_ts, noted, prompts)
             return
         self._noted(client, channel, event["ts"], noted.nudge_id)
 
@@ -308,10 +326,15 @@ class ConversationListeners:
                 log.warning("note.reaction_failed nudge=%s error=%s", nudge_id, failure_reason(exc))
 
     def _ask_which_learner(
-        self, client: WebClient, channel: str, thread_ts: str, noted: answers.ThreadNote
+        self,
+        client: WebClient,
+        channel: str,
+        thread_ts: str,
+        noted: answers.ThreadNote,
+        prompts: Prompts,
     ) -> None:
         """A reply on a message about several learners that names none: a button each."""
-        message = blocks.which_learner_message(noted.note_id, noted.choices, self.prompts)  # type: ignore[arg-type]
+        message = blocks.which_learner_message(noted.note_id, noted.choices, prompts)  # type: ignore[arg-type]
         try:
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message)
         except SLACK_FAILURES as exc:
@@ -321,17 +344,18 @@ class ConversationListeners:
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
     ) -> None:
         ack()
+        prompts = self._prompts(body)
         note_id, _, nudge_id = str(action.get("value") or "").partition(":")
         with self.services.db.session() as session:
             placed = answers.assign_note(
                 session, note_id=note_id, nudge_id=nudge_id, actor=body["user"]["id"]
             )
         if placed is None:
-            tell(client, body, self.prompts.text("ephemeral.already_answered"), self.prompts)
+            tell(client, body, prompts.text("ephemeral.already_answered"), prompts)
             return
         clicked = clicked_message(body)
         if clicked:
-            done = self.prompts.text("day.note_placed")
+            done = prompts.text("day.note_placed")
             try:
                 client.chat_update(channel=clicked[0], ts=clicked[1], text=done, blocks=[])
             except SLACK_FAILURES as exc:

@@ -14,11 +14,12 @@ from bot import metrics
 from bot.core.access import MANAGER, Refused, enroll_refusal
 from bot.core.enrollment import EnrollmentInput, IntakeError
 from bot.core.limits import TRAINING_NAME_MAX
+from bot.prompts import Prompts
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import picked_date, state_values, text
 from bot.slack.ids import Block, View
-from bot.slack.replies import open_modal
+from bot.slack.replies import actor_of, open_modal
 from storage.models import Source
 
 log = logging.getLogger(__name__)
@@ -47,22 +48,23 @@ class _Form:
 class EnrollListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.prompts = services.prompts
 
     def open_enroll(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        open_modal(client, body, blocks.enroll_modal(self.prompts), self.prompts)
+        prompts = self.services.prompts_for(actor_of(body))
+        open_modal(client, body, blocks.enroll_modal(prompts), prompts)
 
     def submit_enroll(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         actor = body["user"]["id"]
+        prompts = self.services.prompts_for(actor)
         form = _Form.read(view)
-        errors = self._errors(form)
+        errors = self._errors(form, prompts)
         if errors:
             ack(response_action="errors", errors=errors)
             return
         assert form.starts_on is not None and form.ends_on is not None
         try:
-            no_manager = self._enroll(actor, form)
+            no_manager = self._enroll(actor, form, prompts)
         except IntakeError as exc:
             metrics.enrollment(Source.SLACK, "refused")
             # Field names of the intake map onto the modal's blocks; the rest go on learners.
@@ -71,12 +73,11 @@ class EnrollListeners:
             return
         ack(
             response_action="update",
-            view=blocks.notice_modal(self.prompts, lines=self._done(form, no_manager)),
+            view=blocks.notice_modal(prompts, lines=self._done(form, no_manager, prompts)),
         )
         log.info("enroll.modal actor=%s learners=%s", actor, len(form.learners))
 
-    def _errors(self, form: _Form) -> dict[str, str]:
-        prompts = self.prompts
+    def _errors(self, form: _Form, prompts: Prompts) -> dict[str, str]:
         errors: dict[str, str] = {}
         if not form.learners:
             errors[Block.LEARNERS] = prompts.text("validation.no_learners")
@@ -91,10 +92,10 @@ class EnrollListeners:
         elif form.starts_on and form.ends_on < form.starts_on:
             errors[Block.ENDS_ON] = prompts.text("validation.end_before_start")
         if form.manager and form.manager in form.learners:
-            errors[Block.MANAGER] = "A learner cannot be their own manager."
+            errors[Block.MANAGER] = prompts.text("validation.own_manager")
         return errors
 
-    def _enroll(self, actor: str, form: _Form) -> list[str]:
+    def _enroll(self, actor: str, form: _Form, prompts: Prompts) -> list[str]:
         """Enroll every learner or none; the learners who have no manager to prompt."""
         services = self.services
         is_lead = services.is_ld_lead(actor)
@@ -117,7 +118,7 @@ class EnrollListeners:
                 session, actor=actor, is_lead=is_lead, learners=form.learners, manager=form.manager
             )
             if refusal is not None:
-                raise self._refused(refusal)
+                raise self._refused(refusal, prompts)
             results = [services.intake.enroll(session, data) for data in inputs]
         for result in results:  # committed
             metrics.enrollment(Source.SLACK, result.outcome)
@@ -125,25 +126,25 @@ class EnrollListeners:
             data.learner for data, result in zip(inputs, results, strict=True) if result.no_manager
         ]
 
-    def _refused(self, refusal: Refused) -> IntakeError:
+    def _refused(self, refusal: Refused, prompts: Prompts) -> IntakeError:
         if refusal.field == MANAGER:
             # Naming a manager sends them prompts and shared goals: not anyone's choice.
-            return IntakeError(Block.MANAGER, self.prompts.text("validation.manager_not_yours"))
+            return IntakeError(Block.MANAGER, prompts.text("validation.manager_not_yours"))
         who = f"<@{refusal.who}>"
-        return IntakeError(Block.LEARNERS, self.prompts.text("ephemeral.enroll_refused", who=who))
+        return IntakeError(Block.LEARNERS, prompts.text("ephemeral.enroll_refused", who=who))
 
-    def _done(self, form: _Form, no_manager: list[str]) -> list[str]:
+    def _done(self, form: _Form, no_manager: list[str], prompts: Prompts) -> list[str]:
         done = [
-            self.prompts.text(
+            prompts.text(
                 "ephemeral.enroll_done",
                 count=len(form.learners),
                 training=blocks.escape(form.training),
-                dates=self.prompts.format_dates(form.starts_on, form.ends_on),  # type: ignore[arg-type]
+                dates=prompts.format_dates(form.starts_on, form.ends_on),  # type: ignore[arg-type]
             )
         ]
         if no_manager:
             who = ", ".join(f"<@{u}>" for u in no_manager)
-            done.append(self.prompts.text("ephemeral.enroll_no_manager", who=who))
+            done.append(prompts.text("ephemeral.enroll_no_manager", who=who))
         return done
 
 

@@ -14,11 +14,12 @@ from bot.core import answers, goals
 from bot.core.answers import Refusal
 from bot.core.goals import GoalError, GoalField, Saved
 from bot.core.limits import GOAL_TEXT_MAX
+from bot.prompts import Prompts
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.forms import metadata, state_values, text
 from bot.slack.ids import SHARE_OPTION_VALUE, Action, Block, View
-from bot.slack.replies import SLACK_FAILURES, failure_reason, refusal_text, tell
+from bot.slack.replies import SLACK_FAILURES, actor_of, failure_reason, refusal_text, tell
 from storage import crud
 from storage.models import Goal, Person
 
@@ -39,16 +40,19 @@ class ModalFailed(Exception):
 class GoalListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.prompts = services.prompts
 
     # -- what the handlers share --------------------------------------------------------
 
-    def _error_text(self, exc: GoalError) -> str:
-        return self.prompts.text(exc.key, **exc.values)
+    def _prompts(self, body: dict[str, Any]) -> Prompts:
+        """What these handlers answer is read by the actor (the learner): their language."""
+        return self.services.prompts_for(actor_of(body))
 
-    def _saved_reply(self, saved: Saved) -> str:
+    def _error_text(self, exc: GoalError, prompts: Prompts) -> str:
+        return prompts.text(exc.key, **exc.values)
+
+    def _saved_reply(self, saved: Saved, prompts: Prompts) -> str:
         key = "goal_saved" if saved.goal.shared else "goal_saved_private"
-        return blocks.ephemeral_text(key, self.prompts, training=saved.training.name)
+        return blocks.ephemeral_text(key, prompts, training=saved.training.name)
 
     def _after_save(self, actor: str, saved: Saved) -> None:
         if saved.share_nudge_id is not None:
@@ -59,7 +63,7 @@ class GoalListeners:
     def _goal_list(self, session: Session, learner: Person) -> dict[str, Any]:
         rows = goals.goals_of(session, learner)
         views = [(blocks.GoalView(g.id, g.text, g.measure, g.shared), t.name) for g, t in rows]  # type: ignore[arg-type]
-        return blocks.goal_list_message(views, self.prompts)
+        return blocks.goal_list_message(views, self.services.catalogues.for_locale(learner.locale))
 
     def _open_goal_modal(
         self,
@@ -77,7 +81,7 @@ class GoalListeners:
         if offer is None:
             return False
         view = blocks.goal_modal(
-            self.prompts,
+            self.services.catalogues.for_locale(learner.locale),
             json.dumps(offer.meta),
             offer.choices,
             offer.selected,
@@ -99,15 +103,12 @@ class GoalListeners:
     ) -> None:
         arg = (body.get("text") or "").strip()
         actor = body["user_id"]
+        prompts = self._prompts(body)
         if arg.lower() in _HELP:
-            ack(text=self.prompts.text("ephemeral.goal_usage"))
+            ack(text=prompts.text("ephemeral.goal_usage"))
             return
         if len(arg) > GOAL_TEXT_MAX:
-            ack(
-                text=self.prompts.text(
-                    "ephemeral.goal_too_long", length=len(arg), limit=GOAL_TEXT_MAX
-                )
-            )
+            ack(text=prompts.text("ephemeral.goal_too_long", length=len(arg), limit=GOAL_TEXT_MAX))
             return
         ack()
         with self.services.db.session() as session:
@@ -127,14 +128,15 @@ class GoalListeners:
         self, session: Session, body: dict[str, Any], client: WebClient, learner: Person, arg: str
     ) -> tuple[str, Saved | None] | None:
         """What `/goal text` answers: a reply and the goal saved, or None when a modal opened."""
+        prompts = self.services.catalogues.for_locale(learner.locale)
         choices = goals.enrollment_choices(session, learner, self.services.clock().date())
         if not choices:
-            return self.prompts.text("ephemeral.goal_no_enrollment"), None
+            return prompts.text("ephemeral.goal_no_enrollment"), None
         if not arg or len(choices) > 1:
             try:
                 self._open_goal_modal(client, body["trigger_id"], learner, session, goal_text=arg)
             except ModalFailed:
-                return self.prompts.text("ephemeral.error"), None
+                return prompts.text("ephemeral.error"), None
             return None
         try:
             saved = goals.save(
@@ -147,8 +149,8 @@ class GoalListeners:
                 now=self.services.clock(),
             )
         except GoalError as exc:
-            return self._error_text(exc), None
-        return self._saved_reply(saved), saved
+            return self._error_text(exc, prompts), None
+        return self._saved_reply(saved, prompts), saved
 
     # -- the goal modal -----------------------------------------------------------------
 
@@ -158,6 +160,7 @@ class GoalListeners:
         actor = body["user"]["id"]
         values = state_values(view)
         meta = metadata(view)
+        prompts = self._prompts(body)
         try:
             with self.services.db.session() as session:
                 saved = goals.save(
@@ -170,13 +173,13 @@ class GoalListeners:
                     now=self.services.clock(),
                     goal_id=meta.get("goal_id"),
                 )
-                reply = self._saved_reply(saved)
+                reply = self._saved_reply(saved, prompts)
         except GoalError as exc:
             # An error is shown under an input of this modal; the rest go under the goal.
             block = _BLOCKS[exc.field] if _BLOCKS[exc.field] in values else Block.GOAL_TEXT
-            ack(response_action="errors", errors={block: self._error_text(exc)})
+            ack(response_action="errors", errors={block: self._error_text(exc, prompts)})
             return
-        ack(response_action="update", view=blocks.notice_modal(self.prompts, lines=[reply]))
+        ack(response_action="update", view=blocks.notice_modal(prompts, lines=[reply]))
         self._after_save(actor, saved)
 
     # -- buttons ------------------------------------------------------------------------
@@ -197,13 +200,16 @@ class GoalListeners:
                     client, body["trigger_id"], learner, session, enrollment_id=nudge.enrollment_id
                 )
         except Refusal as exc:
-            tell(client, body, refusal_text(exc, self.prompts), self.prompts)
+            prompts = self._prompts(body)
+            tell(client, body, refusal_text(exc, prompts), prompts)
             return
         except ModalFailed:
-            tell(client, body, self.prompts.text("ephemeral.error"), self.prompts)
+            prompts = self._prompts(body)
+            tell(client, body, prompts.text("ephemeral.error"), prompts)
             return
         if not opened:
-            tell(client, body, self.prompts.text("ephemeral.goal_no_enrollment"), self.prompts)
+            prompts = self._prompts(body)
+            tell(client, body, prompts.text("ephemeral.goal_no_enrollment"), prompts)
 
     def interest(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
@@ -223,9 +229,11 @@ class GoalListeners:
                     now=self.services.clock(),
                 )
         except Refusal as exc:
-            tell(client, body, refusal_text(exc, self.prompts), self.prompts)
+            prompts = self._prompts(body)
+            tell(client, body, refusal_text(exc, prompts), prompts)
             return
-        tell(client, body, self.prompts.text("ephemeral.interest_noted"), self.prompts)
+        prompts = self._prompts(body)
+        tell(client, body, prompts.text("ephemeral.interest_noted"), prompts)
 
     def edit_goal(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
@@ -234,13 +242,14 @@ class GoalListeners:
         with self.services.db.session() as session:
             learner = crud.person_by_slack_id(session, slack_id=body["user"]["id"])
             goal = goals.own_goal(session, action.get("value"), learner)
+            prompts = self._prompts(body)
             if goal is None or learner is None:
-                tell(client, body, self.prompts.text("ephemeral.goal_not_found"), self.prompts)
+                tell(client, body, prompts.text("ephemeral.goal_not_found"), prompts)
                 return
             try:
                 self._open_goal_modal(client, body["trigger_id"], learner, session, goal=goal)
             except ModalFailed:
-                tell(client, body, self.prompts.text("ephemeral.error"), self.prompts)
+                tell(client, body, prompts.text("ephemeral.error"), prompts)
 
     def delete_goal(
         self,
@@ -255,13 +264,15 @@ class GoalListeners:
         with self.services.db.session() as session:
             learner = crud.person_by_slack_id(session, slack_id=actor)
             if not goals.delete(session, action.get("value"), learner):
-                tell(client, body, self.prompts.text("ephemeral.goal_not_found"), self.prompts)
+                prompts = self._prompts(body)
+                tell(client, body, prompts.text("ephemeral.goal_not_found"), prompts)
                 return
             listing = self._goal_list(session, learner)  # type: ignore[arg-type]
         if body.get("response_url"):
             respond(replace_original=True, **listing)
         else:
-            tell(client, body, self.prompts.text("ephemeral.goal_deleted"), self.prompts)
+            prompts = self._prompts(body)
+            tell(client, body, prompts.text("ephemeral.goal_deleted"), prompts)
         self.services.refresh_home(actor)
 
 

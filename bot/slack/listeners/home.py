@@ -12,15 +12,13 @@ from bot.core.privacy import forget_person
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.ids import Action, View
-from bot.slack.replies import open_modal
+from bot.slack.replies import actor_of, open_modal
 from storage import crud
 
 log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
-    prompts = services.prompts
-
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
@@ -42,11 +40,14 @@ def register(app: App, services: Services) -> None:
     @app.action(Action.FORGET_ME)
     def forget_me(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
+        prompts = services.prompts_for(actor_of(body))
         open_modal(client, body, blocks.forget_me_modal(prompts), prompts)
 
     @app.view(View.FORGET_ME)
     def confirm_forget(ack: Ack, body: dict[str, Any]) -> None:
         actor = body["user"]["id"]
+        # Read before the row forgets the locale, with everything else about them.
+        prompts = services.prompts_for(actor)
         forget_person(services.db, actor, now=services.clock())
         ack(
             response_action="update",

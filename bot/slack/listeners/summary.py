@@ -28,7 +28,6 @@ COMMAND = "/training-summary"
 class SummaryListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.prompts = services.prompts
 
     def _request(self, body: dict[str, Any]) -> reporting.Request | None:
         try:
@@ -42,16 +41,17 @@ class SummaryListeners:
 
     def acknowledge(self, ack: Ack, body: dict[str, Any]) -> None:
         user = body.get("user_id") or ""
+        prompts = self.services.prompts_for(user)
         if not self.services.is_ld_lead(user):
-            ack(text=self.prompts.text("ephemeral.not_authorized_summary"))
+            ack(text=prompts.text("ephemeral.not_authorized_summary"))
             log.info("summary.refused user=%s", user)
             return
         request = self._request(body)
         if request is None:
-            ack(text=self.prompts.text("summary.usage"))
+            ack(text=prompts.text("summary.usage"))
             return
         key = "summary.preparing_csv" if request.csv_only else "summary.preparing"
-        ack(text=self.prompts.text(key, week=request.week.label))
+        ack(text=prompts.text(key, week=request.week.label))
 
     def deliver(self, body: dict[str, Any], client: WebClient) -> None:
         user = body.get("user_id") or ""
@@ -61,8 +61,9 @@ class SummaryListeners:
         self._send(client, user, request)
 
     def _send(self, client: WebClient, user: str, request: reporting.Request) -> None:
-        services, prompts = self.services, self.prompts
+        services = self.services
         now = services.clock()
+        prompts = services.prompts_for(user)  # it arrives in the lead's own DM
         try:
             channel = dm_channel(client, user)
             csv_data = reporting.build_csv(services.db, services.settings, request.week, now)
@@ -86,7 +87,8 @@ class SummaryListeners:
         user = (body.get("user") or {}).get("id") or ""
         if not self.services.is_ld_lead(user):
             log.info("summary.button_refused user=%s", user)
-            tell(client, body, self.prompts.text("ephemeral.not_authorized_summary"), self.prompts)
+            prompts = self.services.prompts_for(user)
+            tell(client, body, prompts.text("ephemeral.not_authorized_summary"), prompts)
             return
         week = reporting.parse_request(
             "", self.services.clock(), self.services.settings.default_timezone

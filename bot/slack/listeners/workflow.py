@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from bot import metrics
 from bot.core.access import MANAGER, Refused, enroll_refusal
 from bot.core.enrollment import EnrollmentInput, EnrollResult, IntakeError
+from bot.prompts import Prompts
 from bot.services import Services
 from bot.slack.ids import Function
 from storage import crud
@@ -62,10 +63,11 @@ def register(app: App, services: Services) -> None:
 
 
 def run_step(services: Services, inputs: Mapping[str, Any]) -> EnrollResult:
-    """Enroll from the step's inputs, or raise StepError with what to fix."""
-    prompts = services.prompts
+    """Enroll from the step's inputs, or raise StepError with what to fix, in the language
+    of the person who ran the workflow (it shows in their run's activity)."""
+    actor = _user_id(inputs.get(ENROLLED_BY))
+    prompts = services.prompts_for(actor)
     try:
-        actor = _user_id(inputs.get(ENROLLED_BY))
         if not actor:
             raise StepError(prompts.text("workflow.no_actor"))
         data = EnrollmentInput(
@@ -94,7 +96,7 @@ def run_step(services: Services, inputs: Mapping[str, Any]) -> EnrollResult:
                 manager=data.manager,
             )
             if refusal is not None:
-                raise StepError(_refusal_text(services, session, refusal, actor))
+                raise StepError(_refusal_text(prompts, session, refusal, actor))
         return services.intake.enroll_one(data)
     except IntakeError as exc:
         reason = exc.message if exc.field in exc.message else f"{exc.field}: {exc.message}"
@@ -110,10 +112,10 @@ def run_step(services: Services, inputs: Mapping[str, Any]) -> EnrollResult:
         raise StepError(prompts.text("workflow.error", reference=reference), "error") from None
 
 
-def _refusal_text(services: Services, session: Any, refusal: Refused, actor: str) -> str:
+def _refusal_text(prompts: Prompts, session: Any, refusal: Refused, actor: str) -> str:
     if refusal.field == MANAGER:
-        return services.prompts.text("workflow.refused_manager")
-    return services.prompts.text(
+        return prompts.text("workflow.refused_manager")
+    return prompts.text(
         "workflow.refused_learner", actor=_name(session, actor), who=_name(session, refusal.who)
     )
 

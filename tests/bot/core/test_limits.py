@@ -19,3 +19,4 @@ def test_every_stored_limit_fits_its_column() -> None:
     assert _width(Person, "email") >= limits.EMAIL_MAX
     assert _width(Person, "status_text") >= limits.STATUS_TEXT_MAX
     assert _width(Person, "status_emoji") >= limits.STATUS_EMOJI_MAX
+    assert _width(Person, "locale") >= limits.LOCALE_MAX

@@ -11,7 +11,7 @@ from reporting_seed import seed
 from support import LEAD, Clock, make_settings
 
 from bot.core.digest import CHECK_SECONDS, Digest
-from bot.prompts import load_prompts
+from bot.prompts import load_catalogues, load_prompts
 from bot.runtime import digest_job, make_digest
 from bot.sim.fakeslack import FakeSlack
 from bot.slack.client import make_client
@@ -27,7 +27,7 @@ def _digest(fake: FakeSlack, db: Database, clock: Clock, **overrides: Any) -> Di
     """A fresh Digest, as a newly started process would build it."""
     settings = make_settings(fake, db.url, **overrides)
     client = make_client(settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0)
-    return make_digest(settings, db, client, PROMPTS, clock=clock)
+    return make_digest(settings, db, client, load_catalogues(None), clock=clock)
 
 
 def _lead_dms(fake: FakeSlack, lead: str = LEAD) -> list[dict[str, Any]]:
@@ -81,7 +81,11 @@ def test_a_digest_missed_while_down_goes_out_at_the_next_start_that_week(
     assert _digest(fake, db, clock).tick() is None  # week 47's digest was due before that
     clock.set(datetime(2026, 11, 25, 14, tzinfo=UTC))  # down all Monday; back on Wednesday
     job = digest_job(
-        make_settings(fake, db.url), db, make_client("xoxb-t", fake.api_url), PROMPTS, clock=clock
+        make_settings(fake, db.url),
+        db,
+        make_client("xoxb-t", fake.api_url),
+        load_catalogues(None),
+        clock=clock,
     )
     assert job.run_at_start and job.seconds <= 60  # runs at start, then every 30 s
     assert job.func() == "2026-W48"
