@@ -105,8 +105,11 @@ class Prompts:
             year=day.year,
         )
 
-    def format_dates(self, starts_on: date, ends_on: date) -> str:
+    def format_dates(self, starts_on: date, ends_on: date | None) -> str:
+        """The dates of a training; a self-paced one not completed yet has no end."""
         start = self.format_date(starts_on)
+        if ends_on is None:
+            return self.text("format.self_paced", start=start)
         if ends_on == starts_on:
             return self.text("format.one_day", start=start)
         return self.text("format.range", start=start, end=self.format_date(ends_on))

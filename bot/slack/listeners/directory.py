@@ -53,7 +53,10 @@ def register(app: App, services: Services) -> None:
                             Enrollment.learner_id == person.id,
                             Enrollment.manager_id == person.id,
                         ),
-                        col(Enrollment.ends_on) >= now.date().replace(year=now.year - 1),
+                        or_(
+                            col(Enrollment.ends_on) >= now.date().replace(year=now.year - 1),
+                            col(Enrollment.ends_on).is_(None),  # self-paced, under way
+                        ),
                     )
                 ).all()
                 for enrollment in enrollments:
