@@ -48,6 +48,12 @@ def is_uncertain(reason: str | None) -> bool:
     return bool(reason and reason.startswith(UNCERTAIN))
 
 
+def last_nudge_days(rules: Rules) -> int:
+    """How many days after its end a training can still get a nudge: its follow-up, gone out
+    as late as the rules allow. A training that ended longer ago has nothing left to send."""
+    return rules.follow_up_days + rules.max_late_days + 7  # 7: moved to a working day
+
+
 def nudge_key(enrollment_id: int, generation: int, kind: str) -> str:
     """The idempotency key of an enrollment's nudge: one per kind and generation."""
     return f"e{enrollment_id}.g{generation}.{kind}"
