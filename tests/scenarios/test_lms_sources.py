@@ -400,3 +400,25 @@ def test_moodle_refusals(app: Bot, lms: Lms) -> None:
     answer = moodle_post(app, broken)
     assert answer.status == 400 and answer.json()["field"] == "courseid"
     assert settled(app) == []
+
+
+def test_the_metrics_count_by_source_and_show_the_events_waiting(app: Bot, lms: Lms) -> None:
+    from bot.metrics import DueNudges, metrics
+
+    def counted(source: str, result: str) -> float:
+        return metrics().enrollments.labels(source=source, result=result)._value.get()
+
+    def waiting() -> float:
+        families = {f.name: f for f in DueNudges(app.db, app.clock).collect()}
+        return families["coachbot_source_events_pending"].samples[0].value
+
+    before = counted("canvas", "created")
+    lms.canvas.go_down()
+    canvas_post(app, canvas_live_event(enrollment_id=9010, user_id=501, course_id=77))
+    settled(app)
+    assert waiting() == 1
+    lms.canvas.come_back()
+    app.clock.advance(seconds=5)
+    app.web.sources.retry_due()
+    assert waiting() == 0
+    assert counted("canvas", "created") == before + 1
