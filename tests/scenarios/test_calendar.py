@@ -191,7 +191,7 @@ def test_the_command_prints_what_it_did_like_the_csv_import(
     assert main(["import", "calendar", str(path)]) == 1
     out = capsys.readouterr().out
     assert "1 enrollments created, 0 updated, 0 cancelled, 0 unchanged, 1 skipped" in out
-    assert "line 6: zed@example.org: learner_email zed@example.org matches nobody" in out
+    assert "line 6: attendee zed@example.org matches nobody in the directory or in Slack" in out
 
     path.write_text(
         invite(starts=starts, attendees=("ada@example.org",), declined=("ada@example.org",))

@@ -422,3 +422,20 @@ def test_the_metrics_count_by_source_and_show_the_events_waiting(app: Bot, lms: 
     app.web.sources.retry_due()
     assert waiting() == 0
     assert counted("canvas", "created") == before + 1
+
+
+def test_a_database_that_does_not_answer_is_a_503_with_retry_after(
+    app: Bot, lms: Lms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(*_args: Any, **_kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(app.web.sources.inbox, "accept", down)
+    for answer in (
+        canvas_post(app, canvas_live_event(enrollment_id=9001, user_id=501, course_id=77)),
+        moodle_post(app, _moodle("user_enrolment_created")),
+    ):
+        assert answer.status == 503 and "database" in answer.json()["error"]
+        assert answer.headers.get("Retry-After")

@@ -31,6 +31,14 @@ log = logging.getLogger(__name__)
 # completion of an enrollment Coachbot never had).
 OnOutcome = Callable[[str, str], None]
 
+# How each source names the learner, so that "… matches nobody" names what to look at.
+LEARNER_FIELDS = {
+    "xapi": "actor.mbox",
+    "calendar": "attendee",
+    "canvas": "profile.primary_email",
+    "moodle": "email",
+}
+
 
 def _no_metrics(_source: str, _outcome: str) -> None:
     pass
@@ -71,7 +79,7 @@ def to_input(event: SourceEvent) -> EnrollmentInput:
         external_id=event.key,
         status=event.action,
         source=event.source,
-        learner_field="learner_email",
+        learner_field=LEARNER_FIELDS.get(event.source, "learner_email"),
         completed_on=event.completed_on if event.action == COMPLETED else None,
         sequence=event.sequence,
     )

@@ -53,7 +53,8 @@ class CalendarReport:
     def count(self, applied: Applied, line: int | None, who: str) -> None:
         result = applied.result
         if applied.outcome == "refused":
-            self.skip(line, f"{who}: {applied.message}", problem=True)
+            message = applied.message or "refused"
+            self.skip(line, message if who in message else f"{who}: {message}", problem=True)
         elif applied.outcome == "stale":
             self.skip(
                 line, f"{who}: an older revision (SEQUENCE) than the one imported", problem=False
