@@ -290,6 +290,11 @@ def test_a_learner_canvas_cannot_give_an_email_for_is_refused_and_kept_for_the_r
     assert first.outcome is not None and "no email address" in first.outcome
     assert second.outcome is not None and "HTTP 404" in second.outcome
     assert enrollments(app) == []
+    # Fixed in Canvas, and the event delivered again: it is tried again.
+    lms.canvas.add_user(999, name="New Hire", primary_email="ada@example.org")
+    again = canvas_post(app, canvas_live_event(enrollment_id=9005, user_id=999, course_id=77))
+    assert again.status == 202
+    assert enrolled(app, "canvas:9005").source == "canvas"
 
 
 def test_signed_live_events_are_checked_against_the_key_set(app: Bot, lms: Lms) -> None:

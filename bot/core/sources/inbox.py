@@ -94,10 +94,20 @@ class Inbox:
     # -- receiving -----------------------------------------------------------------------
 
     def accept(self, source: str, event_id: str, key: str, payload: Mapping[str, Any]) -> bool:
-        """Keep an event until it is applied; False when it was received already."""
+        """Keep an event until it is applied; False when it was received already.
+
+        An event refused before (a learner nobody knew) that comes again is tried again:
+        the directory may know them by now."""
         now = self.clock()
         with self.db.session() as session:
-            if crud.inbox_event(session, source=source, event_id=event_id) is not None:
+            found = crud.inbox_event(session, source=source, event_id=event_id)
+            if found is not None and found.status == InboxStatus.REFUSED:
+                found.status, found.attempts, found.next_attempt_at = InboxStatus.PENDING, 0, now
+                found.lease_until, found.outcome, found.updated_at = None, None, now
+                session.add(found)
+                log.info("inbox.accepted_again source=%s event=%s", source, event_id)
+                return True
+            if found is not None:
                 return False
         try:
             with self.db.session() as session:

@@ -81,6 +81,10 @@ class StatementStore:
             session.add(row)
             return
         applied = apply_event(self.intake, session, event, self.on_outcome)
+        if applied.outcome == "refused":
+            # Not kept: sent again once the learner is in the directory, it is applied then.
+            log.warning("xapi.refused statement=%s reason=%s", statement.id, applied.message)
+            return
         row.outcome = applied.outcome if applied.message is None else applied.message[:300]
         session.add(row)
 
