@@ -322,8 +322,8 @@ class Intake:
             ):
                 enrollment.generation += 1  # enrolled again: plan afresh
         # The latest message wins: a completion completes, an enrollment (re)opens, and a
-        # cancellation keeps the completion it may follow. The end nudges are planned from
-        # is the completion once there is one.
+        # cancellation keeps the completion it may follow. Once there is a completion, it is
+        # the end that the debrief and follow-ups are planned from.
         if clean.status == COMPLETED:
             completed_on: date | None = clean.completed_on
         elif clean.status == EnrollmentStatus.ENROLLED:
