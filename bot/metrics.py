@@ -104,8 +104,8 @@ def _build(registry: CollectorRegistry | None) -> Metrics:
         ),
         enrollments=counter(
             "coachbot_enrollments",
-            "Enrollments received, by source (slack, webhook, workflow) and result "
-            "(created, updated, duplicate, refused)",
+            "Enrollments received, by source (slack, webhook, workflow, csv, xapi, calendar, "
+            "canvas, moodle) and result (created, updated, duplicate, stale, ignored, refused)",
             ["source", "result"],
         ),
         slack_request=Histogram(
@@ -195,6 +195,7 @@ class DueNudges:
         try:
             with self.db.session() as session:
                 count, oldest = crud.due_not_sent(session, now=now)
+                waiting = crud.inbox_counts(session).get("pending", 0)
         except Exception as exc:  # a scrape must answer even when the database does not
             log.warning("metrics.database_unavailable error=%s", type(exc).__name__)
             up.add_metric([], 0)
@@ -209,7 +210,12 @@ class DueNudges:
             "Seconds since the earliest due time of the nudges due and not sent (0: none)",
         )
         age.add_metric([], max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
-        return [up, due, age]
+        pending = GaugeMetricFamily(
+            "coachbot_source_events_pending",
+            "Events from Canvas or Moodle kept until that system gives their details",
+        )
+        pending.add_metric([], waiting)
+        return [up, due, age, pending]
 
 
 class _Together:

@@ -224,7 +224,9 @@ class Prompts:
 
     def format_dates(self, starts_on: date, ends_on: date | None) -> str:
         start = self.format_date(starts_on)
-        if ends_on is None or ends_on == starts_on:
+        if ends_on is None:  # a self-paced training not completed yet has no end
+            return self.text("format.self_paced", start=start)
+        if ends_on == starts_on:
             return self.text("format.one_day", start=start)
         return self.text("format.range", start=start, end=self.format_date(ends_on))
 

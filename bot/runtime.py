@@ -13,12 +13,14 @@ from slack_sdk import WebClient
 from bot import metrics
 from bot.core.digest import CHECK_SECONDS, Digest
 from bot.core.privacy import apply_retention
+from bot.core.sources.service import Sources
 from bot.prompts import Catalogues, load_catalogues
 from bot.settings import Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.delivery import make_dispatcher
 from bot.slack.directory_sync import sync_from_slack
+from bot.slack.lookup import make_intake
 from bot.slack.summary import SlackDigestPoster
 from bot.web import HttpServer, create_web, fork_workers, listening_sockets, make_server, supervise
 from scheduler.dispatcher import TickReport
@@ -30,6 +32,9 @@ log = logging.getLogger(__name__)
 
 DIRECTORY_SYNC_SECONDS = 6 * 3600
 RETENTION_SECONDS = 6 * 3600
+# Events waiting for an LMS's details are looked at this often; each one's own back-off
+# (5 s doubling up to an hour) says whether it is due.
+SOURCE_RETRY_SECONDS = 15
 # Socket Mode: slack_sdk pings every SOCKET_PING_SECONDS; the watchdog probes on its own every
 # SOCKET_CHECK_SECONDS and replaces a connection whose pongs stopped for SOCKET_STALE_SECONDS.
 SOCKET_PING_SECONDS = 10.0
@@ -72,6 +77,26 @@ def digest_job(
     return Job("digest", digest.tick, CHECK_SECONDS)
 
 
+def make_sources(
+    settings: Settings,
+    db: Database,
+    client: WebClient | None,
+    *,
+    clock: Callable[[], datetime] = utcnow,
+) -> Sources:
+    """The learning systems for a process without the HTTP routes (`worker`)."""
+    intake = make_intake(settings, db, client, clock=clock)
+    return Sources(settings, intake, clock=clock, on_outcome=metrics.enrollment)
+
+
+def source_jobs(settings: Settings, sources: Sources) -> list[Job]:
+    """Retrying the events that wait for an LMS, and reading the iCalendar feeds."""
+    jobs = [Job("source_retry", sources.retry_due, SOURCE_RETRY_SECONDS)]
+    if settings.ics_feed_urls:
+        jobs.append(Job("ics_poll", sources.poll_feeds, settings.ics_poll_minutes * 60))
+    return jobs
+
+
 def scheduler_jobs(
     settings: Settings,
     db: Database,
@@ -79,6 +104,7 @@ def scheduler_jobs(
     catalogues: Catalogues,
     *,
     clock: Callable[[], datetime] = utcnow,
+    sources: Sources | None = None,
 ) -> list[Job]:
     dispatcher = make_dispatcher(settings, db, dispatch_client(settings), catalogues, clock=clock)
     jobs = [Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)]
@@ -95,6 +121,7 @@ def scheduler_jobs(
         jobs.append(
             Job("retention", lambda: apply_retention(db, days, now=clock()), RETENTION_SECONDS)
         )
+    jobs += source_jobs(settings, sources or make_sources(settings, db, client, clock=clock))
     return jobs
 
 
@@ -191,7 +218,7 @@ def run_bot(
     background = None
     if scheduler:
         background = build_scheduler(
-            scheduler_jobs(settings, db, services.client, services.catalogues)
+            scheduler_jobs(settings, db, services.client, services.catalogues, sources=web.sources)
         )
         background.start()
     server = make_server(web, port=port, host="0.0.0.0")

@@ -57,6 +57,16 @@ class Settings:
     retention_days: int | None = None
     metrics_port: int | None = None
     holidays: str = "auto"
+    # The learning systems (README, "Learning systems"); unset: that source is off.
+    xapi_key: str = ""
+    xapi_secret: str = ""
+    ics_feed_urls: tuple[str, ...] = ()
+    ics_poll_minutes: int = 60
+    canvas_url: str = ""
+    canvas_token: str = ""
+    canvas_jwks_url: str = ""  # empty: Instructure's published key set
+    moodle_url: str = ""
+    moodle_token: str = ""
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -171,6 +181,15 @@ def load_settings(
         retention_days=reader.optional_int("RETENTION_DAYS", low=1, high=36500),
         metrics_port=reader.optional_int("METRICS_PORT", low=1, high=65535),
         holidays=reader.holidays("HOLIDAYS"),
+        xapi_key=reader.text("XAPI_KEY"),
+        xapi_secret=reader.text("XAPI_SECRET"),
+        ics_feed_urls=reader.urls("ICS_FEED_URLS", ("http", "https", "webcal")),
+        ics_poll_minutes=reader.number("ICS_POLL_MINUTES", 60, low=1, high=1440),
+        canvas_url=reader.base_url("CANVAS_URL", "https://yourschool.instructure.com"),
+        canvas_token=reader.text("CANVAS_TOKEN"),
+        canvas_jwks_url=reader.base_url("CANVAS_JWKS_URL", "https://keys.example.org/jwks"),
+        moodle_url=reader.base_url("MOODLE_URL", "https://moodle.example.org"),
+        moodle_token=reader.text("MOODLE_TOKEN"),
     )
     if settings.delivery_end <= settings.delivery_time:
         reader.errors.append(
@@ -182,12 +201,31 @@ def load_settings(
             f"METRICS_PORT must differ from PORT (both are {settings.port}): "
             "Prometheus scrapes its own port"
         )
+    _check_sources(settings, reader)
     if reader.errors:
         raise ConfigError(
             "Coachbot's configuration needs fixing (in the environment or .env):\n  - "
             + "\n  - ".join(reader.errors)
         )
     return settings
+
+
+def _check_sources(settings: Settings, reader: _Reader) -> None:
+    """Settings that only make sense together."""
+    pairs = (
+        ("XAPI_KEY", settings.xapi_key, "XAPI_SECRET", settings.xapi_secret),
+        ("CANVAS_URL", settings.canvas_url, "CANVAS_TOKEN", settings.canvas_token),
+        ("MOODLE_URL", settings.moodle_url, "MOODLE_TOKEN", settings.moodle_token),
+    )
+    for first, one, second, other in pairs:
+        if bool(one) != bool(other):
+            missing, given = (second, first) if one else (first, second)
+            reader.errors.append(f"{missing} must be set too: {given} is set, and they go together")
+    if settings.moodle_url and not settings.enrollment_webhook_token:
+        reader.errors.append(
+            "ENROLLMENT_WEBHOOK_TOKEN must be set when MOODLE_URL is: Moodle's local_webhooks "
+            "plugin sends it as its token, and POST /api/lms/moodle refuses any other"
+        )
 
 
 class _Reader:
@@ -224,6 +262,27 @@ class _Reader:
             self.errors.append(f"{name} must be an http(s) URL such as {default}")
             return default
         return value if value.endswith("/") else value + "/"
+
+    def base_url(self, name: str, example: str) -> str:
+        """An optional http(s) base URL, without a trailing slash; empty when unset."""
+        value = self.text(name)
+        if value and not re.match(r"^https?://[^/\s]+", value):
+            self.errors.append(f"{name} must be an http(s) URL such as {example}, not {value!r}")
+            return ""
+        return value.rstrip("/")
+
+    def urls(self, name: str, schemes: tuple[str, ...]) -> tuple[str, ...]:
+        """Comma-separated URLs, each with one of `schemes`."""
+        found = tuple(part.strip() for part in self.text(name).split(",") if part.strip())
+        pattern = re.compile(rf"^({'|'.join(schemes)})://[^/\s]+", re.IGNORECASE)
+        bad = [url for url in found if not pattern.match(url)]
+        if bad:
+            self.errors.append(
+                f"{name} must be URLs starting with {', '.join(s + '://' for s in schemes)}, "
+                f"separated by commas (not {bad[0]!r})"
+            )
+            return tuple(url for url in found if pattern.match(url))
+        return found
 
     def database_url(self, name: str, default: str) -> str:
         value = self.text(name, default)

@@ -1,4 +1,5 @@
-"""HTTP routes: Slack's one URL, the LMS webhook and the health check, served by waitress."""
+"""HTTP routes: Slack's one URL, the LMS webhook, the learning systems' own formats (xAPI,
+Canvas, Moodle) and the health check, served by waitress."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, cast
+from urllib.parse import parse_qs
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
@@ -22,6 +24,10 @@ from sqlalchemy import exc as sa_exc
 from bot import metrics
 from bot.core.enrollment import IntakeError, input_from_webhook
 from bot.core.lookup import LookupUnavailable
+from bot.core.sources import SourceError
+from bot.core.sources.rest import LmsUnavailable
+from bot.core.sources.service import Received, SourceOff, Sources, Unauthorized
+from bot.core.sources.xapi import VERSION_HEADER
 from bot.services import Services
 from bot.settings import Settings
 from storage.models import Source
@@ -37,22 +43,30 @@ Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # busy timeout; the pool's TimeoutError) or Slack not answering a lookup: a 503 with
 # Retry-After, which an LMS retries, rather than a 500 that reads like a bug.
 DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
-UNAVAILABLE = (*DB_UNAVAILABLE, LookupUnavailable, SlackClientError, OSError)
+UNAVAILABLE = (*DB_UNAVAILABLE, LookupUnavailable, SlackClientError, OSError, LmsUnavailable)
 RETRY_AFTER_SECONDS = 5
+
+
+# The xAPI version this endpoint answers in (an LRS sends its own in every answer).
+XAPI_VERSION = "1.0.3"
+XAPI_PATH = "/api/xapi/statements"
+LMS_PATHS = {"/api/lms/canvas": "canvas", "/api/lms/moodle": "moodle"}
 
 
 def _json(
     start_response: StartResponse,
     status: str,
-    body: dict[str, Any],
+    body: Any,
     *,
     retry_after: int | None = None,
+    headers: Iterable[tuple[str, str]] = (),
 ) -> list[bytes]:
     data = json.dumps(body).encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    sent = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
     if retry_after is not None:
-        headers.append(("Retry-After", str(retry_after)))
-    start_response(status, headers)
+        sent.append(("Retry-After", str(retry_after)))
+    sent.extend(headers)
+    start_response(status, sent)
     return [data]
 
 
@@ -69,10 +83,11 @@ def _read_body(environ: dict[str, Any]) -> bytes | None:
 
 
 class WebApp:
-    """A WSGI application: three routes, each small enough not to need a framework."""
+    """A WSGI application: a few routes, each small enough not to need a framework."""
 
-    def __init__(self, services: Services, bolt: App | None) -> None:
+    def __init__(self, services: Services, bolt: App | None, sources: Sources) -> None:
         self.services = services
+        self.sources = sources
         # Without a signing secret (Socket Mode) Slack's route is not mounted at all, so
         # nothing unsigned can ever reach the listeners over HTTP.
         self.slack = SlackRequestHandler(bolt) if bolt is not None else None
@@ -87,6 +102,15 @@ class WebApp:
                 if method != "POST":
                     return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
                 return self.enrollment(environ, start_response)
+            if path == XAPI_PATH or path in LMS_PATHS:
+                if method != "POST":
+                    return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
+                if path == XAPI_PATH:
+                    return self.xapi(environ, start_response)
+                return self.lms(LMS_PATHS[path], environ, start_response)
+            if path == "/api/xapi/about" and method in ("GET", "HEAD"):
+                versions = {"version": [XAPI_VERSION, "2.0.0"]}
+                return _json(start_response, "200 OK", versions, headers=_xapi_headers())
             if path == "/slack/events" and self.slack is not None:
                 if method != "POST":
                     return _json(start_response, "405 Method Not Allowed", {"error": "use POST"})
@@ -98,6 +122,8 @@ class WebApp:
             # Nothing was stored (the transaction rolled back): the caller may simply retry.
             log.warning("http.unavailable path=%s error=%s", path, type(exc).__name__)
             what = "the database" if isinstance(exc, DB_UNAVAILABLE) else "Slack"
+            if isinstance(exc, LmsUnavailable):
+                what = "Canvas's key set (CANVAS_JWKS_URL)"
             return _json(
                 start_response,
                 "503 Service Unavailable",
@@ -152,11 +178,87 @@ class WebApp:
         answer = {
             "id": enrollment.id,
             "external_id": enrollment.external_id,
-            "status": enrollment.status,
+            "status": result.status,
             "result": result.outcome,
             "manager_known": not result.no_manager,
         }
         return _json(start_response, "201 Created" if result.created else "200 OK", answer)
+
+    # -- the learning systems' own formats (README, "Learning systems") -------------------
+
+    def xapi(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """xAPI statements, as a Learning Record Store forwards them."""
+        try:
+            self.sources.check_xapi_credentials(environ.get("HTTP_AUTHORIZATION", ""))
+        except Unauthorized as exc:
+            return _json(
+                start_response,
+                "401 Unauthorized",
+                {"error": str(exc)},
+                headers=[("WWW-Authenticate", 'Basic realm="coachbot xAPI"'), *_xapi_headers()],
+            )
+        raw = _read_body(environ)
+        if raw is None:
+            return _json(
+                start_response, "413 Payload Too Large", {"error": "body larger than 256 KB"}
+            )
+        try:
+            try:
+                body = json.loads(raw or b"null")
+            except (ValueError, UnicodeDecodeError):
+                raise SourceError("body", "is not valid JSON") from None
+            ids = self.sources.post_statements(body, environ.get("HTTP_X_EXPERIENCE_API_VERSION"))
+        except SourceError as exc:
+            metrics.enrollment(Source.XAPI, "refused")
+            return _bad_source_input(start_response, exc, _xapi_headers())
+        return _json(start_response, "200 OK", ids, headers=_xapi_headers())
+
+    def lms(
+        self, source: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes]:
+        """A Canvas Live Event or a Moodle event: kept at once (202), its details asked of the
+        LMS in the background, and again with back-off while it does not answer."""
+        raw = _read_body(environ)
+        if raw is None:
+            return _json(
+                start_response, "413 Payload Too Large", {"error": "body larger than 256 KB"}
+            )
+        try:
+            if source == "canvas":
+                token = parse_qs(environ.get("QUERY_STRING", "")).get("token", [None])[0]
+                received = self.sources.canvas_event(raw, token)
+            else:
+                received = self.sources.moodle_event(raw)
+        except SourceOff as exc:
+            return _json(start_response, "404 Not Found", {"error": str(exc)})
+        except Unauthorized as exc:
+            return _json(start_response, "401 Unauthorized", {"error": str(exc)})
+        except SourceError as exc:
+            metrics.enrollment(source, "refused")
+            return _bad_source_input(start_response, exc)
+        return _received(start_response, received)
+
+
+def _xapi_headers() -> list[tuple[str, str]]:
+    return [(VERSION_HEADER, XAPI_VERSION)]
+
+
+def _bad_source_input(
+    start_response: StartResponse, exc: SourceError, headers: Iterable[tuple[str, str]] = ()
+) -> list[bytes]:
+    return _json(
+        start_response,
+        "400 Bad Request",
+        {"error": f"{exc.field}: {exc.message}", "field": exc.field},
+        headers=headers,
+    )
+
+
+def _received(start_response: StartResponse, received: Received) -> list[bytes]:
+    body = {"result": received.result, "event_id": received.event_id}
+    if received.result == "accepted":
+        return _json(start_response, "202 Accepted", body)
+    return _json(start_response, "200 OK", body)
 
 
 class HttpServer:
@@ -289,6 +391,22 @@ def supervise(pids: list[int], *, stop: threading.Event) -> int:
     return 1 if failed else 0
 
 
-def create_web(settings: Settings, app: App, services: Services, *, http: bool) -> WebApp:
+def make_sources(settings: Settings, services: Services) -> Sources:
+    """The learning systems, over the intake every other door uses."""
+    return Sources(settings, services.intake, clock=services.clock, on_outcome=metrics.enrollment)
+
+
+def create_web(
+    settings: Settings,
+    app: App,
+    services: Services,
+    *,
+    http: bool,
+    sources: Sources | None = None,
+) -> WebApp:
     """The WSGI routes; Slack's route only in HTTP mode, where requests are signed."""
-    return WebApp(services, app if http and settings.slack_signing_secret else None)
+    return WebApp(
+        services,
+        app if http and settings.slack_signing_secret else None,
+        sources or make_sources(settings, services),
+    )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import NamedTuple, Protocol
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from scheduler.planning import PlanMemo, Rules, zone
 from storage.models import (
@@ -34,6 +34,7 @@ PLANNED_KINDS = (*LEARNER_NUDGES, *MANAGER_PROMPTS)
 # Why a nudge is not (or no longer) going out, as stored in its `reason`.
 DEACTIVATED = "recipient is deactivated in Slack"
 NO_MANAGER = "no manager for this enrollment"
+AWAITING_COMPLETION = "self-paced: waiting for the completion"
 CANCELLED = "enrollment cancelled"
 MANAGER_CHANGED = "manager changed"
 
@@ -45,6 +46,12 @@ UNCERTAIN = "may have been sent; "
 
 def is_uncertain(reason: str | None) -> bool:
     return bool(reason and reason.startswith(UNCERTAIN))
+
+
+def last_nudge_days(rules: Rules) -> int:
+    """How many days after its end a training can still get a nudge: its follow-up, gone out
+    as late as the rules allow. A training that ended longer ago has nothing left to send."""
+    return rules.follow_up_days + rules.max_late_days + 7  # 7: moved to a working day
 
 
 def nudge_key(enrollment_id: int, generation: int, kind: str) -> str:
@@ -88,13 +95,15 @@ def planned_nudges(
     memo: PlanMemo,
     *,
     starts_on: date,
-    ends_on: date,
+    ends_on: date | None,
     learner: Recipient,
     manager: Recipient | None,
     default_tz: str,
+    completed_on: date | None = None,
 ) -> dict[NudgeKind, Planned]:
     """The nudges an enrollment should have, by kind, in `PLANNED_KINDS` order; the manager's
-    kinds are absent when it has no manager."""
+    kinds are absent when it has no manager, the debrief and follow-ups while a self-paced
+    training (`ends_on` None) waits for its completion."""
     slots = memo.plan(
         starts_on=starts_on,
         ends_on=ends_on,
@@ -102,6 +111,7 @@ def planned_nudges(
         manager_tz=zone(manager.tz, default_tz) if manager else None,
         learner_rules=memo.rules.for_place(learner.country, learner.tz),
         manager_rules=memo.rules.for_place(manager.country, manager.tz) if manager else None,
+        completed_on=completed_on,
     )
     plans: dict[NudgeKind, Planned] = {}
     for kind in PLANNED_KINDS:
@@ -147,6 +157,7 @@ def plan_nudges(
         learner=learner,
         manager=manager,
         default_tz=default_tz,
+        completed_on=enrollment.completed_on,
     )
     touched: list[Nudge] = []
     for kind in PLANNED_KINDS:
@@ -155,7 +166,9 @@ def plan_nudges(
         plan = plans.get(kind)
         if plan is None:
             if row is not None and row.status in (NudgeStatus.PENDING,):
-                touched += _cancel_open([row], reason=NO_MANAGER, now=now)
+                manager_kind = kind not in LEARNER_NUDGES
+                reason = NO_MANAGER if manager_kind and manager is None else AWAITING_COMPLETION
+                touched += _cancel_open([row], reason=reason, now=now)
             continue
         if row is not None and row.status not in REPLANNABLE:
             continue
@@ -220,7 +233,7 @@ def replan_manager_nudges(
         select(Enrollment).where(
             Enrollment.learner_id == learner.id,
             Enrollment.status == EnrollmentStatus.ENROLLED,
-            col(Enrollment.ends_on) >= horizon,
+            or_(col(Enrollment.ends_on) >= horizon, col(Enrollment.ends_on).is_(None)),
         )
     ).all()
     count = 0

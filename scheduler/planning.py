@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -284,22 +284,59 @@ def _follow_up(ends_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot
     return place_after_end(local_slot(follow_up_date(ends_on, rules), tz, rules), now, tz, rules)
 
 
+# A slot rule: (the day it counts from, the recipient's zone, now, the rules) -> Slot.
+_Rule = Callable[[date, ZoneInfo, datetime, Rules], Slot]
+
+
+def _self_paced_start(starts_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+    """The goal invite or pre-training prompt of a self-paced training: due at once, as a
+    late nudge (now inside the window, else at the next one). A self-paced course has begun
+    for everyone the day it opens, so "already started" does not skip it; a course opened
+    more than max_late_days before that window is too far along for it."""
+    late = next_window_start(now, tz, rules)
+    if late.astimezone(tz).date() > starts_on + timedelta(days=rules.max_late_days):
+        return Slot(None, f"self-paced training started more than {rules.max_late_days} days ago")
+    return Slot(late)
+
+
+def _completed_before(completed_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+    # A goal invite or pre-training prompt not sent by the time the learner completed has
+    # missed its moment.
+    return Slot(None, "training already completed")
+
+
+def _debrief_after_completion(
+    completed_on: date, tz: ZoneInfo, now: datetime, rules: Rules
+) -> Slot:
+    """The debrief of a reported completion: none when the completion is old news."""
+    if (now.astimezone(tz).date() - completed_on).days > rules.max_late_days:
+        return Slot(None, f"completed more than {rules.max_late_days} days ago")
+    return _debrief(completed_on, tz, now, rules)
+
+
 def plan_enrollment(
     *,
     starts_on: date,
-    ends_on: date,
+    ends_on: date | None,
     learner_tz: ZoneInfo,
     manager_tz: ZoneInfo | None,
     now: datetime,
     rules: Rules,
+    completed_on: date | None = None,
 ) -> dict[str, Slot]:
     """Every nudge of one enrollment, keyed by kind.
 
     Keys: goal_invite and learner_follow_up (learner); pre_training, debrief and follow_up
-    (manager), omitted when `manager_tz` is None.
+    (manager), omitted when `manager_tz` is None. `ends_on` None is a self-paced training:
+    its debrief and follow-ups wait for `completed_on`, from which they are planned as from
+    an end, for scheduled trainings as well; until then they are omitted.
     """
     return PlanMemo(now=now, rules=rules).plan(
-        starts_on=starts_on, ends_on=ends_on, learner_tz=learner_tz, manager_tz=manager_tz
+        starts_on=starts_on,
+        ends_on=ends_on,
+        learner_tz=learner_tz,
+        manager_tz=manager_tz,
+        completed_on=completed_on,
     )
 
 
@@ -307,9 +344,9 @@ class PlanMemo:
     """The slots of enrollments planned at one `now`, each slot worked out once.
 
     `plan_enrollment` plans one enrollment with it, an import thousands with one. Every slot
-    depends on one date (the start or the end), one zone, `now` and the rules, and an import
-    repeats the same few dates and zones thousands of times. The slots are the pure
-    functions' own results (Slot is frozen, so sharing them is safe).
+    depends on one date (the start, the end or the completion), one zone, `now` and the
+    rules, and an import repeats the same few dates and zones thousands of times. The slots
+    are the pure functions' own results (Slot is frozen, so sharing them is safe).
     """
 
     def __init__(self, *, now: datetime, rules: Rules) -> None:
@@ -329,27 +366,44 @@ class PlanMemo:
         self,
         *,
         starts_on: date,
-        ends_on: date,
+        ends_on: date | None,
         learner_tz: ZoneInfo,
         manager_tz: ZoneInfo | None,
+        completed_on: date | None = None,
         learner_rules: Rules | None = None,
         manager_rules: Rules | None = None,
     ) -> dict[str, Slot]:
         """What `plan_enrollment` says of one enrollment: which rule plans each nudge, from
         which date, in whose zone, by whose working days (the memo's rules by default)."""
-        if ends_on < starts_on:
+        if ends_on is not None and ends_on < starts_on:
             raise ValueError(f"ends_on {ends_on} is before starts_on {starts_on}")
+        if completed_on is not None and completed_on < starts_on:
+            raise ValueError(f"completed_on {completed_on} is before starts_on {starts_on}")
         slot = self._slot
+        # Which rule plans the nudges before the training, and from which date; and the
+        # date the debrief and follow-ups count from (None: they wait for the completion).
+        goal_rule: _Rule
+        pre_rule: _Rule
+        debrief: _Rule = _debrief
+        if completed_on is not None:
+            goal_rule = pre_rule = _completed_before
+            start, end, debrief = completed_on, completed_on, _debrief_after_completion
+        elif ends_on is None:
+            goal_rule = pre_rule = _self_paced_start
+            start, end = starts_on, None
+        else:
+            goal_rule, pre_rule = _goal_invite, _pre_training
+            start, end = starts_on, ends_on
         learner_rules = learner_rules or self.rules
-        plan = {
-            "goal_invite": slot(_goal_invite, starts_on, learner_tz, learner_rules),
-            "learner_follow_up": slot(_follow_up, ends_on, learner_tz, learner_rules),
-        }
+        plan = {"goal_invite": slot(goal_rule, start, learner_tz, learner_rules)}
+        if end is not None:
+            plan["learner_follow_up"] = slot(_follow_up, end, learner_tz, learner_rules)
         if manager_tz is not None:
             manager_rules = manager_rules or self.rules
-            plan["pre_training"] = slot(_pre_training, starts_on, manager_tz, manager_rules)
-            plan["debrief"] = slot(_debrief, ends_on, manager_tz, manager_rules)
-            plan["follow_up"] = slot(_follow_up, ends_on, manager_tz, manager_rules)
+            plan["pre_training"] = slot(pre_rule, start, manager_tz, manager_rules)
+            if end is not None:
+                plan["debrief"] = slot(debrief, end, manager_tz, manager_rules)
+                plan["follow_up"] = slot(_follow_up, end, manager_tz, manager_rules)
         return plan
 
 

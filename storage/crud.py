@@ -17,10 +17,13 @@ from storage.models import (
     Enrollment,
     EnrollmentStatus,
     Goal,
+    InboxEvent,
+    InboxStatus,
     Nudge,
     NudgeStatus,
     Person,
     Training,
+    XapiStatement,
     utcnow,
 )
 
@@ -163,7 +166,11 @@ def open_enrollments_of(
         .where(
             Enrollment.learner_id == learner_id,
             Enrollment.status == EnrollmentStatus.ENROLLED,
-            or_(col(Enrollment.ends_on) >= today, col(Enrollment.starts_on) >= today),
+            or_(
+                col(Enrollment.ends_on) >= today,
+                col(Enrollment.starts_on) >= today,
+                col(Enrollment.ends_on).is_(None),  # self-paced, not completed yet
+            ),
         )
         .order_by(col(Enrollment.starts_on))
     ).all()
@@ -296,6 +303,7 @@ ENROLLMENT_COLUMNS = (
     "training_id",
     "starts_on",
     "ends_on",
+    "completed_on",
     "status",
     "source",
     "enrolled_by",
@@ -328,7 +336,9 @@ class BulkValues:
         self._day = bulk.encoder(dialect, Enrollment.__table__.c.starts_on)  # type: ignore[attr-defined]
         self._days: dict[date, Any] = {}
 
-    def day(self, value: date) -> Any:
+    def day(self, value: date | None) -> Any:
+        if value is None:
+            return None
         encoded = self._days.get(value)
         if encoded is None:
             encoded = self._days[value] = self._day(value)
@@ -371,7 +381,10 @@ def current_enrollments_involving(
         select(Enrollment).where(
             Enrollment.status == EnrollmentStatus.ENROLLED,
             or_(col(Enrollment.learner_id) == person_id, col(Enrollment.manager_id) == person_id),
-            col(Enrollment.ends_on) >= since,
+            or_(
+                col(Enrollment.ends_on) >= since,
+                col(Enrollment.ends_on).is_(None),  # self-paced, under way
+            ),
         )
     ).all()
 
@@ -403,3 +416,109 @@ def count_goal_shares(session: Session, *, goal_id: int) -> int:
     return session.exec(
         select(func.count()).select_from(Nudge).where(Nudge.goal_id == goal_id)
     ).one()
+
+
+def enrollments_with_key_prefix(session: Session, *, prefix: str) -> Sequence[Enrollment]:
+    """The enrollments whose external id starts with `prefix` (a calendar session's)."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return session.exec(
+        select(Enrollment)
+        .where(col(Enrollment.external_id).like(escaped + "%", escape="\\"))
+        .order_by(col(Enrollment.id))
+    ).all()
+
+
+# -- learning-system events waiting for their details (bot/core/sources/inbox.py) ----------
+
+
+def inbox_event(session: Session, *, source: str, event_id: str) -> InboxEvent | None:
+    return session.exec(
+        select(InboxEvent).where(InboxEvent.source == source, InboxEvent.event_id == event_id)
+    ).first()
+
+
+def claim_inbox_events(
+    session: Session, *, now: datetime, lease_until: datetime, limit: int
+) -> list[InboxEvent]:
+    """Lease up to `limit` events due for an attempt, the oldest first, in the caller's
+    transaction (PostgreSQL: `SKIP LOCKED`; SQLite: the transaction holds the write lock).
+
+    An event waits while an earlier event about the same enrollment is unfinished, so the
+    events of one enrollment are applied in the order they came.
+    """
+    earlier = InboxEvent.__table__.alias("earlier")  # type: ignore[attr-defined]
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    blocked = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.source == table.c.source,
+            earlier.c.key == table.c.key,
+            earlier.c.id < table.c.id,
+            earlier.c.status == InboxStatus.PENDING.value,
+        )
+        .exists()
+    )
+    query = (
+        select(InboxEvent)
+        .where(
+            InboxEvent.status == InboxStatus.PENDING,
+            col(InboxEvent.next_attempt_at) <= now,
+            or_(col(InboxEvent.lease_until).is_(None), col(InboxEvent.lease_until) < now),
+            ~blocked,
+        )
+        .order_by(col(InboxEvent.next_attempt_at), col(InboxEvent.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=InboxEvent)  # type: ignore[arg-type]
+    rows = list(session.exec(query).all())
+    for row in rows:
+        row.lease_until = lease_until
+        session.add(row)
+    session.flush()
+    return rows
+
+
+def inbox_counts(session: Session) -> dict[str, int]:
+    """How many events are in each state (pending: still waiting for their details)."""
+    rows = session.exec(
+        select(InboxEvent.status, func.count()).group_by(col(InboxEvent.status))
+    ).all()
+    return {status: int(count) for status, count in rows}
+
+
+def prune_inbox(session: Session, *, before: datetime) -> int:
+    """Forget finished events older than `before`; a duplicate delivered later than that is
+    applied again, which changes nothing (every enrollment write is idempotent)."""
+    table = InboxEvent.__table__  # type: ignore[attr-defined]
+    result = session.execute(
+        table.delete().where(
+            table.c.status != InboxStatus.PENDING.value, table.c.updated_at < before
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- xAPI statements (bot/core/sources/xapi_store.py) --------------------------------------
+
+
+def xapi_statement(session: Session, *, statement_id: str) -> XapiStatement | None:
+    return session.exec(
+        select(XapiStatement).where(XapiStatement.statement_id == statement_id.lower())
+    ).first()
+
+
+def xapi_voider_of(session: Session, *, statement_id: str) -> XapiStatement | None:
+    """The voiding statement stored for `statement_id`, if one came first."""
+    return session.exec(
+        select(XapiStatement).where(
+            XapiStatement.voids == statement_id.lower(), XapiStatement.action == "voided"
+        )
+    ).first()
+
+
+def xapi_statements_of_key(session: Session, *, key: str) -> Sequence[XapiStatement]:
+    """The statements about one enrollment, in the order they were stored."""
+    return session.exec(
+        select(XapiStatement).where(XapiStatement.key == key).order_by(col(XapiStatement.id))
+    ).all()

@@ -137,15 +137,31 @@ def alembic_config(engine: Engine | None = None) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Apply every pending migration; safe to run from several processes at once on PostgreSQL."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            # Several replicas starting together would otherwise race to create the tables.
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(746574)")
-        before = MigrationContext.configure(conn).get_current_revision()
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-        after = MigrationContext.configure(conn).get_current_revision()
+    with engine.connect() as conn:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a column by rebuilding its table (copy, drop, rename), and with
+            # foreign keys on, dropping the old table deletes every row that references it
+            # (ON DELETE CASCADE: an enrollment's nudges). The pragma only takes effect
+            # outside a transaction, so it is set on the driver's connection before BEGIN.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                if not sqlite:
+                    # Several replicas starting together would otherwise race to create tables.
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(746574)")
+                before = MigrationContext.configure(conn).get_current_revision()
+                config = alembic_config()
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                after = MigrationContext.configure(conn).get_current_revision()
+                if sqlite and after != before:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise RuntimeError(f"a migration left a dangling reference: {broken}")
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
     # The console shows Alembic's own INFO lines only at LOG_LEVEL=DEBUG; this one always.
     if after != before:
         log.info("db.upgraded from=%s to=%s", before or "empty", after)

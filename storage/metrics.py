@@ -812,7 +812,7 @@ class EnrollmentRow:
     external_id: str | None
     training: str
     starts_on: date
-    ends_on: date
+    ends_on: date | None  # None: self-paced, not completed yet
     has_manager: bool
     first_goal_shared_at: datetime | None = None
     answers: dict[str, Answer] = field(default_factory=dict)  # by kind

@@ -54,6 +54,11 @@ class Source(StrEnum):
     WEBHOOK = "webhook"
     CSV = "csv"
     WORKFLOW = "workflow"  # the Workflow Builder step enroll_learner
+    # The learning systems (bot/core/sources): their events become enrollments too.
+    XAPI = "xapi"
+    CALENDAR = "calendar"
+    CANVAS = "canvas"
+    MOODLE = "moodle"
 
 
 class NudgeKind(StrEnum):
@@ -171,7 +176,14 @@ class Enrollment(SQLModel, table=True):
     )
     training_id: int = Field(foreign_key="training.id", index=True)
     starts_on: date
-    ends_on: date
+    # The day the training ended for this learner, which the debrief and follow-ups are
+    # planned from: the completion date once one is reported, else the scheduled end; None
+    # while a self-paced training (no scheduled end) is not completed yet.
+    ends_on: date | None = None
+    completed_on: date | None = None
+    # iCalendar's SEQUENCE of the invite this enrollment was last read from: an older
+    # revision arriving late (a lower number) changes nothing.
+    sequence: int | None = None
     status: str = Field(default=EnrollmentStatus.ENROLLED, max_length=16)
     source: str = Field(max_length=16)
     enrolled_by: str | None = Field(default=None, max_length=32)
@@ -326,3 +338,58 @@ class AppState(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=200)
+
+
+class InboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for the learning system's details (retried with back-off)
+    DONE = "done"  # applied to its enrollment (or nothing to do), kept to spot duplicates
+    REFUSED = "refused"  # the details came, and cannot make an enrollment (the reason says why)
+
+
+class InboxEvent(SQLModel, table=True):
+    """An event from a learning system that needs details only that system can give (the
+    learner's email, the course's dates), kept until they arrive.
+
+    The unique (source, event_id) makes a delivery sent twice a no-op; events about one
+    enrollment (`key`) are applied in the order they came.
+    """
+
+    __table_args__ = (
+        sa.UniqueConstraint("source", "event_id", name="uq_inboxevent_source_event"),
+        sa.Index("ix_inboxevent_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_inboxevent_key", "source", "key", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=16)
+    event_id: str = Field(max_length=300)
+    key: str = Field(max_length=200)
+    payload: str = Field(sa_type=sa.Text)  # the event as it came (JSON), the claims if signed
+    status: str = Field(default=InboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None, max_length=500)
+    outcome: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class XapiStatement(SQLModel, table=True):
+    """An xAPI statement Coachbot acted on (or a voiding one), by its id: a statement sent
+    again is a no-op, and a voiding statement finds what it undoes."""
+
+    __table_args__ = (sa.Index("ix_xapistatement_key", "key", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)  # the order they were stored in
+    statement_id: str = Field(max_length=36, unique=True)  # lower case
+    key: str | None = Field(default=None, max_length=200)  # the enrollment's external id
+    action: str = Field(max_length=16)  # enrolled, completed, cancelled or voided
+    learner: str | None = Field(default=None, max_length=320)
+    training: str | None = Field(default=None, max_length=200)
+    happened_on: date | None = None  # the date of its timestamp
+    voids: str | None = Field(default=None, max_length=36, index=True)
+    voided_by: str | None = Field(default=None, max_length=36)
+    outcome: str | None = Field(default=None, max_length=300)
+    stored_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -93,6 +93,7 @@ class Bot(SlackDriver):
     with what a test reaches for besides: its settings, database, services and clock."""
 
     fake: FakeSlack
+    web: Any
 
     def __init__(
         self,
@@ -122,7 +123,9 @@ def start_bot(
     web = create_web(settings, app, services, http=True)
     server = make_server(web, port=0)
     port = server.effective_port
-    return Bot(f"http://127.0.0.1:{port}", settings, db, fake, services, clock), Served(server, app)
+    bot = Bot(f"http://127.0.0.1:{port}", settings, db, fake, services, clock)
+    bot.web = web  # its `sources`: the learning systems' inbox, feeds and statements
+    return bot, Served(server, app)
 
 
 class Served:

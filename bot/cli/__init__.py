@@ -33,6 +33,7 @@ COMMANDS: Mapping[str, Handler] = {
     "db upgrade": commands.db_upgrade,
     "import people": imports.import_people,
     "import enrollments": imports.import_enrollments,
+    "import calendar": imports.import_calendar,
     "sync": commands.sync,
     "summary": summary.summary,
     "forget": commands.forget,
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _command(db, "db upgrade", "apply pending migrations")
 
     imp = _subcommands(
-        sub.add_parser("import", help="import people or enrollments from a CSV file"), "WHAT"
+        sub.add_parser("import", help="import people, enrollments or a calendar"), "WHAT"
     )
     _command(imp, "import people", "columns email,manager_email[,name][,slack_id]").add_argument(
         "file"
@@ -79,7 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         imp,
         "import enrollments",
-        "columns learner_email,training,starts_on,ends_on[,manager_email][,external_id]",
+        "columns learner_email,training,starts_on,ends_on[,manager_email][,external_id]"
+        "[,status][,completed_on]",
+    ).add_argument("file")
+    _command(
+        imp, "import calendar", "training sessions from an iCalendar (.ics) file"
     ).add_argument("file")
 
     _command(sub, "sync", "read the people directory from Slack now (users.list)")

@@ -1,4 +1,5 @@
-"""`coachbot import people|enrollments FILE.csv`: a CSV file in, one line per refused row out.
+"""`coachbot import people|enrollments FILE.csv` and `coachbot import calendar FILE.ics`: a file
+in, what it created and updated out, with one line per row (or event) refused or skipped.
 
 The domain modules (SQLModel) and the Slack client are imported inside each command, for
 the start-up time of the commands that need neither (see bot/cli/commands.py).
@@ -41,6 +42,38 @@ def import_enrollments(args: argparse.Namespace) -> int:
     )
     report = make_intake(settings, db, client).import_csv(text)
     for line in report.lines("enrollments"):
+        print(line)
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def import_calendar(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    data = path.read_bytes()
+    settings = load_settings()
+    db = open_database(settings)
+    from bot import metrics
+    from bot.core.sources import SourceError
+    from bot.core.sources.service import Sources
+    from bot.slack.client import make_client
+    from bot.slack.lookup import make_intake
+    from storage.models import utcnow
+
+    client = (
+        make_client(settings.slack_bot_token, settings.slack_api_url)
+        if settings.slack_bot_token
+        else None
+    )
+    sources = Sources(
+        settings, make_intake(settings, db, client), clock=utcnow, on_outcome=metrics.enrollment
+    )
+    try:
+        report = sources.import_calendar(data)
+    except SourceError as exc:
+        print(f"coachbot: {path} {exc.message}")
+        return EXIT_FAILURE
+    for line in report.lines():
         print(line)
     return EXIT_OK if report.ok else EXIT_FAILURE
 

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +30,7 @@ from bot.core.directory import (
 from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
 from bot.core.lookup import LookupUnavailable, PeopleLookup
 from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
-from scheduler.planning import PlanMemo, Rules
+from scheduler.planning import PlanMemo, Rules, zone
 from storage import crud
 from storage.crud import PersonRow
 from storage.db import Database
@@ -39,6 +39,7 @@ from storage.models import (
     EnrollmentStatus,
     Person,
     Source,
+    Training,
     utcnow,
 )
 
@@ -51,6 +52,12 @@ SLACK_AWAY = (
 )
 BULK_BATCH = 5000  # rows per transaction of a CSV import
 FIRST_GENERATION = 0  # of a new enrollment (re-enrolling after a cancel counts up)
+# A status of the doors, not of the table: a completed enrollment is stored as enrolled, with
+# its `completed_on`, so that every report still counts it.
+COMPLETED = "completed"
+STATUSES = (EnrollmentStatus.ENROLLED.value, EnrollmentStatus.CANCELLED.value, COMPLETED)
+# A completion dated a day ahead of DEFAULT_TIMEZONE's today is the learner's own today.
+COMPLETION_AHEAD_DAYS = 1
 
 
 class IntakeError(ValueError):
@@ -62,20 +69,31 @@ class IntakeError(ValueError):
         self.message = message
 
 
+class UnknownEnrollment(IntakeError):
+    """A cancellation or completion that names only an external id nobody enrolled: there
+    is nothing to cancel or complete, and too little to create it from."""
+
+
 @dataclass(frozen=True)
 class EnrollmentInput:
+    """What every door hands over. With an `external_id` Coachbot knows already, a
+    cancellation or a completion may leave `learner`, `training` and `starts_on` empty:
+    they are the stored enrollment's."""
+
     learner: str  # email or Slack id
     training: str
     starts_on: date | str
-    ends_on: date | str
+    ends_on: date | str | None  # None or "": a self-paced training
     manager: str | None = None  # email or Slack id
     external_id: str | None = None
-    status: str = EnrollmentStatus.ENROLLED
+    status: str = EnrollmentStatus.ENROLLED  # or cancelled, or completed (COMPLETED)
     source: str = Source.SLACK
     enrolled_by: str | None = None
     # How each door names the people fields, so an error names the field the caller sent.
     learner_field: str = "learner"
     manager_field: str = "manager"
+    completed_on: date | str | None = None  # with status completed; default: today
+    sequence: int | None = None  # iCalendar's SEQUENCE: one lower than the stored is ignored
 
 
 @dataclass(frozen=True)
@@ -84,11 +102,46 @@ class EnrollResult:
     created: bool
     changed: bool
     no_manager: bool
+    stale: bool = False  # an older revision (lower SEQUENCE) than the stored one: ignored
 
     @property
     def outcome(self) -> str:
-        """`created`, `updated` or `duplicate` (nothing changed): the webhook's `result`."""
+        """`created`, `updated`, `duplicate` (nothing changed) or `stale`: the webhook's
+        `result`."""
+        if self.stale:
+            return "stale"
         return "created" if self.created else ("updated" if self.changed else "duplicate")
+
+    @property
+    def status(self) -> str:
+        """As the doors name it: `completed` for an enrollment with a completion."""
+        e = self.enrollment
+        if e.status == EnrollmentStatus.ENROLLED and e.completed_on is not None:
+            return COMPLETED
+        return e.status
+
+
+@dataclass(frozen=True)
+class _Clean:
+    """An input checked field by field; `training` and `starts_on` are None when a
+    cancellation or completion left them to the stored enrollment."""
+
+    training: str | None
+    starts_on: date | None
+    ends_on: date | None
+    status: str  # one of STATUSES
+    external_id: str | None
+    completed_on: date | None
+
+    @property
+    def partial(self) -> bool:
+        return self.training is None or self.starts_on is None
+
+    @property
+    def stored_status(self) -> str:
+        return (
+            EnrollmentStatus.CANCELLED if self.status == "cancelled" else EnrollmentStatus.ENROLLED
+        )
 
 
 def parse_date(value: date | str, field: str) -> date:
@@ -179,29 +232,74 @@ class Intake:
 
     # -- the service function ------------------------------------------------------------
 
-    def enroll(self, session: Session, data: EnrollmentInput) -> EnrollResult:
-        training_name, starts_on, ends_on, status, external_id = _clean(data)
+    def today(self) -> date:
+        """Today in DEFAULT_TIMEZONE: the date of a completion reported without one."""
+        return self.clock().astimezone(zone(None, self.default_tz)).date()
 
-        learner = self.resolve(session, data.learner, data.learner_field)
+    def enroll(self, session: Session, data: EnrollmentInput) -> EnrollResult:
+        clean = _clean(data, today=self.today())
+        external_id = clean.external_id
+        existing = (
+            crud.enrollment_by_external_id(session, external_id=external_id)
+            if external_id
+            else None
+        )
+        if (
+            data.sequence is not None
+            and existing is not None
+            and existing.sequence is not None
+            and data.sequence < existing.sequence
+        ):
+            log.info(
+                "enrollment.stale enrollment=%s source=%s sequence=%s stored=%s",
+                existing.id,
+                data.source,
+                data.sequence,
+                existing.sequence,
+            )
+            return EnrollResult(existing, False, False, existing.manager_id is None, stale=True)
+
+        learner_ref = (data.learner or "").strip()
+        if clean.partial or not learner_ref:
+            if existing is None:
+                raise _unknown(data, clean)
+            learner = session.get(Person, existing.learner_id)
+            assert learner is not None
+            if learner_ref:
+                learner = self.resolve(session, learner_ref, data.learner_field)
+        else:
+            learner = self.resolve(session, learner_ref, data.learner_field)
         if data.manager and data.manager.strip():
             manager: Person | None = self.resolve(session, data.manager, data.manager_field)
             if manager is not None and manager.id == learner.id:
                 raise IntakeError(data.manager_field, "a learner cannot be their own manager")
+        elif clean.partial and existing is not None and existing.manager_id:
+            manager = session.get(Person, existing.manager_id)
         elif learner.manager_id:
             manager = session.get(Person, learner.manager_id)
         else:
             manager = self._manager_from_slack(session, learner)
         now = self.clock()
-        training = crud.training_by_name(session, name=training_name, now=now)
+        if clean.training is not None:
+            training = crud.training_by_name(session, name=clean.training, now=now)
+        else:
+            assert existing is not None
+            training = session.get(Training, existing.training_id)
         assert training is not None and learner.id is not None
 
-        if external_id:
-            enrollment = crud.enrollment_by_external_id(session, external_id=external_id)
-        else:
+        enrollment = existing
+        if enrollment is None and not external_id:
             enrollment = crud.current_enrollment(
                 session,
                 learner_id=learner.id,
                 training_id=training.id,  # type: ignore[arg-type]
+            )
+        starts_on = clean.starts_on or (existing.starts_on if existing else None)
+        assert starts_on is not None
+        if clean.completed_on is not None and clean.completed_on < starts_on:
+            raise IntakeError(
+                "completed_on",
+                f"completed_on ({clean.completed_on}) is before starts_on ({starts_on})",
             )
         created = enrollment is None
         if enrollment is None:
@@ -210,7 +308,7 @@ class Intake:
                 learner_id=learner.id,
                 training_id=training.id,  # type: ignore[arg-type]
                 starts_on=starts_on,
-                ends_on=ends_on,
+                ends_on=clean.ends_on,
                 source=data.source,
                 enrolled_by=data.enrolled_by,
                 created_at=now,
@@ -220,19 +318,38 @@ class Intake:
             before = _state(enrollment)
             if (
                 enrollment.status == EnrollmentStatus.CANCELLED
-                and status == EnrollmentStatus.ENROLLED
+                and clean.stored_status == EnrollmentStatus.ENROLLED
             ):
                 enrollment.generation += 1  # enrolled again: plan afresh
+        # The latest message wins: a completion completes, an enrollment (re)opens, and a
+        # cancellation keeps the completion it may follow. Once there is a completion, it is
+        # the end that the debrief and follow-ups are planned from.
+        if clean.status == COMPLETED:
+            completed_on: date | None = clean.completed_on
+        elif clean.status == EnrollmentStatus.ENROLLED:
+            completed_on = None
+        else:
+            completed_on = enrollment.completed_on
+        ends_on = clean.ends_on
+        if clean.partial and clean.status == EnrollmentStatus.CANCELLED and existing is not None:
+            ends_on = existing.ends_on
         enrollment.learner_id = learner.id
         enrollment.training_id = training.id  # type: ignore[assignment]
-        enrollment.starts_on, enrollment.ends_on = starts_on, ends_on
+        enrollment.starts_on = starts_on
+        enrollment.completed_on = completed_on
+        enrollment.ends_on = completed_on if completed_on is not None else ends_on
         enrollment.manager_id = manager.id if manager else None
-        enrollment.status = status
+        enrollment.status = clean.stored_status
+        # A newer revision that changes nothing else is remembered all the same.
+        sequence_moved = data.sequence is not None and data.sequence != enrollment.sequence
+        if sequence_moved:
+            enrollment.sequence = data.sequence
         changed = created or _state(enrollment) != before
-        if changed:
+        if changed or sequence_moved:
             enrollment.updated_at = now
             session.add(enrollment)
             session.flush()
+        if changed:
             plan_nudges(session, enrollment, now=now, rules=self.rules, default_tz=self.default_tz)
         log.info(
             "enrollment.%s enrollment=%s source=%s no_manager=%s",
@@ -261,12 +378,13 @@ class Intake:
         raise AssertionError("unreachable")
 
     def import_csv(self, text: str) -> ImportReport:
-        """Columns `learner_email,training,starts_on,ends_on[,manager_email][,external_id]`."""
+        """Columns `learner_email,training,starts_on,ends_on[,manager_email][,external_id]`
+        `[,status][,completed_on]`; an empty `ends_on` is a self-paced training."""
         report = ImportReport()
         rows, error = read_csv(
             text,
             ["learner_email", "training", "starts_on", "ends_on"],
-            ["manager_email", "external_id"],
+            ["manager_email", "external_id", *COMPLETION_COLUMNS],
         )
         if error:
             report.errors.append((1, error))
@@ -286,6 +404,7 @@ class Intake:
                 source=Source.CSV,
                 learner_field="learner_email",
                 manager_field="manager_email",
+                **_completion_columns(row),
             )
             inputs.append((row["_line"], data))
         self.enroll_many(inputs, report)
@@ -417,12 +536,22 @@ class Intake:
         """Which rows of `batch` take the bulk path and which `enroll`; `before` are batches
         of new rows being stored meanwhile, whose keys count as taken. Without `write`
         `session` is only read (a missing training is created in a session of its own)."""
-        cleaned: list[tuple[int, EnrollmentInput, tuple[str, date, date, str, str | None]]] = []
+        cleaned: list[tuple[int, EnrollmentInput, _Clean]] = []
+        slow: list[tuple[int, EnrollmentInput]] = []
+        keys: set[Any] = set().union(*(b.keys for b in before))
+        today = planned.now.astimezone(zone(None, self.default_tz)).date()
         for line, data in batch:
             try:
-                cleaned.append((line, data, _clean(data)))
+                clean = _clean(data, today=today)
             except IntakeError as exc:
                 report.errors.append((line, exc.message))
+                continue
+            if clean.partial or data.sequence is not None:
+                # Completes or cancels a stored enrollment (it has an external id): `enroll`.
+                slow.append((line, data))
+                keys.add(clean.external_id)
+                continue
+            cleaned.append((line, data, clean))
         people = crud.people_by_email(
             session,
             emails={
@@ -438,15 +567,17 @@ class Intake:
             - {p.id for p in people.values()},
         )
         managers.update({p.id: p for p in people.values()})
-        trainings = crud.trainings_by_name(session, names={c[0] for _, _d, c in cleaned})
+        trainings = crud.trainings_by_name(
+            session, names={c.training for _, _d, c in cleaned if c.training}
+        )
         by_external = crud.taken_external_ids(
-            session, external_ids={c[4] for _, _d, c in cleaned if c[4]}
+            session, external_ids={c.external_id for _, _d, c in cleaned if c.external_id}
         )
         fast: list[tuple[_New, PersonRow, PersonRow | None]] = []
-        slow: list[tuple[int, EnrollmentInput]] = []
-        keys: set[Any] = set().union(*(b.keys for b in before))
         natural: list[tuple[int, EnrollmentInput, PersonRow, tuple[Any, ...]]] = []
-        for line, data, (name, starts_on, ends_on, status, external_id) in cleaned:
+        for line, data, clean in cleaned:
+            name, external_id = clean.training, clean.external_id
+            assert name is not None and clean.starts_on is not None
             learner = people.get((data.learner or "").strip().lower())
             manager_ref = (data.manager or "").strip().lower()
             manager: PersonRow | None = people.get(manager_ref) if manager_ref else None
@@ -486,9 +617,10 @@ class Intake:
                 learner.id,
                 manager.id if manager else None,
                 training.id,  # type: ignore[arg-type]
-                starts_on,
-                ends_on,
-                status,
+                clean.starts_on,
+                clean.completed_on or clean.ends_on,  # as `enroll` stores it
+                clean.completed_on,
+                clean.stored_status,
                 data.source,
                 data.enrolled_by,
             )
@@ -546,7 +678,8 @@ class _New:
     manager_id: int | None
     training_id: int
     starts_on: date
-    ends_on: date
+    ends_on: date | None
+    completed_on: date | None
     status: str
     source: str
     enrolled_by: str | None
@@ -595,26 +728,31 @@ class _BulkPlans:
     def nudges(
         self,
         starts_on: date,
-        ends_on: date,
+        ends_on: date | None,
+        completed_on: date | None,
         learner: PersonRow,
         manager: PersonRow | None,
     ) -> list[_Template]:
         key = (
             starts_on,
             ends_on,
+            completed_on,
             learner.tz,
             learner.active,
             None if manager is None else (manager.tz, manager.active),
         )
         found = self._templates.get(key)
         if found is None:
-            found = self._templates[key] = self._plan(starts_on, ends_on, learner, manager)
+            found = self._templates[key] = self._plan(
+                starts_on, ends_on, completed_on, learner, manager
+            )
         return found
 
     def _plan(
         self,
         starts_on: date,
-        ends_on: date,
+        ends_on: date | None,
+        completed_on: date | None,
         learner: PersonRow,
         manager: PersonRow | None,
     ) -> list[_Template]:
@@ -625,6 +763,7 @@ class _BulkPlans:
             learner=learner,
             manager=manager,
             default_tz=self.default_tz,
+            completed_on=completed_on,
         )
         return [
             (
@@ -662,6 +801,7 @@ def _insert_planned(
                 new.training_id,
                 day(new.starts_on),
                 day(new.ends_on),
+                day(new.completed_on),
                 str(new.status),
                 str(new.source),
                 new.enrolled_by,
@@ -679,7 +819,7 @@ def _insert_planned(
             continue  # plan_nudges plans nothing for a new, cancelled enrollment
         learner_id, manager_id = learner.id, manager.id if manager else None
         for kind, to_learner, due_at, status, reason in planned.nudges(
-            new.starts_on, new.ends_on, learner, manager
+            new.starts_on, new.ends_on, new.completed_on, learner, manager
         ):
             add(
                 (
@@ -708,6 +848,18 @@ def _insert_planned(
     )
 
 
+# The columns of a self-paced training's completion (see `_completion_columns`).
+COMPLETION_COLUMNS = ("status", "completed_on")
+
+
+def _completion_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`status` (enrolled, cancelled, completed) and `completed_on` of a CSV row."""
+    return {
+        "status": row.get("status") or EnrollmentStatus.ENROLLED,
+        "completed_on": row.get("completed_on") or None,
+    }
+
+
 def _count(report: ImportReport, result: EnrollResult) -> None:
     if result.created:
         report.created += 1
@@ -717,24 +869,68 @@ def _count(report: ImportReport, result: EnrollResult) -> None:
         report.unchanged += 1
 
 
-def _clean(data: EnrollmentInput) -> tuple[str, date, date, str, str | None]:
-    """The checks every door shares: (training, starts_on, ends_on, status, external_id)."""
-    training_name = " ".join((data.training or "").split())
-    if not training_name:
-        raise IntakeError("training", "training is required: the name of the course")
-    if len(training_name) > TRAINING_NAME_MAX:
+def _clean(data: EnrollmentInput, *, today: date) -> _Clean:
+    """The checks every door shares, field by field, before anyone is looked up."""
+    training_name = " ".join((data.training or "").split()) or None
+    if training_name is not None and len(training_name) > TRAINING_NAME_MAX:
         raise IntakeError("training", f"training must be at most {TRAINING_NAME_MAX} characters")
-    starts_on = parse_date(data.starts_on, "starts_on")
-    ends_on = parse_date(data.ends_on, "ends_on")
-    if ends_on < starts_on:
-        raise IntakeError("ends_on", f"ends_on ({ends_on}) is before starts_on ({starts_on})")
     status = (data.status or EnrollmentStatus.ENROLLED).strip().lower()
-    if status not in (EnrollmentStatus.ENROLLED, EnrollmentStatus.CANCELLED):
-        raise IntakeError("status", "status must be enrolled or cancelled")
     external_id = (data.external_id or "").strip() or None
+    # Only a cancellation or a completion of an enrollment known by its external id may
+    # leave the rest to the stored enrollment (whether it is known is the caller's check).
+    may_be_partial = external_id is not None and status in (EnrollmentStatus.CANCELLED, COMPLETED)
+    if training_name is None and not may_be_partial:
+        raise IntakeError("training", "training is required: the name of the course")
+    given_start = data.starts_on if isinstance(data.starts_on, date) else str(data.starts_on or "")
+    starts_on = parse_date(given_start, "starts_on") if given_start or not may_be_partial else None
+    ends_on = None if _blank(data.ends_on) else parse_date(data.ends_on, "ends_on")  # type: ignore[arg-type]
+    if starts_on is not None and ends_on is not None and ends_on < starts_on:
+        raise IntakeError("ends_on", f"ends_on ({ends_on}) is before starts_on ({starts_on})")
+    if status not in STATUSES:
+        raise IntakeError("status", "status must be enrolled, cancelled or completed")
     if external_id and len(external_id) > EXTERNAL_ID_MAX:
         raise IntakeError("external_id", f"external_id must be at most {EXTERNAL_ID_MAX} chars")
-    return training_name, starts_on, ends_on, status, external_id
+    completed_on = None
+    if not _blank(data.completed_on):
+        if status != COMPLETED:
+            raise IntakeError(
+                "completed_on", 'completed_on goes with "status": "completed"; leave it out'
+            )
+        completed_on = parse_date(data.completed_on, "completed_on")  # type: ignore[arg-type]
+    elif status == COMPLETED:
+        completed_on = today
+    if completed_on is not None:
+        if completed_on > today + timedelta(days=COMPLETION_AHEAD_DAYS):
+            raise IntakeError(
+                "completed_on", f"completed_on ({completed_on}) is in the future; today is {today}"
+            )
+        if starts_on is not None and completed_on < starts_on:
+            raise IntakeError(
+                "completed_on", f"completed_on ({completed_on}) is before starts_on ({starts_on})"
+            )
+    return _Clean(training_name, starts_on, ends_on, status, external_id, completed_on)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _unknown(data: EnrollmentInput, clean: _Clean) -> UnknownEnrollment:
+    """Why a cancellation or completion naming only an unknown external id is refused."""
+    missing = [
+        name
+        for name, absent in (
+            (data.learner_field, not (data.learner or "").strip()),
+            ("training", clean.training is None),
+            ("starts_on", clean.starts_on is None),
+        )
+        if absent
+    ]
+    return UnknownEnrollment(
+        missing[0],
+        f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} required: "
+        f"external_id {clean.external_id} is not an enrollment Coachbot knows yet",
+    )
 
 
 def _state(enrollment: Enrollment) -> tuple[Any, ...]:
@@ -743,6 +939,7 @@ def _state(enrollment: Enrollment) -> tuple[Any, ...]:
         enrollment.training_id,
         enrollment.starts_on,
         enrollment.ends_on,
+        enrollment.completed_on,
         enrollment.manager_id,
         enrollment.status,
     )
@@ -762,25 +959,35 @@ def input_from_webhook(body: Mapping[str, Any]) -> EnrollmentInput:
         "ends_on",
         "status",
         "external_id",
+        "completed_on",
     ):
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise IntakeError(name, f"{name} must be a string")
     learner = body.get("learner_email") or body.get("learner_slack_id")
-    if not learner:
+    # A completion or cancellation may name only the external_id (the intake checks that
+    # it is known); `ends_on` may be left out for a self-paced training.
+    by_id_only = bool(body.get("external_id")) and (body.get("status") or "").strip().lower() in (
+        COMPLETED,
+        EnrollmentStatus.CANCELLED,
+    )
+    if not learner and not by_id_only:
         raise IntakeError("learner_email", "learner_email (or learner_slack_id) is required")
-    for name in ("training", "starts_on", "ends_on"):
-        if not body.get(name):
+    for name in ("training", "starts_on"):
+        if not body.get(name) and not by_id_only:
             raise IntakeError(name, f"{name} is required")
     return EnrollmentInput(
-        learner=learner,
-        learner_field="learner_email" if body.get("learner_email") else "learner_slack_id",
+        learner=learner or "",
+        learner_field="learner_email"
+        if body.get("learner_email") or not learner
+        else "learner_slack_id",
         manager_field="manager_email" if body.get("manager_email") else "manager_slack_id",
-        training=body["training"],
-        starts_on=body["starts_on"],
-        ends_on=body["ends_on"],
+        training=body.get("training") or "",
+        starts_on=body.get("starts_on") or "",
+        ends_on=body.get("ends_on"),
         manager=body.get("manager_email") or body.get("manager_slack_id"),
         external_id=body.get("external_id"),
         status=body.get("status") or EnrollmentStatus.ENROLLED,
         source=Source.WEBHOOK,
+        completed_on=body.get("completed_on"),
     )

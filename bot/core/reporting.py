@@ -341,7 +341,7 @@ def csv_text(rows: Iterable[EnrollmentRow], tz: str, *, share_notes: bool) -> st
             row.external_id or "",
             _safe_cell(row.training),
             row.starts_on.isoformat(),
-            row.ends_on.isoformat(),
+            row.ends_on.isoformat() if row.ends_on else "",
             _yes_no(row.has_manager),
             _yes_no(goal_on is not None and goal_on <= row.starts_on),
             pre.outcome if pre else "",
@@ -359,6 +359,7 @@ def csv_text(rows: Iterable[EnrollmentRow], tz: str, *, share_notes: bool) -> st
                     debrief
                     and debrief.outcome == "logged"
                     and debrief_on
+                    and row.ends_on
                     and debrief_on <= row.ends_on + timedelta(days=7)
                 )
                 if row.has_manager

@@ -660,3 +660,40 @@ class CanvasSigner:
         import jwt
 
         return jwt.encode(dict(event), self._key, algorithm="RS256", headers={"kid": self.kid})
+
+
+class FakeKeySet(_FakeService):
+    """Where Instructure publishes its signing keys (CANVAS_JWKS_URL): GET /jwks answers the
+    key set of the signers it was given, as JSON."""
+
+    PATH = "/jwks"
+
+    def __init__(self, *signers: CanvasSigner) -> None:
+        self.signers = list(signers)
+        super().__init__()
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url + self.PATH
+
+    def publish(self, signer: CanvasSigner) -> None:
+        """A key rotation: the set now has `signer`'s key too."""
+        with self._lock:
+            self.signers.append(signer)
+
+    def _authorized(self, headers: Mapping[str, str], params: Mapping[str, str]) -> bool:
+        return True
+
+    def _answer(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        headers: Mapping[str, str],
+        authorized: bool,
+    ) -> _Answer:
+        if method != "GET" or path != self.PATH:
+            return _json(404, {"message": "Not Found"})
+        with self._lock:
+            keys = [key for signer in self.signers for key in signer.jwks["keys"]]
+        return _json(200, {"keys": keys})

@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from bot.core.reporting import headline_numbers
 from bot.services import Services
@@ -80,7 +80,10 @@ def _manager_sections(session: Session, me: int, today: Any) -> dict[str, Any]:
         .where(
             Enrollment.manager_id == me,
             Enrollment.status == EnrollmentStatus.ENROLLED,
-            col(Enrollment.ends_on) >= today - timedelta(days=RECENT_DAYS),
+            or_(
+                col(Enrollment.ends_on) >= today - timedelta(days=RECENT_DAYS),
+                col(Enrollment.ends_on).is_(None),  # self-paced, under way
+            ),
         )
         .order_by(col(Enrollment.starts_on))
         .limit(50)

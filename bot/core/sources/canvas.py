@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core.sources.event import Action, SourceError, SourceEvent, email_address
+from bot.core.sources.rest import request
 
 SOURCE = "canvas"
 EVENTS = ("enrollment_created", "enrollment_updated")
@@ -238,3 +239,39 @@ def _date(value: Any, zone: ZoneInfo | None, where: str) -> date | None:
     if zone is not None and moment.tzinfo is not None:
         moment = moment.astimezone(zone)
     return moment.date()
+
+
+class CanvasDetails:
+    """Asks Canvas (`CANVAS_URL`, `CANVAS_TOKEN`) what a Live Event leaves out: the
+    learner's email, the course's name and dates, the section's dates."""
+
+    source = SOURCE
+
+    def __init__(self, base_url: str, token: str, http: Any) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.http = http
+
+    def key(self, payload: Mapping[str, Any]) -> tuple[str, str] | None:
+        """(event id, enrollment key) of a stored payload; None when Coachbot ignores it."""
+        change = read_live_event(payload)
+        return None if change is None else (change.event_id, change.key)
+
+    def event(self, payload: Mapping[str, Any], *, today: date) -> SourceEvent | None:
+        """The event, details included; raises LmsUnavailable (retry) or LmsRefused /
+        SourceError (never)."""
+        change = read_live_event(payload)
+        if change is None:
+            return None
+        if not change.needs_details:
+            return to_source_event(change, profile=None, course=None, today=today)
+        answers: list[Any] = []
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
+        for path in change.detail_paths():
+            what = f"Canvas GET {path}"
+            answer = request(self.http, "GET", self.base_url + path, what=what, headers=headers)
+            answers.append(answer.json(what))
+        profile, course, *rest = answers
+        return to_source_event(
+            change, profile=profile, course=course, section=rest[0] if rest else None, today=today
+        )

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from bot.core.sources.event import Action, SourceError, SourceEvent, email_address
+from bot.core.sources.rest import LmsUnavailable, request
 
 SOURCE = "moodle"
 REST_PATH = "/webservice/rest/server.php"
@@ -216,3 +217,47 @@ def _day(value: Any, zone: tzinfo, where: str) -> date | None:
         return datetime.fromtimestamp(seconds, UTC).astimezone(zone).date()
     except (TypeError, ValueError, OverflowError, OSError):
         raise SourceError(where, f"{value!r} is not a Unix time") from None
+
+
+# Moodle's answers (with HTTP 200) that mean "not now": a token an admin is fixing, web
+# services switched off for a while. Any other error code is final for that event.
+RETRY_ERRORS = frozenset(
+    {"invalidtoken", "accessexception", "servicenotavailable", "enablewsdescription"}
+)
+
+
+class MoodleDetails:
+    """Asks Moodle's REST web services (`MOODLE_URL`, `MOODLE_TOKEN`) for the learner's email
+    and the course's name and dates; dates are read in `zone` (DEFAULT_TIMEZONE)."""
+
+    source = SOURCE
+
+    def __init__(self, base_url: str, token: str, http: Any, *, zone: tzinfo) -> None:
+        self.url = base_url.rstrip("/") + REST_PATH
+        self.token = token
+        self.http = http
+        self.zone = zone
+
+    def key(self, payload: Mapping[str, Any]) -> tuple[str, str] | None:
+        change = read_webhook(payload)
+        return None if change is None else (change.event_id, change.key)
+
+    def event(self, payload: Mapping[str, Any], *, today: date) -> SourceEvent | None:
+        change = read_webhook(payload)
+        if change is None:
+            return None
+        if not change.needs_details:
+            return to_source_event(change, users=None, courses=None, zone=self.zone, today=today)
+        users = self._call(change.user_query(self.token))
+        courses = self._call(change.course_query(self.token))
+        return to_source_event(change, users=users, courses=courses, zone=self.zone, today=today)
+
+    def _call(self, params: dict[str, str]) -> Any:
+        what = f"Moodle {params['wsfunction']}"
+        # POSTed as a form: the token stays out of the URL, and so out of proxies' logs.
+        answer = request(self.http, "POST", self.url, what=what, fields=params, form=True).json(
+            what
+        )
+        if isinstance(answer, Mapping) and answer.get("errorcode") in RETRY_ERRORS:
+            raise LmsUnavailable(f"{what}: {ws_error(answer)}")
+        return answer

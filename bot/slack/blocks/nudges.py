@@ -41,7 +41,7 @@ def _md_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
         "training": user_text(ctx.training, TRAINING_NAME_MAX),
         "dates": prompts.format_dates(ctx.starts_on, ctx.ends_on),
         "start": prompts.format_date(ctx.starts_on),
-        "end": prompts.format_date(ctx.ends_on),
+        "end": prompts.format_date(ctx.ends_on or ctx.starts_on),
         "kind": prompts.text(f"kinds.{_kind(ctx)}"),
     }
 
@@ -56,7 +56,7 @@ def _plain_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
         "training": clip(ctx.training, TRAINING_NAME_MAX),
         "dates": prompts.format_dates(ctx.starts_on, ctx.ends_on),
         "start": prompts.format_date(ctx.starts_on),
-        "end": prompts.format_date(ctx.ends_on),
+        "end": prompts.format_date(ctx.ends_on or ctx.starts_on),
         "kind": prompts.text(f"kinds.{_kind(ctx)}"),
     }
 

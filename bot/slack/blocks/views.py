@@ -23,7 +23,7 @@ class NudgeContext:
     kind: str  # NudgeKind value
     training: str
     starts_on: date
-    ends_on: date
+    ends_on: date | None  # None: self-paced, not completed yet
     learner_name: str
     learner_slack_id: str | None
     manager_name: str | None = None
@@ -38,7 +38,7 @@ class TrainingView:
 
     training: str
     starts_on: date
-    ends_on: date
+    ends_on: date | None  # None: self-paced, not completed yet
     learner_name: str | None = None
     learner_slack_id: str | None = None
 

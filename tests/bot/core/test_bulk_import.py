@@ -215,6 +215,8 @@ def orm_snapshot(db: Database) -> dict[str, Any]:
                 names[e.training_id],
                 e.starts_on,
                 e.ends_on,
+                e.completed_on,
+                e.sequence,
                 emails.get(e.manager_id),
                 e.status,
                 e.source,
@@ -295,3 +297,89 @@ def _csv_input(row: str) -> EnrollmentInput:
         learner_field="learner_email",
         manager_field="manager_email",
     )
+
+
+# Self-paced trainings (no ends_on) and completions, new and of rows before them.
+SELF_PACED = """\
+learner_email,training,starts_on,ends_on,manager_email,external_id,status,completed_on
+ada@example.org,Data Privacy,2026-11-23,,,sp-1,,
+lin@example.org,Data Privacy,2026-11-16,,alan@example.org,sp-2,completed,2026-11-20
+ada@example.org,Security Basics,2026-11-02,,,sp-3,completed,2026-11-05
+lin@example.org,Coaching Skills,2026-11-16,2026-11-17,,sp-4,completed,
+ada@example.org,,,,,sp-1,completed,2026-11-23
+alan@example.org,Old e-learning,2026-09-01,,,sp-5,,
+ada@example.org,Negotiation,2026-11-23,,,,,
+lin@example.org,Data Privacy,2026-11-25,,,sp-6,completed,2026-11-24
+nos@example.org,Data Privacy,2026-11-23,,,sp-7,enrolled,2026-11-23
+,,,,,sp-404,completed,
+"""
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 1000])
+def test_bulk_path_plans_self_paced_rows_and_completions_as_enroll_does(
+    db: Database, db_url: str, tmp_path: Path, fake: FakeSlack, batch_size: int
+) -> None:
+    import csv
+    import io
+
+    from bot.core.directory import ImportReport
+    from bot.core.enrollment import COMPLETION_COLUMNS
+
+    reference_urls = (
+        [f"sqlite:///{tmp_path / 'rows.db'}"] if db_url.startswith("sqlite") else throwaway_pg()
+    )
+    rows = list(csv.DictReader(io.StringIO(SELF_PACED)))
+    assert set(COMPLETION_COLUMNS) <= set(rows[0])
+    inputs = [
+        (
+            line,
+            EnrollmentInput(
+                learner=row["learner_email"],
+                training=row["training"],
+                starts_on=row["starts_on"],
+                ends_on=row["ends_on"],
+                manager=row["manager_email"] or None,
+                external_id=row["external_id"] or None,
+                status=row["status"] or "enrolled",
+                completed_on=row["completed_on"] or None,
+                source="csv",
+                learner_field="learner_email",
+                manager_field="manager_email",
+            ),
+        )
+        for line, row in enumerate(rows, start=2)
+    ]
+    for reference_url in reference_urls:
+        reference = Database(reference_url)
+        try:
+            reference.upgrade()
+            bulk, one = world(db, fake), world(reference, fake)
+            report = ImportReport()
+            bulk.enroll_many(inputs, report, batch_size=batch_size)
+            report.errors.sort()
+            expected = ImportReport()
+            for line, data in inputs:
+                one._enroll_counted(line, data, expected)
+            assert report.errors == sorted(expected.errors)
+            assert [line for line, _ in report.errors] == [9, 10, 11]
+            counts = (report.created, report.updated, report.unchanged)
+            assert counts == (expected.created, expected.updated, expected.unchanged)
+            assert orm_snapshot(db) == orm_snapshot(reference)
+            # And the file, through import_csv, says the same.
+            assert world(db, fake).import_csv(SELF_PACED).created == 0
+        finally:
+            reference.dispose()
+    kinds: dict[str, dict[str, tuple[str, str | None]]] = {}
+    with db.engine.connect() as conn:
+        for external_id, kind, status, reason in conn.exec_driver_sql(
+            "SELECT e.external_id, n.kind, n.status, n.reason FROM nudge n "
+            "JOIN enrollment e ON e.id = n.enrollment_id"
+        ):
+            kinds.setdefault(external_id, {})[kind] = (status, reason)
+    # sp-1, self-paced then completed today: the invite went pending at once, then was
+    # skipped by the completion; its debrief is planned.
+    assert kinds["sp-1"]["debrief"][0] == "pending"
+    assert kinds["sp-2"]["debrief"][0] == "pending"
+    assert kinds["sp-3"]["debrief"] == ("skipped", "completed more than 14 days ago")
+    assert kinds["sp-5"]["goal_invite"][0] == "skipped"
+    assert "debrief" not in kinds["sp-5"]
