@@ -182,3 +182,47 @@ def test_a_late_enrollment_after_the_days_message_waits_for_tomorrow(bot: Bot) -
     dispatch_due(bot)
     dms = manager_dms(bot)
     assert len(dms) == 2 and "Presenting" in dms[1]["text"] + str(dms[1]["blocks"])
+
+
+def test_reminders_of_open_prompts_come_in_the_next_days_message(bot: Bot) -> None:
+    team(bot, 2)
+    bot.clock.set(PRE)  # Thu 3 Dec: both prompts, one message; nobody answers
+    dispatch_due(bot)
+    bot.clock.set(datetime(2026, 12, 7, 9, 31, tzinfo=UTC))  # Mon: two working days later
+    dispatch_due(bot)
+    _first, second = manager_dms(bot)
+    assert len(log_buttons(second)) == 2 and "Still open from earlier" in str(second["blocks"])
+    with bot.db.session() as s:
+        reminders = s.exec(select(Nudge).where(Nudge.kind == "reminder")).all()
+    assert len(reminders) == 2 and {(r.status, r.ts) for r in reminders} == {("sent", second["ts"])}
+
+
+def test_a_late_nudge_that_can_wait_goes_into_the_next_working_days_message(bot: Bot) -> None:
+    team(bot, 1)
+    bot.clock.set(PRE)
+    dispatch_due(bot)
+    bot.clock.set(AFTERNOON)
+    # Starts Mon 7 Dec: its pre-training prompt was due Wed 2 Dec, so it is due now, late;
+    # tomorrow (Fri) is still before the start, so it waits for Friday's message.
+    response = bot.webhook(
+        {
+            "external_id": "lms-late-2",
+            "learner_email": "ada@example.org",
+            "manager_email": "grace@example.org",
+            "training": "Negotiation",
+            "starts_on": "2026-12-07",
+            "ends_on": "2026-12-07",
+        }
+    )
+    assert response.status == 201, response.text
+    dispatch_due(bot)
+    assert len(manager_dms(bot)) == 1
+    with bot.db.session() as s:
+        late = s.exec(
+            select(Nudge).where(Nudge.kind == "pre_training", Nudge.status == "pending")
+        ).one()
+    assert late.reason == "the day's message went out already"
+    assert late.due_at == datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
+    bot.clock.set(datetime(2026, 12, 4, 9, 31, tzinfo=UTC))
+    dispatch_due(bot)
+    assert len(manager_dms(bot)) == 2 and "Negotiation" in str(manager_dms(bot)[-1]["blocks"])
