@@ -69,12 +69,15 @@ class RetryLater:
     """A passing fault (rate limit, 5xx, time-out): tried again after a back-off.
 
     `uncertain` when the message may have reached Slack all the same (the answer was lost):
-    the next attempt then looks for it before posting.
+    the next attempt then looks for it before posting. `rate_limited` for a 429: Slack did
+    nothing and said when to come back, so the row is due exactly `after_seconds` later and
+    the attempt does not count against `max_attempts`.
     """
 
     reason: str
     after_seconds: float = 0.0
     uncertain: bool = False
+    rate_limited: bool = False
 
 
 SendResult = Sent | Deferred | Skipped | Failed | RetryLater
@@ -113,14 +116,26 @@ class TickReport:
     retried: int = 0
     reclaimed: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
+    # The soonest retry this tick put back (a 429's Retry-After, a short back-off): the
+    # polling job runs again then instead of a whole interval later (scheduler/jobs.py).
+    wake_at: datetime | None = None
 
     def count(self, nudge_id: int, outcome: str) -> None:
         with _COUNT_LOCK:  # the senders of one batch count from several threads
             self.outcomes[nudge_id] = outcome
             setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def wake(self, at: datetime) -> None:
+        if self.wake_at is None or at < self.wake_at:
+            self.wake_at = at
+
 
 _COUNT_LOCK = threading.Lock()
+
+# 5xx and time-outs: the first retry a few seconds later, then doubling, at most an hour
+# apart; ten attempts span about 43 minutes of a Slack outage before a row fails.
+RETRY_FIRST_SECONDS = 5
+RETRY_MAX_SECONDS = 3600
 
 
 class Dispatcher:
@@ -134,7 +149,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 100,
         lease_seconds: int = 300,
-        max_attempts: int = 6,
+        max_attempts: int = 10,
         owner: str = "",
         workers: int = 16,
         on_outcome: OutcomeHook | None = None,
@@ -476,18 +491,28 @@ class Dispatcher:
             report.count(nudge.id, "failed")
             log.warning("nudge.failed nudge=%s reason=%s", nudge.id, outcome.reason)
         else:
-            if nudge.attempts >= self.max_attempts:
+            if outcome.rate_limited:
+                # Slack did nothing: not an attempt, and due exactly when Slack said.
+                nudge.attempts = max(0, nudge.attempts - 1)
+                delay = outcome.after_seconds
+            else:
+                backoff = RETRY_FIRST_SECONDS * 2 ** max(0, nudge.attempts - 1)
+                delay = max(min(backoff, RETRY_MAX_SECONDS), outcome.after_seconds)
+            if not outcome.rate_limited and nudge.attempts >= self.max_attempts:
                 nudge.status = NudgeStatus.FAILED
                 nudge.reason = f"gave up after {nudge.attempts} attempts: {outcome.reason}"
                 report.count(nudge.id, "failed")
                 log.warning("nudge.failed nudge=%s reason=%s", nudge.id, nudge.reason)
             else:
-                backoff = min(30 * 2 ** (nudge.attempts - 1), 3600)
+                # Past the recipient's window, the claim defers it to the next window instead.
                 nudge.status = NudgeStatus.PENDING
-                nudge.due_at = now + timedelta(seconds=max(backoff, outcome.after_seconds))
+                nudge.due_at = now + timedelta(seconds=delay)
                 nudge.reason = _reason(outcome.reason, uncertain or outcome.uncertain)
                 report.count(nudge.id, "retried")
-                log.info("nudge.retry nudge=%s reason=%s", nudge.id, outcome.reason)
+                report.wake(nudge.due_at)
+                log.info(
+                    "nudge.retry nudge=%s reason=%s after=%.3fs", nudge.id, outcome.reason, delay
+                )
             session.add(nudge)
 
     def _reminders_so_far(

@@ -123,16 +123,58 @@ def test_a_500_storm_is_retried_with_backoff_and_delivered_once(world: World) ->
     world.fake.fail_next("chat.postMessage", status=500, count=3)
     world.at(GOAL_AT)
     goal = world.nudge(kind="goal_invite")
-    assert goal.status == "pending" and goal.due_at == GOAL_AT + timedelta(seconds=30)
+    # A few seconds first, not half a minute: most 5xx pass at once.
+    assert goal.status == "pending" and goal.due_at == GOAL_AT + timedelta(seconds=5)
     dues = []
     for _ in range(6):
         world.clock.set(world.nudge(id=goal.id).due_at)
         world.tick()
         dues.append(world.nudge(id=goal.id).due_at)
     assert world.nudge(id=goal.id).status == "sent"
-    assert dues[1] - dues[0] == timedelta(seconds=120)  # the back-off grows
+    assert dues[1] - dues[0] == timedelta(seconds=20)  # the back-off grows: 5, 10, 20 s
     assert len(world.posts(goal.id)) == 1
     assert world.fake.count("chat.postMessage") == 4
+
+
+def run_like_the_scheduler(
+    world: World, done: Any, *, interval: float = 30.0, limit: timedelta = timedelta(hours=1)
+) -> timedelta:
+    """Tick as the polling job does (every `interval` seconds, sooner when a tick asks to
+    wake early) until `done()`; returns the clock's time of the tick that did it."""
+    started = world.clock()
+    while True:
+        assert world.clock() - started < limit, "never done"
+        report = world.tick()
+        if done():
+            return world.clock() - started
+        later = world.clock() + timedelta(seconds=interval)
+        if report.wake_at is not None:
+            later = min(later, max(report.wake_at, world.clock() + timedelta(seconds=0.25)))
+        world.clock.set(later)
+
+
+def test_a_429_then_500_storm_reaches_the_manager_within_30_seconds_once(world: World) -> None:
+    """Slack rate-limits the manager's prompt three times (Retry-After: 1), then fails twice
+    with a 500: each 429 is retried exactly a second later, each 500 after a few seconds."""
+    world.people()
+    world.enroll(START, END)
+    world.at(GOAL_AT)  # the learner's goal invite goes out first, on a calm day
+    world.fake.fail_next("chat.postMessage", status=429, retry_after=1, count=3)
+    world.fake.fail_next("chat.postMessage", status=500, count=2)
+    world.clock.set(PRE_AT)
+    prompt = world.nudge(kind="pre_training")
+
+    def delivered() -> bool:
+        return world.nudge(id=prompt.id).status == "sent"
+
+    took = run_like_the_scheduler(world, delivered)
+    assert took == timedelta(seconds=1 + 1 + 1 + 5 + 10)  # within 30 s, with room to spare
+    assert world.nudge(id=prompt.id).sent_at == PRE_AT + took
+    assert len(world.posts(prompt.id)) == 1
+    assert len(world.dms(MANAGER)) == 1
+    # Three 429s and two 500s, then the post; after each 500, a look before posting again.
+    assert world.fake.count("chat.postMessage") == 1 + 6
+    assert world.fake.count("conversations.history") == 2
 
 
 def test_attempts_are_bounded_then_the_nudge_fails_with_the_reason(world: World) -> None:
@@ -140,11 +182,15 @@ def test_attempts_are_bounded_then_the_nudge_fails_with_the_reason(world: World)
     world.enroll(START, END)
     world.fake.fail_always("chat.postMessage", status=503)
     world.at(GOAL_AT)
-    retry_until_settled(world)
     goal = world.nudge(kind="goal_invite")
+    while goal.status == "pending":  # tick at each retry, as the early wake-up does
+        world.at(goal.due_at)
+        goal = world.nudge(id=goal.id)
     assert goal.status == "failed"
-    assert goal.reason == "gave up after 6 attempts: Slack answered service_unavailable"
-    assert world.fake.count("chat.postMessage") == 6
+    assert goal.reason == "gave up after 10 attempts: Slack answered service_unavailable"
+    assert world.fake.count("chat.postMessage") == 10
+    # 5 s, doubling: ten attempts span about 43 minutes of an outage, inside one window.
+    assert timedelta(minutes=40) < goal.updated_at - GOAL_AT < timedelta(minutes=45)
     world.fake.clear_faults()
     world.clock.advance(days=1)
     world.tick()
