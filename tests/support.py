@@ -144,6 +144,22 @@ def dispatch_due(bot: Bot) -> Any:
     return dispatcher.tick()
 
 
+def zone_in_window_now(rules: Any, *, minutes: int = 5) -> str:
+    """A time zone where the real clock is inside `rules`' delivery window now and for the
+    next `minutes`: for tests that run real processes on the real clock."""
+    from zoneinfo import ZoneInfo
+
+    from scheduler.planning import in_window
+
+    now = datetime.now(UTC)
+    return next(
+        name
+        for name in ("UTC", "Asia/Tokyo", "America/New_York", "Asia/Kolkata", "Pacific/Auckland")
+        if in_window(now, ZoneInfo(name), rules)
+        and in_window(now + timedelta(minutes=minutes), ZoneInfo(name), rules)
+    )
+
+
 def eventually(check: Any, timeout: float = 15.0) -> Any:
     """Wait for work a listener does after its ack; returns the first truthy result."""
     import time

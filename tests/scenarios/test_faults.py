@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from support import (
     eventually,
     make_settings,
     throwaway_pg,
+    zone_in_window_now,
 )
 
 from bot.sim.driver import buttons, date_value, radio_value, text_value
@@ -50,6 +52,7 @@ FOLLOW = datetime(2027, 1, 8, 9, 31, tzinfo=UTC)
 ERROR_TEXT = "Something went wrong on my side"
 CLIENT_TIMEOUT = 1  # seconds; a "hung" Slack answers later than this
 MODES = ["429", "500", "timeout"]
+ALL_DAYS = frozenset(range(7))
 
 
 @pytest.fixture
@@ -396,6 +399,55 @@ def test_a_listener_that_crashes_before_its_ack_still_answers_200_with_a_message
     eventually(lambda: any(ERROR_TEXT in str(r.get("text")) for r in bot.fake.responses))
     assert bot.submit(view, PRE_VALUES, user="UGRACE").status == 200
     assert len(_records(bot)) == 1
+
+
+# -- the dispatcher under a storm, with the real scheduler on the real clock ----------------
+
+
+def test_a_429_then_500_storm_reaches_the_manager_within_30_seconds_once(
+    fake: FakeSlack, db: Database, db_url: str
+) -> None:
+    """The polling job runs every 30 s; a 429 (Retry-After: 1) brings it back a second
+    later, a 500 a few seconds later, so the prompt is not a whole interval (or more) late."""
+    from datetime import date, timedelta
+
+    from bot.runtime import scheduler_jobs
+    from scheduler.jobs import build_scheduler
+    from scheduler.planning import Rules
+    from storage.models import utcnow
+
+    rules = Rules(delivery_time=dtime(0, 0), delivery_end=dtime(23, 59), delivery_days=ALL_DAYS)
+    tz = zone_in_window_now(rules)
+    overrides = {"delivery_time": dtime(0, 0), "delivery_end": dtime(23, 59)}
+    bot, server = serve(
+        fake, db, utcnow, db_url, delivery_days=ALL_DAYS, goal_invite_days=0, **overrides
+    )
+    scheduler = None
+    try:
+        for uid, name in (("UADA", "Ada"), ("UGRACE", "Grace")):
+            fake.add_user(uid, email=f"{name.lower()}@example.org", real_name=name, tz=tz)
+        starts = date.today() + timedelta(days=2)
+        body = {**_enrollment("lms-storm"), "starts_on": str(starts), "ends_on": str(starts)}
+        assert bot.webhook(body).status == 201  # the pre-training prompt is due at once
+        fake.fail_next("chat.postMessage", status=429, retry_after=1, count=2)
+        fake.fail_next("chat.postMessage", status=500)
+        jobs = scheduler_jobs(bot.settings, db, bot.services.client, bot.services.prompts)
+        scheduler = build_scheduler([job for job in jobs if job.id == "dispatch"])
+        started = time.monotonic()
+        scheduler.start()
+        eventually(lambda: fake.dms_to("UGRACE"), timeout=30)
+        took = time.monotonic() - started
+        assert took < 30, took  # 1 + 1 + 5 s of waiting
+        time.sleep(0.5)
+        with db.session() as s:
+            prompt = s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one()
+        assert prompt.status == "sent"
+        assert len(fake.dms_to("UGRACE")) == 1
+        assert fake.count("chat.postMessage") == 4  # two 429s, a 500, the post
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        server.close()
 
 
 # -- the database locked or unreachable ----------------------------------------------------
