@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, select
 from scheduler.nudges import UNCERTAIN, is_uncertain, reminder_key
 from scheduler.planning import Rules, in_window, next_window_start, reminder_slot, zone
 from storage import crud
-from storage.db import Database, is_sqlite
+from storage.db import UNAVAILABLE, Database, is_sqlite
 from storage.models import (
     MANAGER_PROMPTS,
     Enrollment,
@@ -125,6 +126,14 @@ class TickReport:
             self.outcomes[nudge_id] = outcome
             setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def add(self, other: TickReport) -> None:
+        """Take in the outcomes of one recorded batch."""
+        for name in ("sent", "deferred", "skipped", "failed", "retried"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.outcomes.update(other.outcomes)
+        if other.wake_at is not None:
+            self.wake(other.wake_at)
+
     def wake(self, at: datetime) -> None:
         if self.wake_at is None or at < self.wake_at:
             self.wake_at = at
@@ -136,6 +145,10 @@ _COUNT_LOCK = threading.Lock()
 # apart; ten attempts span about 43 minutes of a Slack outage before a row fails.
 RETRY_FIRST_SECONDS = 5
 RETRY_MAX_SECONDS = 3600
+# The database gone (a restart, a failover) while a claimed batch is on its way: reading
+# the batch and recording its outcomes are tried again for this long, well inside the
+# lease, so a short outage costs seconds, not a lease's expiry and a look into every DM.
+DB_WAIT_SECONDS = 60.0
 
 
 class Dispatcher:
@@ -279,7 +292,13 @@ class Dispatcher:
                 in_flight: _Batch | None = None
                 while True:
                     now = self.clock()
-                    claimed = self.claim(now, self.batch_size)
+                    try:
+                        claimed = self.claim(now, self.batch_size)
+                    except Exception:
+                        if in_flight is not None:
+                            # Its DMs are out: record them (once the database answers).
+                            self._finish(in_flight, report)
+                        raise
                     batch = self._start(claimed, now, pool) if claimed else None
                     if in_flight is not None:
                         self._finish(in_flight, report)
@@ -309,7 +328,7 @@ class Dispatcher:
         lock for a round trip to Slack would hold every other sender and the webhook too.
         """
         try:
-            work = self._prepare(claimed, now)
+            work = self._when_db_answers("prepare", lambda: self._prepare(claimed, now))
         except Exception:
             # The rows keep their lease and are claimed again once it expires.
             log.exception("nudge.batch_error count=%s", len(claimed))
@@ -327,12 +346,40 @@ class Dispatcher:
         """Wait for the batch's DMs and record every outcome in one write."""
         # _run turns an error into an outcome; this re-raises only a crash of the process.
         outcomes = {**batch.done, **{i: f.result() for i, f in batch.futures.items()}}
+
+        def record() -> TickReport:
+            # Counted afresh by each try: a write that failed counted nothing.
+            counted = TickReport()
+            self._record(batch.work, outcomes, batch.now, counted)
+            return counted
+
         try:
-            self._record(batch.work, outcomes, batch.now, report)
+            report.add(self._when_db_answers("record", record))
         except Exception:
             # Posted but not recorded: the lease runs out, and whoever claims the rows again
             # looks for each message in the DM before posting it.
             log.exception("nudge.record_error count=%s", len(batch.work))
+
+    def _when_db_answers(self, step: str, work: Callable[[], Any]) -> Any:
+        """Run `work` (one transaction); while the database is unreachable, try it again
+        with a growing pause, for DB_WAIT_SECONDS (at most half the lease) in all."""
+        budget = min(DB_WAIT_SECONDS, self.lease.total_seconds() / 2)
+        deadline = time.monotonic() + budget
+        pause = 0.2
+        while True:
+            try:
+                return work()
+            except UNAVAILABLE as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning(
+                    "nudge.db_unavailable step=%s error=%s retry_in=%.1fs",
+                    step,
+                    type(exc).__name__,
+                    pause,
+                )
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _prepare(self, claimed: list[tuple[int, bool]], now: datetime) -> list[_Work]:
         ids = [i for i, _ in claimed]

@@ -18,6 +18,11 @@ from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
+# The database could not be reached or did not answer in time (refused, terminated, locked
+# past the busy timeout, the pool's TimeoutError): a passing fault, nothing was stored, and
+# the same work may simply be tried again, unlike a constraint or a bug.
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 BULK_CACHE_MB = 64

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from nudge_world import LEARNER, MANAGER, World
 
 from bot.core.answers import snooze
@@ -264,6 +265,63 @@ def test_a_crash_mid_batch_loses_nothing_and_sends_nothing_twice(world: World) -
         (message,) = world.posts(row.id)
         assert row.ts == message["ts"]
     assert world.fake.count("chat.postMessage") == 4
+
+
+def _gone(statement: str = "UPDATE nudge") -> sa.exc.OperationalError:
+    return sa.exc.OperationalError(statement, {}, Exception("server closed the connection"))
+
+
+def test_a_database_outage_while_dms_are_out_records_them_once_it_answers(
+    world: World,
+) -> None:
+    """The DMs went out, then the write of their outcomes met the database down: it is
+    tried again until the database answers, rather than left to the lease's expiry (five
+    minutes, then a look into every DM)."""
+    world.people()
+    for i in range(3):
+        world.fake.add_user(f"UL{i}", email=f"l{i}@example.org", tz="Europe/Paris")
+        world.enroll(START, END, learner=f"UL{i}", external_id=f"lms-{i}")
+    world.clock.set(GOAL_AT)
+    dispatcher = world.dispatcher()
+    real, down = dispatcher._record, iter([True, True])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if next(down, False):
+            raise _gone()
+        return real(*args, **kwargs)
+
+    dispatcher._record = flaky  # type: ignore[method-assign]
+    report = dispatcher.tick()
+    assert report.sent == 3 and report.retried == 0  # counted once, not once per try
+    assert {r.status for r in world.nudges(kind="goal_invite")} == {"sent"}
+    assert world.fake.count("chat.postMessage") == 3
+    assert world.fake.count("conversations.history") == 0
+
+
+def test_a_claim_that_meets_the_database_down_records_the_batch_already_out(
+    world: World,
+) -> None:
+    world.people()
+    for i in range(3):
+        world.fake.add_user(f"UL{i}", email=f"l{i}@example.org", tz="Europe/Paris")
+        world.enroll(START, END, learner=f"UL{i}", external_id=f"lms-{i}")
+    world.clock.set(GOAL_AT)
+    dispatcher = world.dispatcher(batch_size=2)  # a full batch: the next claim overlaps it
+    real, calls = dispatcher.claim, []
+
+    def claim(*args: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 2:
+            raise _gone("SELECT nudge")
+        return real(*args)
+
+    dispatcher.claim = claim  # type: ignore[method-assign]
+    with pytest.raises(sa.exc.OperationalError):
+        dispatcher.tick()  # the job logs it, and runs again at its next interval
+    rows = world.nudges(kind="goal_invite")
+    assert sorted(r.status for r in rows) == ["pending", "sent", "sent"]
+    assert world.tick().sent == 1
+    assert world.fake.count("chat.postMessage") == 3
 
 
 def test_an_unanswered_prompt_gets_one_reminder_in_its_thread(world: World) -> None:
