@@ -298,6 +298,12 @@ class _WaitOutRateLimit(RetryHandler):
         super().__init__(max_retry_count)
         self.limiter = limiter
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> _WaitOutRateLimit:
+        # Bolt deep-copies each request's context (its client and retry handlers) for lazy
+        # listeners; a copy must still share the process's pauses, and a lock cannot be
+        # copied anyway.
+        return self
+
     def _can_retry(
         self,
         *,

@@ -610,3 +610,82 @@ def test_postgres_backends_terminated_under_the_app_are_replaced(
         finally:
             server.close()
             db.dispose()
+
+
+# -- Slack events while the database is unreachable ----------------------------------------
+
+
+def _slack_event(bot: Bot, which: str) -> dict[str, Any]:
+    """One of the events the bot stores: a thread reply, a status change, a Home opened."""
+    if which == "thread_reply":
+        dm = _prompt(bot, PRE)
+        return {
+            "type": "message",
+            "channel_type": "im",
+            "channel": dm["channel"],
+            "user": "UGRACE",
+            "text": "We agreed on weekly 1:1s",
+            "ts": "1765000000.000900",
+            "thread_ts": dm["ts"],
+        }
+    if which == "user_change":
+        bot.fake.set_status("UGRACE", "On holiday", ":palm_tree:")
+        return {"type": "user_change", "user": bot.fake.users["UGRACE"]}
+    return {"type": "app_home_opened", "user": "UGRACE", "tab": "home"}
+
+
+def _stored(bot: Bot, which: str) -> Any:
+    """What the event left behind: the notes, Grace's status, the Homes published."""
+    if which == "thread_reply":
+        with bot.db.session() as s:
+            return [n.text for n in s.exec(select(Note)).all()]
+    if which == "user_change":
+        with bot.db.session() as s:
+            grace = s.exec(select(Person).where(Person.slack_id == "UGRACE")).one()
+            return grace.status_text
+    return [c.params.get("user_id") for c in bot.fake.calls_to("views.publish")]
+
+
+STORED = {
+    "thread_reply": ["We agreed on weekly 1:1s"],
+    "user_change": "On holiday",
+    "app_home_opened": ["UGRACE"],
+}
+
+
+@pytest.mark.parametrize("which", list(STORED))
+def test_an_event_the_database_cannot_take_is_not_acknowledged_and_stored_once_later(
+    fake: FakeSlack, clock: Clock, pg_outage: tuple[str, Outage], which: str
+) -> None:
+    """Slack sends an event again when it got no 2xx within 3 seconds: a 503 at once while
+    the database is unreachable, then its retry is stored, and a further retry changes
+    nothing."""
+    url, outage = pg_outage
+    db = Database(url, connect_args={"connect_timeout": 2})
+    db.upgrade()
+    bot, server = serve(fake, db, clock, url)
+    try:
+        ada_and_grace(bot)
+        event = _slack_event(bot, which)
+        before = _stored(bot, which)
+        outage.cut()
+        started = time.monotonic()
+        answer = bot.event(event, event_id="EvOutage")
+        assert answer.status == 503, answer.text  # not acknowledged as handled
+        assert time.monotonic() - started < 2.5  # inside Slack's 3 seconds all the same
+        outage.restore()
+        assert _stored(bot, which) == before  # nothing half-done while it was down
+        assert bot.event(event, event_id="EvOutage", retry=1).status == 200
+        assert eventually(lambda: _stored(bot, which) == STORED[which])
+        if which == "thread_reply":
+            fake.wait_for_calls("reactions.add")  # the slow part, after the ack
+        assert bot.event(event, event_id="EvOutage", retry=2).status == 200
+        time.sleep(0.3)  # every chance for a duplicate to be written
+        if which == "app_home_opened":
+            assert _stored(bot, which) == ["UGRACE", "UGRACE"]  # each opening gets the tab
+        else:
+            assert _stored(bot, which) == STORED[which]
+        assert fake.count("reactions.add") == (1 if which == "thread_reply" else 0)
+    finally:
+        server.close()
+        db.dispose()

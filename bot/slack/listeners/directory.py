@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from sqlmodel import col, or_, select
 
 from bot.core.directory import apply_slack_user
@@ -21,7 +21,10 @@ def register(app: App, services: Services) -> None:
     settings = services.settings
 
     @app.event("user_change")
-    def user_change(event: dict[str, Any]) -> None:
+    def user_change(ack: Ack, event: dict[str, Any]) -> None:
+        """Acknowledged once stored (the status, zone or manager, and the re-planning in the
+        same transaction), so a change the database could not take is sent again by Slack;
+        applying the same change twice changes nothing."""
         user = event.get("user") or {}
         if not user.get("id"):
             return
@@ -64,4 +67,5 @@ def register(app: App, services: Services) -> None:
                         rules=settings.rules,
                         default_tz=settings.default_timezone,
                     )
+        ack()
         log.info("directory.user_change user=%s moved=%s", user["id"], moved)
