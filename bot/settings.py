@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 
 from scheduler.planning import Rules, parse_clock, parse_days
+from storage.urls import url_problem
 
 SLACK_APPS_URL = "https://api.slack.com/apps"
 
@@ -210,6 +211,10 @@ class _Reader:
                 f"{name} must look like sqlite:///coachbot.db or "
                 "postgresql://user:password@host:5432/coachbot"
             )
+            return default
+        problem = url_problem(value)
+        if problem:
+            self.errors.append(f"{name}: {problem}")
             return default
         return value
 

@@ -16,6 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from storage.urls import PREPARE_THRESHOLD, prepare_threshold
+
 log = logging.getLogger(__name__)
 
 # The database could not be reached or did not answer in time (refused, terminated, locked
@@ -38,6 +40,17 @@ def normalize_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
+    parsed = make_url(url)
+    if PREPARE_THRESHOLD in parsed.query:
+        # SQLAlchemy would hand psycopg the query's string; psycopg wants an int or None.
+        value = parsed.query[PREPARE_THRESHOLD]
+        value = value[-1] if isinstance(value, tuple) else value
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["prepare_threshold"] = prepare_threshold(value)
+        kwargs["connect_args"] = connect_args
+        url = parsed.difference_update_query([PREPARE_THRESHOLD]).render_as_string(
+            hide_password=False
+        )
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
