@@ -269,6 +269,16 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
     def on_error(error: Exception, body: dict[str, Any], request: BoltRequest) -> Any:
         reference = uuid.uuid4().hex[:12]
         kind = body.get("type") or ("command" if body.get("command") else "unknown")
+        acked = request.context.ack is not None and request.context.ack.response is not None
+        if not acked and kind == "event_callback" and isinstance(error, DB_UNAVAILABLE):
+            # Not stored: not acknowledged either, so Slack sends the event again. Expected
+            # while the database restarts, so one line, not a traceback per event.
+            log.warning(
+                "event.not_stored event=%s error=%s", body.get("event_id"), type(error).__name__
+            )
+            return BoltResponse(
+                status=503, body="", headers={"Retry-After": str(EVENT_RETRY_AFTER_SECONDS)}
+            )
         log.error(
             "listener.failed kind=%s error=%s reference=%s",
             kind,
@@ -277,13 +287,7 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
             exc_info=error,
         )
         text = services.prompts.text("ephemeral.error")
-        acked = request.context.ack is not None and request.context.ack.response is not None
         if not acked and kind == "event_callback":
-            if isinstance(error, DB_UNAVAILABLE):
-                # Not stored: not acknowledged either, so Slack sends the event again.
-                return BoltResponse(
-                    status=503, body="", headers={"Retry-After": str(EVENT_RETRY_AFTER_SECONDS)}
-                )
             return BoltResponse(status=200, body="")  # a bug: sending it again would not help
         if not acked:
             # Bolt would answer 500 here; Slack would show the person a generic failure.
