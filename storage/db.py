@@ -27,6 +27,7 @@ UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutErr
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_SECONDS = 5
 BULK_CACHE_MB = 64
 
 
@@ -62,6 +63,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
+    if "connect_timeout" not in make_url(url).query:
+        # libpq waits for ever by default: a server that drops packets (a failover, a
+        # partition) would hold a request until TCP gives up, minutes later. Refused
+        # connections (a restart) fail at once either way.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
+        kwargs["connect_args"] = connect_args
     return sa.create_engine(url, **kwargs)
 
 

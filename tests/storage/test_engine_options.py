@@ -1,5 +1,6 @@
-"""PgBouncer in transaction pooling: each transaction may run on another server connection,
-so psycopg must not prepare statements on its own (`?prepare_threshold=none`)."""
+"""The PostgreSQL engine's options: behind PgBouncer in transaction pooling each transaction
+may run on another server connection, so psycopg must not prepare statements on its own
+(`?prepare_threshold=none`); and a connection attempt gives up in seconds."""
 
 from __future__ import annotations
 
@@ -70,3 +71,23 @@ def test_a_bad_prepare_threshold_is_named_with_what_to_set() -> None:
     environ = {"DATABASE_URL": "postgresql://u@h:6432/coachbot?prepare_threshold=never-ever"}
     with pytest.raises(ConfigError, match=r"DATABASE_URL: prepare_threshold=.*none"):
         load_settings(environ, env_file=None)
+
+
+@pytest.mark.postgres
+def test_a_server_that_does_not_answer_fails_a_connection_in_seconds(pg_url: str) -> None:
+    """libpq waits for ever by default; a failover that drops packets must not hold a
+    request (or a Slack event past its 3 seconds) for minutes."""
+    db = Database(pg_url)
+    try:
+        with db.engine.connect() as conn:
+            raw: Any = conn.connection.dbapi_connection
+            assert raw.info.get_parameters()["connect_timeout"] == "5"
+    finally:
+        db.dispose()
+    with_own = Database(pg_url + "?connect_timeout=2")
+    try:
+        with with_own.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw.info.get_parameters()["connect_timeout"] == "2"  # the URL's own wins
+    finally:
+        with_own.dispose()
