@@ -18,7 +18,9 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -45,8 +47,10 @@ from bot.core.reporting import build_summary
 from bot.prompts import load_catalogues
 from bot.runtime import dispatch_client, make_dispatcher
 from bot.sim.driver import SlackDriver
+from bot.sim.fakeslack import PostLimits
 from bot.slack.ids import Action
 from bot.slack.lookup import make_intake
+from scheduler.jobs import Job, build_scheduler
 from scheduler.nudges import nudge_key
 from storage.db import Database, is_sqlite
 from storage.metrics import week_of
@@ -65,6 +69,10 @@ class Sizes:
     per_row_sample: int
     aps_jobs: int
     ack_requests: int
+    # The Monday rush: this many nudges due at once against a fake Slack that enforces a
+    # workspace ceiling of `rush_per_minute` posts (see monday_rush_rows for the scaling).
+    rush: int = 10_000
+    rush_per_minute: int = 12_000
 
     @classmethod
     def full(cls) -> Sizes:
@@ -72,7 +80,7 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(2_000, 5_000, 50_000, 500, 300, 1_000, 200)
+        return cls(2_000, 5_000, 50_000, 500, 300, 1_000, 200, 1_000, 6_000)
 
 
 def _n(x: float) -> str:
@@ -791,6 +799,179 @@ def dispatch_rows(kind: str, sizes: Sizes, latency_ms: int) -> list[Row]:
             label,
             f"p50 {percentile(late, 50):.1f} s, p99 {percentile(late, 99):.1f} s "
             f"(all {n:,} due at once)",
+        ),
+    ]
+
+
+# -- the Monday rush: everyone's nudge due at 09:30, and a Slack that says no ---------------------
+
+SLACK_PER_MINUTE = 600  # Slack: chat.postMessage allows "several hundred messages a minute"
+ORGANISATION = 50_000
+
+
+def _zone_at_nine(now: datetime) -> str:
+    """A fixed-offset zone where it is 09:xx now, so the rush runs on the real clock (the
+    dispatcher's wake-ups are real time) inside a real 09:30-like window."""
+    offset = 9 - now.hour
+    if offset < -12:
+        offset += 24
+    if offset > 14:
+        offset -= 24
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-5 is UTC+5
+
+
+def monday_rush_rows(kind: str, sizes: Sizes) -> list[Row]:
+    """`sizes.rush` people's nudges fall due at the window's opening, all at once, and the
+    fake Slack enforces Slack's limits on chat.postMessage: about one a second per channel,
+    and a workspace ceiling (429 with Retry-After). Dispatched as `coachbot worker` does:
+    the polling job every DISPATCH_INTERVAL_SECONDS, woken early by each Retry-After.
+
+    Scaled: 50,000 people at Slack's ~600 a minute would take 80-odd minutes, so the bench
+    sends a fifth of them (10,000) under a ceiling twenty times higher (12,000 a minute),
+    a floor of 50 s; the share of the ceiling it reaches carries over to the real scale.
+    """
+    label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    n, per_minute = sizes.rush, sizes.rush_per_minute
+    rate = per_minute / 60
+    limits = PostLimits(per_minute=per_minute, burst=2 * rate)  # two seconds' worth at once
+    start = datetime.now(UTC)
+    tz = _zone_at_nine(start)
+    opening = start.astimezone(ZoneInfo(tz)).time().replace(second=0, microsecond=0)
+    due = start
+    with (
+        database(kind) as db,
+        FakeSlackProcess(users=n, post_limits=limits) as fake,
+    ):
+        settings = settings_for(
+            db,
+            fake.api_url,
+            default_timezone=tz,
+            delivery_time=opening,
+            delivery_end=clock_time(17, 0),
+        )
+        now = datetime.now(UTC)
+        insert_rows(
+            db,
+            "person",
+            [
+                {
+                    "id": i + 1,
+                    "slack_id": slack_id(i),
+                    "email": email(i),
+                    "tz": tz,
+                    "active": True,
+                    "share_goals": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(n)
+            ],
+        )
+        insert_rows(db, "training", [{"id": 1, "name": "Monday", "created_at": now}])
+        starts = date.today() + timedelta(days=14)
+        insert_rows(
+            db,
+            "enrollment",
+            [
+                {
+                    "id": i + 1,
+                    "learner_id": i + 1,
+                    "training_id": 1,
+                    "starts_on": starts,
+                    "ends_on": starts,
+                    "status": "enrolled",
+                    "source": "csv",
+                    "generation": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(n)
+            ],
+        )
+        insert_rows(
+            db,
+            "nudge",
+            [
+                {
+                    "id": i + 1,
+                    "enrollment_id": i + 1,
+                    "kind": "goal_invite",
+                    "recipient_id": i + 1,
+                    "due_at": due,
+                    "status": "pending",
+                    "attempts": 0,
+                    "deliveries": 0,
+                    "ooo_deferrals": 0,
+                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(n)
+            ],
+        )
+        analyze(db)
+        dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_catalogues(None))
+        job = Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)
+        scheduler = build_scheduler([job])
+        fake.reset()
+        count_sent = sa.select(sa.func.count()).where(Nudge.status == "sent")  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        scheduler.start()
+        deadline = t0 + 10 * n / rate + 120
+        sent = 0
+        while sent < n and time.perf_counter() < deadline:
+            time.sleep(0.25)
+            with db.engine.connect() as conn:
+                sent = conn.execute(count_sent).scalar_one()
+        seconds = time.perf_counter() - t0
+        scheduler.shutdown(wait=True)
+        posts, distinct, refused = fake.nudges()
+        calls = fake.counts()
+        with db.engine.connect() as conn:
+            # Behind the 09:30 they were all due at (a retry moves a row's own due_at).
+            late = [
+                (sent_at - due).total_seconds()
+                for (sent_at,) in conn.execute(
+                    sa.select(Nudge.sent_at).where(Nudge.status == "sent")
+                ).all()
+            ]
+            failed = conn.execute(
+                sa.select(sa.func.count()).where(Nudge.status == "failed")  # type: ignore[arg-type]
+            ).scalar_one()
+    floor = max(0.0, n - limits.burst) / rate
+    share = floor / seconds if seconds else float("nan")
+    real = ORGANISATION / SLACK_PER_MINUTE / share  # minutes, at the real scale
+    done_at = datetime.combine(date.today(), clock_time(9, 30)) + timedelta(minutes=real)
+    once = posts == distinct == sent == n
+    return [
+        Row(
+            f"Monday rush: {n:,} nudges due at once, Slack's limits enforced "
+            f"({per_minute:,}/min workspace, 1/s per channel)",
+            label,
+            f"all out in {seconds:.1f} s ({_n(sent / seconds)} DMs/s; the ceiling allows "
+            f"{floor:.0f} s: {share:.0%} of it); {posts:,} posts for {distinct:,} nudges",
+            "every DM once",
+            once and failed == 0,
+        ),
+        Row(
+            "  Slack's 429s on the way",
+            label,
+            f"{refused:,} posts answered 429, each retried at its Retry-After; "
+            f"chat.postMessage {calls.get('chat.postMessage', 0) / max(n, 1):.2f} calls a "
+            f"nudge; {failed} failed",
+        ),
+        Row(
+            "  lateness behind 09:30",
+            label,
+            f"p50 {percentile(late, 50):.0f} s, p99 {percentile(late, 99):.0f} s, "
+            f"last {max(late, default=float('nan')):.0f} s",
+        ),
+        Row(
+            f"  scaled to {ORGANISATION:,} people at Slack's ~{SLACK_PER_MINUTE}/min",
+            label,
+            f"about {real:.0f} min: the last nudge out by {done_at:%H:%M}, inside the window",
+            "before 17:00",
+            done_at.time() < clock_time(17, 0),
         ),
     ]
 

@@ -198,10 +198,11 @@ def rss_mb(pid: int) -> float:
 # -- the fake Slack, in a process of its own --------------------------------------------------
 
 
-def _serve_fake(conn: Any, latency: float, users: int) -> None:
+def _serve_fake(conn: Any, latency: float, users: int, post_limits: Any = None) -> None:
     from bot.sim.fakeslack import FakeSlack
+    from bot.slack.ids import NUDGE_EVENT_TYPE
 
-    fake = FakeSlack(latency=latency)
+    fake = FakeSlack(latency=latency, post_limits=post_limits)
     for i in range(users):
         fake.add_user(slack_id(i), email=email(i), tz="UTC")
     fake.add_user("ULEAD", email="lead@bench.example.org", tz="UTC")
@@ -212,6 +213,15 @@ def _serve_fake(conn: Any, latency: float, users: int) -> None:
         if command == "counts":
             with fake._lock:
                 conn.send({m: len(c) for m, c in fake._calls_by_method.items()})
+        elif command == "nudges":
+            # How many nudge DMs Slack holds, and for how many nudges; the 429s it answered.
+            with fake._lock:
+                ids = [
+                    m["metadata"]["event_payload"]["nudge_id"]
+                    for m in fake.messages
+                    if (m.get("metadata") or {}).get("event_type") == NUDGE_EVENT_TYPE
+                ]
+                conn.send((len(ids), len(set(ids)), fake.rate_limited))
         elif command == "reset":
             fake.reset_calls()
             with fake._lock:
@@ -230,10 +240,12 @@ class FakeSlackProcess:
     """bot.sim.fakeslack.FakeSlack served by another process, so its ~1 ms of Python per call
     does not compete with the code being measured for this process's GIL."""
 
-    def __init__(self, latency: float = 0.0, users: int = 0) -> None:
+    def __init__(self, latency: float = 0.0, users: int = 0, post_limits: Any = None) -> None:
         ctx = mp.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve_fake, args=(child, latency, users), daemon=True)
+        self._proc = ctx.Process(
+            target=_serve_fake, args=(child, latency, users, post_limits), daemon=True
+        )
         self._proc.start()
         self.api_url: str = self._conn.recv()
         # Where the app's answers to commands and clicks go (response_url) in that workspace.
@@ -242,6 +254,12 @@ class FakeSlackProcess:
     def counts(self) -> dict[str, int]:
         self._conn.send("counts")
         return dict(self._conn.recv())
+
+    def nudges(self) -> tuple[int, int, int]:
+        """(nudge DMs posted, distinct nudges among them, posts Slack answered 429)."""
+        self._conn.send("nudges")
+        total, distinct, limited = self._conn.recv()
+        return int(total), int(distinct), int(limited)
 
     def reset(self) -> None:
         self._conn.send("reset")

@@ -17,7 +17,7 @@ from bot.core.sources.service import Sources
 from bot.prompts import Catalogues, load_catalogues
 from bot.settings import Settings
 from bot.slack.app import create_app
-from bot.slack.client import make_client
+from bot.slack.client import RateLimiter, make_client
 from bot.slack.delivery import make_dispatcher
 from bot.slack.directory_sync import sync_from_slack
 from bot.slack.lookup import make_intake
@@ -47,10 +47,20 @@ def settings_catalogues(settings: Settings) -> Catalogues:
     return load_catalogues(settings.prompts_file or None, default_locale=settings.default_locale)
 
 
-def dispatch_client(settings: Settings) -> WebClient:
+def dispatch_client(settings: Settings, *, like: WebClient | None = None) -> WebClient:
     """The dispatcher's own client: a 429 goes back to the row with its Retry-After instead
-    of a sleep inside the SDK, so one rate-limited DM does not hold up the batch."""
-    return make_client(settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0)
+    of a sleep inside the SDK, so one rate-limited DM does not hold up the batch.
+
+    It shares the rate limiter of `like` (the process's other client), so a 429 met by
+    either pauses that method for every sender of the process.
+    """
+    limiter = getattr(like, "limiter", None)
+    return make_client(
+        settings.slack_bot_token,
+        settings.slack_api_url,
+        rate_limit_retries=0,
+        limiter=limiter if isinstance(limiter, RateLimiter) else None,
+    )
 
 
 def make_digest(
@@ -106,7 +116,9 @@ def scheduler_jobs(
     clock: Callable[[], datetime] = utcnow,
     sources: Sources | None = None,
 ) -> list[Job]:
-    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), catalogues, clock=clock)
+    dispatcher = make_dispatcher(
+        settings, db, dispatch_client(settings, like=client), catalogues, clock=clock
+    )
     jobs = [Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)]
     jobs.append(
         Job(

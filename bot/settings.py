@@ -15,6 +15,7 @@ from dotenv import dotenv_values
 from bot.prompts import SHIPPED_LOCALES, babel_locale, locale_tag, match_locale
 from scheduler.calendar import AUTO, OFF, UnknownCountry, check_code
 from scheduler.planning import Rules, parse_clock, parse_days
+from storage.urls import url_problem
 
 SLACK_APPS_URL = "https://api.slack.com/apps"
 
@@ -291,6 +292,10 @@ class _Reader:
                 f"{name} must look like sqlite:///coachbot.db or "
                 "postgresql://user:password@host:5432/coachbot"
             )
+            return default
+        problem = url_problem(value)
+        if problem:
+            self.errors.append(f"{name}: {problem}")
             return default
         return value
 

@@ -19,7 +19,6 @@ from urllib.parse import parse_qs
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.errors import SlackClientError
-from sqlalchemy import exc as sa_exc
 
 from bot import metrics
 from bot.core.enrollment import IntakeError, input_from_webhook
@@ -30,6 +29,7 @@ from bot.core.sources.service import Received, SourceOff, Sources, Unauthorized
 from bot.core.sources.xapi import VERSION_HEADER
 from bot.services import Services
 from bot.settings import Settings
+from storage.db import UNAVAILABLE as DB_UNAVAILABLE
 from storage.models import Source
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ Wsgi = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # A database that cannot be reached (OperationalError: refused, terminated, locked past the
 # busy timeout; the pool's TimeoutError) or Slack not answering a lookup: a 503 with
 # Retry-After, which an LMS retries, rather than a 500 that reads like a bug.
-DB_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 UNAVAILABLE = (*DB_UNAVAILABLE, LookupUnavailable, SlackClientError, OSError, LmsUnavailable)
 RETRY_AFTER_SECONDS = 5
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from sqlmodel import Session, col, select
 from scheduler.nudges import UNCERTAIN, is_uncertain, reminder_key
 from scheduler.planning import Rules, in_window, next_window_start, reminder_slot, zone
 from storage import crud
-from storage.db import Database, is_sqlite
+from storage.db import UNAVAILABLE, Database, is_sqlite
 from storage.models import (
     MANAGER_PROMPTS,
     Enrollment,
@@ -69,12 +70,15 @@ class RetryLater:
     """A passing fault (rate limit, 5xx, time-out): tried again after a back-off.
 
     `uncertain` when the message may have reached Slack all the same (the answer was lost):
-    the next attempt then looks for it before posting.
+    the next attempt then looks for it before posting. `rate_limited` for a 429: Slack did
+    nothing and said when to come back, so the row is due exactly `after_seconds` later and
+    the attempt does not count against `max_attempts`.
     """
 
     reason: str
     after_seconds: float = 0.0
     uncertain: bool = False
+    rate_limited: bool = False
 
 
 SendResult = Sent | Deferred | Skipped | Failed | RetryLater
@@ -113,14 +117,38 @@ class TickReport:
     retried: int = 0
     reclaimed: int = 0
     outcomes: dict[int, str] = field(default_factory=dict)
+    # The soonest retry this tick put back (a 429's Retry-After, a short back-off): the
+    # polling job runs again then instead of a whole interval later (scheduler/jobs.py).
+    wake_at: datetime | None = None
 
     def count(self, nudge_id: int, outcome: str) -> None:
         with _COUNT_LOCK:  # the senders of one batch count from several threads
             self.outcomes[nudge_id] = outcome
             setattr(self, outcome, getattr(self, outcome) + 1)
 
+    def add(self, other: TickReport) -> None:
+        """Take in the outcomes of one recorded batch."""
+        for name in ("sent", "deferred", "skipped", "failed", "retried"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.outcomes.update(other.outcomes)
+        if other.wake_at is not None:
+            self.wake(other.wake_at)
+
+    def wake(self, at: datetime) -> None:
+        if self.wake_at is None or at < self.wake_at:
+            self.wake_at = at
+
 
 _COUNT_LOCK = threading.Lock()
+
+# 5xx and time-outs: the first retry a few seconds later, then doubling, at most an hour
+# apart; ten attempts span about 43 minutes of a Slack outage before a row fails.
+RETRY_FIRST_SECONDS = 5
+RETRY_MAX_SECONDS = 3600
+# The database gone (a restart, a failover) while a claimed batch is on its way: reading
+# the batch and recording its outcomes are tried again for this long, well inside the
+# lease, so a short outage costs seconds, not a lease's expiry and a look into every DM.
+DB_WAIT_SECONDS = 60.0
 
 
 class Dispatcher:
@@ -134,7 +162,7 @@ class Dispatcher:
         clock: Callable[[], datetime] = utcnow,
         batch_size: int = 100,
         lease_seconds: int = 300,
-        max_attempts: int = 6,
+        max_attempts: int = 10,
         owner: str = "",
         workers: int = 16,
         on_outcome: OutcomeHook | None = None,
@@ -276,7 +304,13 @@ class Dispatcher:
                 in_flight: _Batch | None = None
                 while True:
                     now = self.clock()
-                    claimed = self.claim(now, self.batch_size)
+                    try:
+                        claimed = self.claim(now, self.batch_size)
+                    except Exception:
+                        if in_flight is not None:
+                            # Its DMs are out: record them (once the database answers).
+                            self._finish(in_flight, report)
+                        raise
                     batch = self._start(claimed, now, pool) if claimed else None
                     if in_flight is not None:
                         self._finish(in_flight, report)
@@ -319,7 +353,7 @@ class Dispatcher:
         lock for a round trip to Slack would hold every other sender and the webhook too.
         """
         try:
-            work = self._prepare(claimed, now)
+            work = self._when_db_answers("prepare", lambda: self._prepare(claimed, now))
         except Exception:
             # The rows keep their lease and are claimed again once it expires.
             log.exception("nudge.batch_error count=%s", len(claimed))
@@ -347,12 +381,40 @@ class Dispatcher:
         """Wait for the batch's DMs and record every outcome in one write."""
         # _run turns an error into an outcome; this re-raises only a crash of the process.
         outcomes = {**batch.done, **{i: f.result() for i, f in batch.futures.items()}}
+
+        def record() -> TickReport:
+            # Counted afresh by each try: a write that failed counted nothing.
+            counted = TickReport()
+            self._record(batch.work, outcomes, batch.now, counted)
+            return counted
+
         try:
-            self._record(batch.work, outcomes, batch.now, report)
+            report.add(self._when_db_answers("record", record))
         except Exception:
             # Posted but not recorded: the lease runs out, and whoever claims the rows again
             # looks for each message in the DM before posting it.
             log.exception("nudge.record_error count=%s", len(batch.work))
+
+    def _when_db_answers(self, step: str, work: Callable[[], Any]) -> Any:
+        """Run `work` (one transaction); while the database is unreachable, try it again
+        with a growing pause, for DB_WAIT_SECONDS (at most half the lease) in all."""
+        budget = min(DB_WAIT_SECONDS, self.lease.total_seconds() / 2)
+        deadline = time.monotonic() + budget
+        pause = 0.2
+        while True:
+            try:
+                return work()
+            except UNAVAILABLE as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning(
+                    "nudge.db_unavailable step=%s error=%s retry_in=%.1fs",
+                    step,
+                    type(exc).__name__,
+                    pause,
+                )
+                time.sleep(pause)
+                pause = min(pause * 2, 5.0)
 
     def _prepare(self, claimed: list[tuple[int, bool]], now: datetime) -> list[_Work]:
         ids = [i for i, _ in claimed]
@@ -512,18 +574,28 @@ class Dispatcher:
             report.count(nudge.id, "failed")
             log.warning("nudge.failed nudge=%s reason=%s", nudge.id, outcome.reason)
         else:
-            if nudge.attempts >= self.max_attempts:
+            if outcome.rate_limited:
+                # Slack did nothing: not an attempt, and due exactly when Slack said.
+                nudge.attempts = max(0, nudge.attempts - 1)
+                delay = outcome.after_seconds
+            else:
+                backoff = RETRY_FIRST_SECONDS * 2 ** max(0, nudge.attempts - 1)
+                delay = max(min(backoff, RETRY_MAX_SECONDS), outcome.after_seconds)
+            if not outcome.rate_limited and nudge.attempts >= self.max_attempts:
                 nudge.status = NudgeStatus.FAILED
                 nudge.reason = f"gave up after {nudge.attempts} attempts: {outcome.reason}"
                 report.count(nudge.id, "failed")
                 log.warning("nudge.failed nudge=%s reason=%s", nudge.id, nudge.reason)
             else:
-                backoff = min(30 * 2 ** (nudge.attempts - 1), 3600)
+                # Past the recipient's window, the claim defers it to the next window instead.
                 nudge.status = NudgeStatus.PENDING
-                nudge.due_at = now + timedelta(seconds=max(backoff, outcome.after_seconds))
+                nudge.due_at = now + timedelta(seconds=delay)
                 nudge.reason = _reason(outcome.reason, uncertain or outcome.uncertain)
                 report.count(nudge.id, "retried")
-                log.info("nudge.retry nudge=%s reason=%s", nudge.id, outcome.reason)
+                report.wake(nudge.due_at)
+                log.info(
+                    "nudge.retry nudge=%s reason=%s after=%.3fs", nudge.id, outcome.reason, delay
+                )
             session.add(nudge)
 
     def _reminders_so_far(

@@ -16,10 +16,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from storage.urls import PREPARE_THRESHOLD, prepare_threshold
+
 log = logging.getLogger(__name__)
+
+# The database could not be reached or did not answer in time (refused, terminated, locked
+# past the busy timeout, the pool's TimeoutError): a passing fault, nothing was stored, and
+# the same work may simply be tried again, unlike a constraint or a bug.
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PG_CONNECT_TIMEOUT_SECONDS = 5
 BULK_CACHE_MB = 64
 
 
@@ -33,6 +41,17 @@ def normalize_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalize_url(url)
+    parsed = make_url(url)
+    if PREPARE_THRESHOLD in parsed.query:
+        # SQLAlchemy would hand psycopg the query's string; psycopg wants an int or None.
+        value = parsed.query[PREPARE_THRESHOLD]
+        value = value[-1] if isinstance(value, tuple) else value
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args["prepare_threshold"] = prepare_threshold(value)
+        kwargs["connect_args"] = connect_args
+        url = parsed.difference_update_query([PREPARE_THRESHOLD]).render_as_string(
+            hide_password=False
+        )
     if url.startswith("sqlite"):
         engine = sa.create_engine(
             url,
@@ -44,6 +63,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
+    if "connect_timeout" not in make_url(url).query:
+        # libpq waits for ever by default: a server that drops packets (a failover, a
+        # partition) would hold a request until TCP gives up, minutes later. Refused
+        # connections (a restart) fail at once either way.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("connect_timeout", PG_CONNECT_TIMEOUT_SECONDS)
+        kwargs["connect_args"] = connect_args
     return sa.create_engine(url, **kwargs)
 
 

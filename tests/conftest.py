@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from support import PG_PROBLEM, Bot, Clock, start_bot, throwaway_pg
+from support import PG_ADMIN_URL, PG_PROBLEM, Bot, Clock, PgBouncer, start_bot, throwaway_pg
 
 from bot.sim.fakeslack import FakeSlack
 from storage.db import Database
@@ -26,6 +26,24 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     yield from throwaway_pg()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer() -> Iterator[PgBouncer]:
+    """PgBouncer in transaction pooling in front of the tests' PostgreSQL server, with fewer
+    server connections than the bot opens, as in production; started once, when first used."""
+    for _ in throwaway_pg():  # skips (or fails under CI) when PostgreSQL is unreachable
+        pass
+    bouncer = PgBouncer(PG_ADMIN_URL)
+    yield bouncer
+    bouncer.close()
+
+
+@pytest.fixture
+def bounced_pg_url(pgbouncer: PgBouncer) -> Iterator[str]:
+    """A throwaway PostgreSQL database reached through PgBouncer, as README says to set it."""
+    for url in throwaway_pg():
+        yield pgbouncer.url_for(url)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import contextlib
 import email.message
 import email.policy
 import json
+import math
 import re
 import sys
 import threading
@@ -27,7 +28,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-__all__ = ["Call", "FakeSlack"]
+__all__ = ["Call", "FakeSlack", "PostLimits"]
 
 Json = dict[str, Any]
 
@@ -73,6 +74,19 @@ class _Fault:
             return 200, {}, {"ok": False, "error": self.error}
         error = self.error or _DEFAULT_FAULT_ERRORS.get(self.status, "internal_error")
         return self.status, {}, {"ok": False, "error": error}
+
+
+@dataclass(frozen=True, slots=True)
+class PostLimits:
+    """Slack's limits on chat.postMessage, enforced as Slack does: about one message a second
+    per channel (with a short burst), and a workspace ceiling ("several hundred messages a
+    minute", with generous bursts). A post over either is not posted and gets a 429 with
+    Retry-After in whole seconds."""
+
+    per_minute: float = 600.0
+    burst: float = 100.0
+    per_channel_per_second: float = 1.0
+    per_channel_burst: float = 2.0
 
 
 class _ApiError(Exception):
@@ -134,8 +148,12 @@ class FakeSlack:
     Dicts returned by the helpers are the live stored objects.
     """
 
-    def __init__(self, latency: float = 0.0) -> None:
+    def __init__(self, latency: float = 0.0, post_limits: PostLimits | None = None) -> None:
         self.latency = latency
+        # None: Slack never says no on its own (faults are injected by the tests instead).
+        self.post_limits = post_limits
+        self.rate_limited = 0  # posts refused by post_limits
+        self._post_buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self.team_id = TEAM_ID
         self.app_id = APP_ID
         self.bot_id = "B0COACHBOT"
@@ -503,6 +521,11 @@ class FakeSlack:
             self._stopping.wait(pause)
         if fault is not None:
             return _reply(*fault.response())
+        if method == "chat.postMessage" and self.post_limits is not None:
+            wait = self._take_post_token(str(params.get("channel") or ""))
+            if wait > 0:
+                retry = {"Retry-After": str(max(1, math.ceil(wait)))}
+                return _reply(429, retry, {"ok": False, "error": "ratelimited"})
 
         if not token:
             return _reply(200, {}, {"ok": False, "error": "not_authed"})
@@ -525,6 +548,31 @@ class FakeSlack:
             except Exception as e:  # a bug in the fake must reach the test, not hang the client
                 return _reply(500, {}, {"ok": False, "error": "fatal_error", "detail": repr(e)})
             return _reply(200, {}, payload)
+
+    def _take_post_token(self, channel: str) -> float:
+        """One token from the workspace's bucket and the channel's, or, when either is empty,
+        none and the seconds until both would have one."""
+        limits = self.post_limits
+        assert limits is not None
+        buckets = (
+            ("", limits.per_minute / 60, limits.burst),
+            (channel, limits.per_channel_per_second, limits.per_channel_burst),
+        )
+        with self._lock:
+            now = time.monotonic()
+            levels = []
+            wait = 0.0
+            for key, rate, burst in buckets:
+                tokens, at = self._post_buckets.get(key, (burst, now))
+                tokens = min(burst, tokens + (now - at) * rate)
+                levels.append((key, tokens))
+                if tokens < 1:
+                    wait = max(wait, (1 - tokens) / rate)
+            for key, tokens in levels:
+                self._post_buckets[key] = (tokens - (0 if wait else 1), now)
+            if wait:
+                self.rate_limited += 1
+            return wait
 
     def _receive_response(self, key: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         """A `response_url` post: what the app answered a slash command or a click."""

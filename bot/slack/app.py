@@ -29,6 +29,7 @@ from bot.slack.home import publish_home
 from bot.slack.listeners import register_all
 from bot.slack.lookup import make_intake
 from bot.slack.replies import actor_of, tell
+from storage.db import UNAVAILABLE as DB_UNAVAILABLE
 from storage.db import Database
 from storage.models import utcnow
 
@@ -43,6 +44,9 @@ ACK_WAIT_SECONDS = 3.0
 # The name of the function Bolt's ThreadListenerRunner submits to run a listener: a Bolt
 # internal, pinned by tests/architecture/test_bolt_internals.py.
 BOLT_ACK_FUNCTION = "run_ack_function_asynchronously"
+# Said with the 503 of an event that could not be stored. Slack retries a failed event on
+# its own schedule (at once, after a minute, after five minutes) whatever it is told.
+EVENT_RETRY_AFTER_SECONDS = 5
 
 
 class _AckSignal(threading.local):
@@ -178,7 +182,10 @@ def _guard_after_ack(app: App, services: Services) -> None:
         if not isinstance(listener, CustomListener):
             continue
         if listener.auto_acknowledgement:
-            listener.ack_function = _acked_on_entry(listener.ack_function)
+            if "ack" in listener.arg_names:
+                _ack_once_stored(listener)
+            else:
+                listener.ack_function = _acked_on_entry(listener.ack_function)
             continue
         original = listener.ack_function
         # A bound method's `self` is already bound; Bolt lists it among the names all the same.
@@ -213,6 +220,45 @@ def _guard_after_ack(app: App, services: Services) -> None:
         listener.arg_names = sorted({*names, "ack", "body"})
 
 
+def _ack_once_stored(listener: CustomListener) -> None:
+    """An event listener that takes `ack` acknowledges the event itself, once it has stored
+    it, and does its slow work (a Slack call) after: an event that could not be stored (the
+    database unreachable) is then not acknowledged as handled, and Slack sends it again
+    (`_answer_failures` answers it 503; Socket Mode sends no ack at all).
+
+    Bolt acknowledges events before their listener starts; here it waits for the listener's
+    ack like it does for a command's. A listener that returns without calling ack() (an
+    event it ignores, or one whose whole work is storing) is acknowledged when it returns.
+    """
+    original = listener.ack_function
+    names = [name for name in listener.arg_names if name not in ("self", "cls")]
+
+    def stored_first(
+        _f: Callable[..., Any] = original, _names: list[str] = names, **kwargs: Any
+    ) -> Any:
+        ack = _SignallingAck(kwargs["ack"])
+        given = {k: v for k, v in kwargs.items() if k in _names}
+        given["ack"] = ack
+        try:
+            result = _f(**given)
+        except Exception as error:
+            if kwargs["ack"].response is None:
+                raise  # not stored, not acknowledged: the error handler answers
+            log.error(
+                "listener.failed_after_ack kind=event_callback error=%s",
+                type(error).__name__,
+                exc_info=error,
+            )
+            return None
+        if kwargs["ack"].response is None:
+            ack()
+        return result
+
+    listener.auto_acknowledgement = False
+    listener.ack_function = stored_first
+    listener.arg_names = sorted({*names, "ack"})
+
+
 def _acked_on_entry(function: Callable[..., Any]) -> Callable[..., Any]:
     """Events are acknowledged by Bolt before their listener starts: nothing to wait for."""
 
@@ -231,6 +277,16 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
     def on_error(error: Exception, body: dict[str, Any], request: BoltRequest) -> Any:
         reference = uuid.uuid4().hex[:12]
         kind = body.get("type") or ("command" if body.get("command") else "unknown")
+        acked = request.context.ack is not None and request.context.ack.response is not None
+        if not acked and kind == "event_callback" and isinstance(error, DB_UNAVAILABLE):
+            # Not stored: not acknowledged either, so Slack sends the event again. Expected
+            # while the database restarts, so one line, not a traceback per event.
+            log.warning(
+                "event.not_stored event=%s error=%s", body.get("event_id"), type(error).__name__
+            )
+            return BoltResponse(
+                status=503, body="", headers={"Retry-After": str(EVENT_RETRY_AFTER_SECONDS)}
+            )
         log.error(
             "listener.failed kind=%s error=%s reference=%s",
             kind,
@@ -239,7 +295,8 @@ def _answer_failures(services: Services) -> Callable[..., BoltResponse | None]:
             exc_info=error,
         )
         text = _error_text(services, body)
-        acked = request.context.ack is not None and request.context.ack.response is not None
+        if not acked and kind == "event_callback":
+            return BoltResponse(status=200, body="")  # a bug: sending it again would not help
         if not acked:
             # Bolt would answer 500 here; Slack would show the person a generic failure.
             if body.get("command"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import io
 import logging
+import math
 import threading
 import time
 import urllib.error
@@ -19,7 +20,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.handler import RetryHandler
@@ -148,15 +148,25 @@ class RateLimiter:
             until = self.clock() + max(0.0, seconds)
             self._paused_until[method] = max(self._paused_until.get(method, 0.0), until)
 
+    def wait_out_pause(self, method: str) -> float:
+        """Sleep until `method`'s pause ends (no token taken); returns the seconds slept."""
+        with self._lock:
+            wait = max(0.0, self._paused_until.get(method, 0.0) - self.clock())
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
 
 def _limited_response(method: str, wait: float) -> SlackResponse:
+    # Our own wait is known to the millisecond: the row it sends back is due exactly then
+    # (Slack's own Retry-After is whole seconds).
     return SlackResponse(
         client=None,
         http_verb="POST",
         api_url=method,
         req_args={},
         data={"ok": False, "error": "ratelimited"},
-        headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        headers={"Retry-After": f"{max(0.001, math.ceil(wait * 1000) / 1000):g}"},
         status_code=429,
     )
 
@@ -275,6 +285,69 @@ class LimitedWebClient(KeepAliveWebClient):
             raise
 
 
+class _WaitOutRateLimit(RetryHandler):
+    """A 429: every caller of the method in this process waits exactly Retry-After (the
+    limiter's pause), then this call goes again. A 429 means Slack did nothing, so repeating
+    any method, chat.postMessage included, is safe.
+
+    slack_sdk's own handler sleeps Retry-After plus up to a second of jitter, and only for
+    the caller that met the 429, while the others keep hitting the limit meanwhile.
+    """
+
+    def __init__(self, limiter: RateLimiter, max_retry_count: int) -> None:
+        super().__init__(max_retry_count)
+        self.limiter = limiter
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _WaitOutRateLimit:
+        # Bolt deep-copies each request's context (its client and retry handlers) for lazy
+        # listeners; a copy must still share the process's pauses, and a lock cannot be
+        # copied anyway.
+        return self
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code == 429
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:  # _can_retry let only a 429 through
+            raise error or RuntimeError("rate limit retry without a response")
+        method = _method_of(request.url)
+        self.limiter.pause(method, _header_seconds(response.headers))
+        self.limiter.wait_out_pause(method)
+        state.next_attempt_requested = True
+        state.increment_current_attempt()
+
+
+def _method_of(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def _header_seconds(headers: Any) -> float:
+    """Retry-After from a response's headers (values may be lists); 1 s when absent."""
+    for name, value in dict(headers or {}).items():
+        if name.lower() == "retry-after":
+            if isinstance(value, list | tuple):
+                value = value[0] if value else None
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                break
+    return 1.0
+
+
 class _SafeToRepeat(RetryHandler):
     """Retries a lost or failed answer only for methods that may be called twice."""
 
@@ -290,7 +363,7 @@ class _SafeToRepeat(RetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_SAFE_TO_REPEAT:
+        if _method_of(request.url) in NOT_SAFE_TO_REPEAT:
             return False
         return self.inner._can_retry(state=state, request=request, response=response, error=error)
 
@@ -312,8 +385,7 @@ def make_client(
         _SafeToRepeat(ServerErrorRetryHandler(max_retry_count=2)),
     ]
     if rate_limit_retries:
-        # A 429 means Slack did nothing, so repeating any method after Retry-After is safe.
-        handlers.append(RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries))
+        handlers.append(_WaitOutRateLimit(client.limiter, max_retry_count=rate_limit_retries))
     client.retry_handlers = handlers
     return client
 
@@ -327,15 +399,21 @@ def slack_error(exc: SlackApiError) -> str:
 
 
 def retry_after(exc: SlackApiError) -> float:
-    """Seconds Slack asked us to wait (0 when it did not say)."""
+    """Seconds Slack asked us to wait: 0 when it did not say, except after a 429 (1 s), so
+    that a rate limit without the header is still a pause and never a tight loop."""
     headers = getattr(exc.response, "headers", None) or {}
     for name, value in dict(headers).items():
         if name.lower() == "retry-after":
             try:
                 return max(0.0, float(value))
             except (TypeError, ValueError):
-                return 0.0
-    return 0.0
+                break
+    return 1.0 if getattr(exc.response, "status_code", None) == 429 else 0.0
+
+
+def is_rate_limited(exc: SlackApiError) -> bool:
+    """Slack's 429 (or our limiter's, shaped alike): nothing was done, so nothing to doubt."""
+    return getattr(exc.response, "status_code", None) == 429 or slack_error(exc) == "ratelimited"
 
 
 def is_permanent(exc: SlackApiError) -> bool:

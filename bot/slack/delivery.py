@@ -20,7 +20,7 @@ from bot import metrics
 from bot.prompts import Catalogues, Prompts
 from bot.settings import Settings
 from bot.slack import blocks
-from bot.slack.client import is_permanent, retry_after, slack_error
+from bot.slack.client import is_permanent, is_rate_limited, retry_after, slack_error
 from bot.slack.ids import NUDGE_EVENT_TYPE
 from scheduler.dispatcher import (
     WAITS_FOR_TOMORROW,
@@ -421,6 +421,7 @@ class SlackSender:
                         f"could not check for an earlier post: {slack_error(exc)}",
                         after_seconds=retry_after(exc),
                         uncertain=True,
+                        rate_limited=is_rate_limited(exc),
                     )
                 if found is not None:
                     log.info("nudge.recovered nudge=%s", post.nudge_id)
@@ -452,7 +453,11 @@ class SlackSender:
             error = slack_error(exc)
             if is_permanent(exc):
                 return Failed(f"Slack answered {error}")
-            return RetryLater(f"Slack answered {error}", after_seconds=retry_after(exc))
+            return RetryLater(
+                f"Slack answered {error}",
+                after_seconds=retry_after(exc),
+                rate_limited=is_rate_limited(exc),
+            )
         except (urllib.error.URLError, OSError) as exc:
             # Only the look into the DM got here: nothing was posted.
             return RetryLater(f"network: {type(exc).__name__}")

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,6 +35,7 @@ from support import (
     eventually,
     make_settings,
     throwaway_pg,
+    zone_in_window_now,
 )
 
 from bot.sim.driver import buttons, date_value, radio_value, text_value
@@ -50,6 +52,7 @@ FOLLOW = datetime(2027, 1, 8, 9, 31, tzinfo=UTC)
 ERROR_TEXT = "Something went wrong on my side"
 CLIENT_TIMEOUT = 1  # seconds; a "hung" Slack answers later than this
 MODES = ["429", "500", "timeout"]
+ALL_DAYS = frozenset(range(7))
 
 
 @pytest.fixture
@@ -398,6 +401,55 @@ def test_a_listener_that_crashes_before_its_ack_still_answers_200_with_a_message
     assert len(_records(bot)) == 1
 
 
+# -- the dispatcher under a storm, with the real scheduler on the real clock ----------------
+
+
+def test_a_429_then_500_storm_reaches_the_manager_within_30_seconds_once(
+    fake: FakeSlack, db: Database, db_url: str
+) -> None:
+    """The polling job runs every 30 s; a 429 (Retry-After: 1) brings it back a second
+    later, a 500 a few seconds later, so the prompt is not a whole interval (or more) late."""
+    from datetime import date, timedelta
+
+    from bot.runtime import scheduler_jobs
+    from scheduler.jobs import build_scheduler
+    from scheduler.planning import Rules
+    from storage.models import utcnow
+
+    rules = Rules(delivery_time=dtime(0, 0), delivery_end=dtime(23, 59), delivery_days=ALL_DAYS)
+    tz = zone_in_window_now(rules)
+    overrides = {"delivery_time": dtime(0, 0), "delivery_end": dtime(23, 59)}
+    bot, server = serve(
+        fake, db, utcnow, db_url, delivery_days=ALL_DAYS, goal_invite_days=0, **overrides
+    )
+    scheduler = None
+    try:
+        for uid, name in (("UADA", "Ada"), ("UGRACE", "Grace")):
+            fake.add_user(uid, email=f"{name.lower()}@example.org", real_name=name, tz=tz)
+        starts = date.today() + timedelta(days=2)
+        body = {**_enrollment("lms-storm"), "starts_on": str(starts), "ends_on": str(starts)}
+        assert bot.webhook(body).status == 201  # the pre-training prompt is due at once
+        fake.fail_next("chat.postMessage", status=429, retry_after=1, count=2)
+        fake.fail_next("chat.postMessage", status=500)
+        jobs = scheduler_jobs(bot.settings, db, bot.services.client, bot.services.prompts)
+        scheduler = build_scheduler([job for job in jobs if job.id == "dispatch"])
+        started = time.monotonic()
+        scheduler.start()
+        eventually(lambda: fake.dms_to("UGRACE"), timeout=30)
+        took = time.monotonic() - started
+        assert took < 30, took  # 1 + 1 + 5 s of waiting
+        time.sleep(0.5)
+        with db.session() as s:
+            prompt = s.exec(select(Nudge).where(Nudge.kind == "pre_training")).one()
+        assert prompt.status == "sent"
+        assert len(fake.dms_to("UGRACE")) == 1
+        assert fake.count("chat.postMessage") == 4  # two 429s, a 500, the post
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        server.close()
+
+
 # -- the database locked or unreachable ----------------------------------------------------
 
 
@@ -558,3 +610,82 @@ def test_postgres_backends_terminated_under_the_app_are_replaced(
         finally:
             server.close()
             db.dispose()
+
+
+# -- Slack events while the database is unreachable ----------------------------------------
+
+
+def _slack_event(bot: Bot, which: str) -> dict[str, Any]:
+    """One of the events the bot stores: a thread reply, a status change, a Home opened."""
+    if which == "thread_reply":
+        dm = _prompt(bot, PRE)
+        return {
+            "type": "message",
+            "channel_type": "im",
+            "channel": dm["channel"],
+            "user": "UGRACE",
+            "text": "We agreed on weekly 1:1s",
+            "ts": "1765000000.000900",
+            "thread_ts": dm["ts"],
+        }
+    if which == "user_change":
+        bot.fake.set_status("UGRACE", "On holiday", ":palm_tree:")
+        return {"type": "user_change", "user": bot.fake.users["UGRACE"]}
+    return {"type": "app_home_opened", "user": "UGRACE", "tab": "home"}
+
+
+def _stored(bot: Bot, which: str) -> Any:
+    """What the event left behind: the notes, Grace's status, the Homes published."""
+    if which == "thread_reply":
+        with bot.db.session() as s:
+            return [n.text for n in s.exec(select(Note)).all()]
+    if which == "user_change":
+        with bot.db.session() as s:
+            grace = s.exec(select(Person).where(Person.slack_id == "UGRACE")).one()
+            return grace.status_text
+    return [c.params.get("user_id") for c in bot.fake.calls_to("views.publish")]
+
+
+STORED = {
+    "thread_reply": ["We agreed on weekly 1:1s"],
+    "user_change": "On holiday",
+    "app_home_opened": ["UGRACE"],
+}
+
+
+@pytest.mark.parametrize("which", list(STORED))
+def test_an_event_the_database_cannot_take_is_not_acknowledged_and_stored_once_later(
+    fake: FakeSlack, clock: Clock, pg_outage: tuple[str, Outage], which: str
+) -> None:
+    """Slack sends an event again when it got no 2xx within 3 seconds: a 503 at once while
+    the database is unreachable, then its retry is stored, and a further retry changes
+    nothing."""
+    url, outage = pg_outage
+    db = Database(url, connect_args={"connect_timeout": 2})
+    db.upgrade()
+    bot, server = serve(fake, db, clock, url)
+    try:
+        ada_and_grace(bot)
+        event = _slack_event(bot, which)
+        before = _stored(bot, which)
+        outage.cut()
+        started = time.monotonic()
+        answer = bot.event(event, event_id="EvOutage")
+        assert answer.status == 503, answer.text  # not acknowledged as handled
+        assert time.monotonic() - started < 2.5  # inside Slack's 3 seconds all the same
+        outage.restore()
+        assert _stored(bot, which) == before  # nothing half-done while it was down
+        assert bot.event(event, event_id="EvOutage", retry=1).status == 200
+        assert eventually(lambda: _stored(bot, which) == STORED[which])
+        if which == "thread_reply":
+            fake.wait_for_calls("reactions.add")  # the slow part, after the ack
+        assert bot.event(event, event_id="EvOutage", retry=2).status == 200
+        time.sleep(0.3)  # every chance for a duplicate to be written
+        if which == "app_home_opened":
+            assert _stored(bot, which) == ["UGRACE", "UGRACE"]  # each opening gets the tab
+        else:
+            assert _stored(bot, which) == STORED[which]
+        assert fake.count("reactions.add") == (1 if which == "thread_reply" else 0)
+    finally:
+        server.close()
+        db.dispose()

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from sqlmodel import select
 from support import Bot, ada_and_grace, dispatch_due, eventually
@@ -301,6 +302,33 @@ def test_an_envelope_delivered_twice_is_recorded_once(
     time.sleep(0.3)  # give a duplicate every chance to be written
     assert _notes(bot) == ["Only once, please"]
     assert len(bot.fake.calls_to("reactions.add")) == 1
+
+
+def test_an_envelope_the_database_cannot_take_is_not_acked_and_is_stored_when_resent(
+    bot: Bot, ws: SocketServer, socket_app: SocketModeHandler
+) -> None:
+    """With the database unreachable the envelope gets no ack, so Slack sends it again;
+    the copy that arrives once the database answers is stored, and acked."""
+    dm = _prompt_dm(bot)
+    real = bot.db.session
+
+    def unreachable() -> Any:
+        raise sa.exc.OperationalError("SELECT", {}, Exception("connection refused"))
+
+    bot.db.session = unreachable  # type: ignore[method-assign]
+    try:
+        lost = _reply_envelope(bot, dm, "Said while the database was down", event_id="EvDown")
+        ws.deliver(lost)
+        with pytest.raises(AssertionError, match="never acknowledged"):
+            ws.wait_for_ack(lost["envelope_id"], timeout=1.5)
+    finally:
+        bot.db.session = real  # type: ignore[method-assign]
+    assert _notes(bot) == []
+    again = _reply_envelope(bot, dm, "Said while the database was down", event_id="EvDown", retry=1)
+    ws.deliver(again)
+    ws.wait_for_ack(again["envelope_id"])
+    assert _notes(bot) == ["Said while the database was down"]  # stored before the ack
+    bot.fake.wait_for_calls("reactions.add")
 
 
 def test_the_watchdog_replaces_a_connection_that_looks_connected_but_is_dead(

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from nudge_world import LEARNER, MANAGER, World
 
 from bot.core.answers import snooze
@@ -124,16 +125,58 @@ def test_a_500_storm_is_retried_with_backoff_and_delivered_once(world: World) ->
     world.fake.fail_next("chat.postMessage", status=500, count=3)
     world.at(GOAL_AT)
     goal = world.nudge(kind="goal_invite")
-    assert goal.status == "pending" and goal.due_at == GOAL_AT + timedelta(seconds=30)
+    # A few seconds first, not half a minute: most 5xx pass at once.
+    assert goal.status == "pending" and goal.due_at == GOAL_AT + timedelta(seconds=5)
     dues = []
     for _ in range(6):
         world.clock.set(world.nudge(id=goal.id).due_at)
         world.tick()
         dues.append(world.nudge(id=goal.id).due_at)
     assert world.nudge(id=goal.id).status == "sent"
-    assert dues[1] - dues[0] == timedelta(seconds=120)  # the back-off grows
+    assert dues[1] - dues[0] == timedelta(seconds=20)  # the back-off grows: 5, 10, 20 s
     assert len(world.posts(goal.id)) == 1
     assert world.fake.count("chat.postMessage") == 4
+
+
+def run_like_the_scheduler(
+    world: World, done: Any, *, interval: float = 30.0, limit: timedelta = timedelta(hours=1)
+) -> timedelta:
+    """Tick as the polling job does (every `interval` seconds, sooner when a tick asks to
+    wake early) until `done()`; returns the clock's time of the tick that did it."""
+    started = world.clock()
+    while True:
+        assert world.clock() - started < limit, "never done"
+        report = world.tick()
+        if done():
+            return world.clock() - started
+        later = world.clock() + timedelta(seconds=interval)
+        if report.wake_at is not None:
+            later = min(later, max(report.wake_at, world.clock() + timedelta(seconds=0.25)))
+        world.clock.set(later)
+
+
+def test_a_429_then_500_storm_reaches_the_manager_within_30_seconds_once(world: World) -> None:
+    """Slack rate-limits the manager's prompt three times (Retry-After: 1), then fails twice
+    with a 500: each 429 is retried exactly a second later, each 500 after a few seconds."""
+    world.people()
+    world.enroll(START, END)
+    world.at(GOAL_AT)  # the learner's goal invite goes out first, on a calm day
+    world.fake.fail_next("chat.postMessage", status=429, retry_after=1, count=3)
+    world.fake.fail_next("chat.postMessage", status=500, count=2)
+    world.clock.set(PRE_AT)
+    prompt = world.nudge(kind="pre_training")
+
+    def delivered() -> bool:
+        return world.nudge(id=prompt.id).status == "sent"
+
+    took = run_like_the_scheduler(world, delivered)
+    assert took == timedelta(seconds=1 + 1 + 1 + 5 + 10)  # within 30 s, with room to spare
+    assert world.nudge(id=prompt.id).sent_at == PRE_AT + took
+    assert len(world.posts(prompt.id)) == 1
+    assert len(world.dms(MANAGER)) == 1
+    # Three 429s and two 500s, then the post; after each 500, a look before posting again.
+    assert world.fake.count("chat.postMessage") == 1 + 6
+    assert world.fake.count("conversations.history") == 2
 
 
 def test_attempts_are_bounded_then_the_nudge_fails_with_the_reason(world: World) -> None:
@@ -141,11 +184,15 @@ def test_attempts_are_bounded_then_the_nudge_fails_with_the_reason(world: World)
     world.enroll(START, END)
     world.fake.fail_always("chat.postMessage", status=503)
     world.at(GOAL_AT)
-    retry_until_settled(world)
     goal = world.nudge(kind="goal_invite")
+    while goal.status == "pending":  # tick at each retry, as the early wake-up does
+        world.at(goal.due_at)
+        goal = world.nudge(id=goal.id)
     assert goal.status == "failed"
-    assert goal.reason == "gave up after 6 attempts: Slack answered service_unavailable"
-    assert world.fake.count("chat.postMessage") == 6
+    assert goal.reason == "gave up after 10 attempts: Slack answered service_unavailable"
+    assert world.fake.count("chat.postMessage") == 10
+    # 5 s, doubling: ten attempts span about 43 minutes of an outage, inside one window.
+    assert timedelta(minutes=40) < goal.updated_at - GOAL_AT < timedelta(minutes=45)
     world.fake.clear_faults()
     world.clock.advance(days=1)
     world.tick()
@@ -219,6 +266,63 @@ def test_a_crash_mid_batch_loses_nothing_and_sends_nothing_twice(world: World) -
         (message,) = world.posts(row.id)
         assert row.ts == message["ts"]
     assert world.fake.count("chat.postMessage") == 4
+
+
+def _gone(statement: str = "UPDATE nudge") -> sa.exc.OperationalError:
+    return sa.exc.OperationalError(statement, {}, Exception("server closed the connection"))
+
+
+def test_a_database_outage_while_dms_are_out_records_them_once_it_answers(
+    world: World,
+) -> None:
+    """The DMs went out, then the write of their outcomes met the database down: it is
+    tried again until the database answers, rather than left to the lease's expiry (five
+    minutes, then a look into every DM)."""
+    world.people()
+    for i in range(3):
+        world.fake.add_user(f"UL{i}", email=f"l{i}@example.org", tz="Europe/Paris")
+        world.enroll(START, END, learner=f"UL{i}", external_id=f"lms-{i}")
+    world.clock.set(GOAL_AT)
+    dispatcher = world.dispatcher()
+    real, down = dispatcher._record, iter([True, True])
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if next(down, False):
+            raise _gone()
+        return real(*args, **kwargs)
+
+    dispatcher._record = flaky  # type: ignore[method-assign]
+    report = dispatcher.tick()
+    assert report.sent == 3 and report.retried == 0  # counted once, not once per try
+    assert {r.status for r in world.nudges(kind="goal_invite")} == {"sent"}
+    assert world.fake.count("chat.postMessage") == 3
+    assert world.fake.count("conversations.history") == 0
+
+
+def test_a_claim_that_meets_the_database_down_records_the_batch_already_out(
+    world: World,
+) -> None:
+    world.people()
+    for i in range(3):
+        world.fake.add_user(f"UL{i}", email=f"l{i}@example.org", tz="Europe/Paris")
+        world.enroll(START, END, learner=f"UL{i}", external_id=f"lms-{i}")
+    world.clock.set(GOAL_AT)
+    dispatcher = world.dispatcher(batch_size=2)  # a full batch: the next claim overlaps it
+    real, calls = dispatcher.claim, []
+
+    def claim(*args: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 2:
+            raise _gone("SELECT nudge")
+        return real(*args)
+
+    dispatcher.claim = claim  # type: ignore[method-assign]
+    with pytest.raises(sa.exc.OperationalError):
+        dispatcher.tick()  # the job logs it, and runs again at its next interval
+    rows = world.nudges(kind="goal_invite")
+    assert sorted(r.status for r in rows) == ["pending", "sent", "sent"]
+    assert world.tick().sent == 1
+    assert world.fake.count("chat.postMessage") == 3
 
 
 def test_an_unanswered_prompt_gets_one_reminder_in_its_thread(world: World) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -41,6 +42,36 @@ def test_the_scheduler_runs_a_few_fixed_jobs_with_deliberate_settings(
         assert job.max_instances == 1
     assert str(scheduler.timezone) == "UTC"
     db.dispose()
+
+
+def test_a_run_that_asks_to_wake_early_runs_again_then() -> None:
+    """The dispatcher's soonest retry (a 429's Retry-After) brings its job back then, not a
+    whole interval later."""
+    ran: list[float] = []
+
+    class Report:
+        wake_at: datetime | None = None
+
+    def tick() -> Report:
+        ran.append(time.monotonic())
+        report = Report()
+        if len(ran) == 1:
+            report.wake_at = datetime.now(UTC) + timedelta(seconds=0.5)
+        return report
+
+    scheduler = build_scheduler([Job("dispatch", tick, 3600)])
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(ran) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(ran) == 2, "the early wake-up never came"
+        assert 0.4 < ran[1] - ran[0] < 1.5
+        # Then the interval holds again: no third run within the hour.
+        (job,) = scheduler.get_jobs()
+        assert job.next_run_time > datetime.now(UTC) + timedelta(minutes=59)
+    finally:
+        scheduler.shutdown(wait=False)
 
 
 def test_building_twice_replaces_jobs_instead_of_duplicating_them() -> None:
@@ -168,7 +199,8 @@ def test_tier_limits_and_retry_after() -> None:
     with pytest.raises(ClientRateLimited) as refused:
         limiter.acquire("users.profile.get")  # status reads never wait: they are refused
     assert refused.value.response.status_code == 429
-    assert refused.value.response.headers["Retry-After"] == "1"
+    # The wait is our own, known to the millisecond: the refused call says exactly how long.
+    assert refused.value.response.headers["Retry-After"] == "0.6"
     t.now += 0.6
     limiter.acquire("users.profile.get")
     # Slack said 429, Retry-After: 3; every caller of the method waits that long.
@@ -193,3 +225,26 @@ def test_every_call_of_the_client_goes_through_the_limiter(fake: FakeSlack) -> N
     before = len(t.slept)
     client.users_info(user="USLACKBOT")
     assert t.slept[before:] == [pytest.approx(7.0)]
+
+
+def test_a_429_pauses_the_method_for_exactly_retry_after_for_every_sender(
+    fake: FakeSlack,
+) -> None:
+    """The listeners' client retries a 429 after exactly Retry-After (slack_sdk's own handler
+    adds up to a second of jitter), and the dispatcher's client, sharing the process's
+    limiter, waits out the same pause before its next post."""
+    for user in ("U1", "U2", "U3"):
+        fake.add_user(user)
+    t = FakeTime()
+    limiter = RateLimiter(clock=t.clock, sleep=t.sleep)
+    listeners = make_client("xoxb-test-token", fake.api_url, limiter=limiter, rate_limit_retries=2)
+    dispatcher = make_client("xoxb-test-token", fake.api_url, limiter=limiter, rate_limit_retries=0)
+    fake.fail_next("chat.postMessage", status=429, retry_after=2)
+    listeners.chat_postMessage(channel="U1", text="hello")
+    assert t.slept == [2.0]  # exactly Retry-After, then the post went through
+    assert fake.count("chat.postMessage") == 2 and len(fake.dms_to("U1")) == 1
+    fake.fail_next("chat.postMessage", status=429, retry_after=3)
+    with pytest.raises(Exception, match="ratelimited"):
+        dispatcher.chat_postMessage(channel="U2", text="nudge")  # no retry: the row waits
+    listeners.chat_postMessage(channel="U3", text="answer")  # another sender, same pause
+    assert t.slept[1:] == [3.0]

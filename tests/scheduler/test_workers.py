@@ -1,5 +1,6 @@
 """Several dispatchers on one PostgreSQL database share the work: 1,000 due nudges, each
-delivered exactly once, by two threads and by two `coachbot dispatch` processes."""
+delivered exactly once, by two threads and by two `coachbot dispatch` processes, straight to
+PostgreSQL and through PgBouncer in transaction pooling."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 from nudge_world import World
-from support import Clock
+from support import Clock, throwaway_pg
 
 from bot.sim.fakeslack import FakeSlack
 from scheduler.nudges import nudge_key
@@ -25,6 +28,15 @@ from storage.models import Enrollment, Nudge, Person, Training
 
 N = 1000
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=["postgres", "pgbouncer"])
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """PostgreSQL straight, then behind PgBouncer (transaction pooling)."""
+    if request.param == "pgbouncer":
+        yield request.getfixturevalue("bounced_pg_url")
+    else:
+        yield from throwaway_pg()
 
 
 def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str) -> None:

@@ -292,8 +292,10 @@ class ConversationListeners:
 
     # -- thread replies -----------------------------------------------------------------
 
-    def thread_reply(self, event: dict[str, Any], client: WebClient) -> None:
-        """A reply in a prompt's thread is a note on that prompt, recorded once."""
+    def thread_reply(self, ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        """A reply in a prompt's thread is a note on that prompt, recorded once (Slack's
+        retry of an event already stored finds it there). Acknowledged once stored: a note
+        the database could not take is sent again by Slack, not lost."""
         if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
             return
         thread_ts, channel, user = event.get("thread_ts"), event.get("channel"), event.get("user")
@@ -310,6 +312,7 @@ class ConversationListeners:
                 text=reply,
                 now=self.services.clock(),
             )
+        ack()
         if noted is None:
             return
         if noted.nudge_id is None:

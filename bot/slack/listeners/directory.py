@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 
 from bot.core.directory import user_changed
 from bot.services import Services
@@ -17,7 +17,10 @@ class DirectoryListeners:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def user_change(self, event: dict[str, Any]) -> None:
+    def user_change(self, ack: Ack, event: dict[str, Any]) -> None:
+        """Acknowledged once stored (the status, zone or manager, and the re-planning in the
+        same transaction), so a change the database could not take is sent again by Slack;
+        applying the same change twice changes nothing."""
         user = event.get("user") or {}
         if not user.get("id"):
             return
@@ -31,6 +34,7 @@ class DirectoryListeners:
                 default_tz=settings.default_timezone,
                 now=self.services.clock(),
             )
+        ack()
         if person is not None:
             log.info("directory.user_change user=%s moved=%s", user["id"], moved)
 

@@ -11,8 +11,9 @@ from slack_sdk import WebClient
 from bot.core.privacy import forget_person
 from bot.services import Services
 from bot.slack import blocks
+from bot.slack.home import build_home
 from bot.slack.ids import Action, View
-from bot.slack.replies import actor_of, open_modal
+from bot.slack.replies import SLACK_FAILURES, actor_of, failure_reason, open_modal
 from storage import crud
 
 log = logging.getLogger(__name__)
@@ -20,10 +21,17 @@ log = logging.getLogger(__name__)
 
 def register(app: App, services: Services) -> None:
     @app.event("app_home_opened")
-    def home_opened(event: dict[str, Any]) -> None:
+    def home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+        """The tab is read from the database before the ack and published after it: with
+        the database unreachable, Slack is not told it was handled, and sends it again."""
         if event.get("tab", "home") != "home":
             return
-        services.refresh_home(event["user"])  # a failed publish is logged, never raised
+        view = build_home(services, event["user"])
+        ack()
+        try:
+            client.views_publish(user_id=event["user"], view=view)
+        except SLACK_FAILURES as exc:
+            log.warning("home.publish_failed user=%s error=%s", event["user"], failure_reason(exc))
 
     @app.action(Action.TOGGLE_SHARING)
     def toggle_sharing(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.signature import SignatureVerifier
 
 from bot.sim.driver import SlackDriver, signed_request_headers
-from bot.sim.fakeslack import FakeSlack
+from bot.sim.fakeslack import FakeSlack, PostLimits
 
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "Hello"}}
 
@@ -65,6 +65,27 @@ def test_post_message_to_a_user_opens_their_dm(fake: FakeSlack, client: WebClien
     assert call.token == "xoxb-test"
     assert call.params["blocks"] == [SECTION]  # decoded from the form's JSON string
     assert fake.count("chat.postMessage") == 2
+
+
+def test_slacks_posting_limits_answer_429_with_retry_after() -> None:
+    """About one a second per channel after a short burst, and a workspace ceiling."""
+    limits = PostLimits(per_minute=60, burst=4, per_channel_per_second=1, per_channel_burst=2)
+    with FakeSlack(post_limits=limits) as fake:
+        for uid in ("U1", "U2", "U3"):
+            fake.add_user(uid)
+        client = WebClient(token="xoxb-test", base_url=fake.api_url)
+        client.chat_postMessage(channel="U1", text="1")
+        client.chat_postMessage(channel="U1", text="2")  # the channel's burst
+        with pytest.raises(SlackApiError) as refused:
+            client.chat_postMessage(channel="U1", text="3")
+        assert refused.value.response.status_code == 429
+        assert refused.value.response.headers["Retry-After"] == "1"
+        client.chat_postMessage(channel="U2", text="another person: not held back")
+        client.chat_postMessage(channel="U3", text="the workspace's fourth")
+        with pytest.raises(SlackApiError) as ceiling:
+            client.chat_postMessage(channel="U3", text="over both")
+        assert ceiling.value.response.headers["Retry-After"] == "1"
+        assert len(fake.messages) == 4 and fake.rate_limited == 2
 
 
 def test_post_message_to_a_channel(fake: FakeSlack, client: WebClient) -> None:
