@@ -431,7 +431,7 @@ def test_a_429_then_500_storm_reaches_the_manager_within_30_seconds_once(
         assert bot.webhook(body).status == 201  # the pre-training prompt is due at once
         fake.fail_next("chat.postMessage", status=429, retry_after=1, count=2)
         fake.fail_next("chat.postMessage", status=500)
-        jobs = scheduler_jobs(bot.settings, db, bot.services.client, bot.services.prompts)
+        jobs = scheduler_jobs(bot.settings, db, bot.services.client, bot.services.catalogues)
         scheduler = build_scheduler([job for job in jobs if job.id == "dispatch"])
         started = time.monotonic()
         scheduler.start()
