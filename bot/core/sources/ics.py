@@ -131,16 +131,11 @@ class CalendarImporter:
             if not session.cancelled and session.sequence <= (sequence or 0):
                 continue
             assert key is not None
-            gone = SourceEvent(
-                key=key,
-                action="cancelled",
-                learner_email=None,
-                training=session.training,
-                starts_on=None,
-                ends_on=None,
-                completed_on=None,
+            gone = SourceEvent.cancellation(
+                key,
                 source=SOURCE,
                 event_id=f"{key}#removed@{session.sequence}",
+                training=session.training,
                 sequence=session.sequence,
             )
             report.count(apply_one(self.intake, gone, self.on_outcome), session.line, key)
