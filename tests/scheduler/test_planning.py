@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,20 +46,11 @@ def local(tz: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int)
     return datetime(year, month, day, hour, minute, tzinfo=tz).astimezone(UTC)
 
 
-def plan_for(
-    starts: date,
-    ends: date,
-    now: datetime,
-    *,
-    learner: ZoneInfo = PARIS,
-    manager: ZoneInfo | None = PARIS,
-    rules: Rules = RULES,
-) -> dict[str, Slot]:
-    """`plan_enrollment`, with learner and manager in Paris under the default rules unless
-    told otherwise."""
-    return plan_enrollment(
-        starts_on=starts, ends_on=ends, learner_tz=learner, manager_tz=manager, now=now, rules=rules
-    )
+def plan_for(starts_on: date, ends_on: date, now: datetime, **given: Any) -> dict[str, Slot]:
+    """`plan_enrollment` with learner and manager in Paris under the default rules, unless
+    `given` says otherwise."""
+    defaults: dict[str, Any] = {"learner_tz": PARIS, "manager_tz": PARIS, "rules": RULES}
+    return plan_enrollment(starts_on=starts_on, ends_on=ends_on, now=now, **defaults | given)
 
 
 # --- Working days and zones ------------------------------------------------------------------
@@ -135,7 +127,7 @@ NORMAL_PLAN = [
 @pytest.mark.parametrize(("tz", "kind", "due"), NORMAL_PLAN)
 def test_normal_enrollment(tz: ZoneInfo, kind: str, due: datetime) -> None:
     plan = plan_for(
-        date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), learner=tz, manager=tz
+        date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), learner_tz=tz, manager_tz=tz
     )
     assert set(plan) == {"goal_invite", "pre_training", "debrief", "follow_up", "learner_follow_up"}
     assert plan[kind] == Slot(due)
@@ -143,7 +135,7 @@ def test_normal_enrollment(tz: ZoneInfo, kind: str, due: datetime) -> None:
 
 
 def test_learner_and_manager_in_different_zones() -> None:
-    plan = plan_for(date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), manager=NEW_YORK)
+    plan = plan_for(date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), manager_tz=NEW_YORK)
     assert plan["goal_invite"].due_at == utc(2026, 12, 1, 8, 30)
     assert plan["pre_training"].due_at == utc(2026, 12, 3, 14, 30)
     assert plan["follow_up"].due_at == utc(2027, 1, 8, 14, 30)
@@ -151,7 +143,7 @@ def test_learner_and_manager_in_different_zones() -> None:
 
 
 def test_without_manager_only_learner_nudges() -> None:
-    plan = plan_for(date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), manager=None)
+    plan = plan_for(date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), manager_tz=None)
     assert set(plan) == {"goal_invite", "learner_follow_up"}
 
 
@@ -166,7 +158,7 @@ def test_weekend_handling() -> None:
 
 def test_ends_before_start_is_refused() -> None:
     with pytest.raises(ValueError, match="before starts_on"):
-        plan_for(date(2026, 12, 8), date(2026, 12, 7), utc(2026, 11, 1), manager=None)
+        plan_for(date(2026, 12, 8), date(2026, 12, 7), utc(2026, 11, 1), manager_tz=None)
 
 
 # --- Daylight saving time --------------------------------------------------------------------
@@ -176,7 +168,11 @@ def test_dst_end_new_york() -> None:
     # Clocks fall back on Sun 2026-11-01: the goal invite (Fri 10-30) is EDT, the pre-training
     # prompt (Tue 11-03) EST; both at 09:30 local.
     plan = plan_for(
-        date(2026, 11, 6), date(2026, 11, 6), utc(2026, 10, 1), learner=NEW_YORK, manager=NEW_YORK
+        date(2026, 11, 6),
+        date(2026, 11, 6),
+        utc(2026, 10, 1),
+        learner_tz=NEW_YORK,
+        manager_tz=NEW_YORK,
     )
     assert plan["goal_invite"].due_at == utc(2026, 10, 30, 13, 30)
     assert plan["pre_training"].due_at == utc(2026, 11, 3, 14, 30)
@@ -185,7 +181,7 @@ def test_dst_end_new_york() -> None:
 def test_dst_start_berlin() -> None:
     # Clocks spring forward on Sun 2026-03-29.
     plan = plan_for(
-        date(2026, 4, 3), date(2026, 4, 3), utc(2026, 3, 1), learner=BERLIN, manager=BERLIN
+        date(2026, 4, 3), date(2026, 4, 3), utc(2026, 3, 1), learner_tz=BERLIN, manager_tz=BERLIN
     )
     assert plan["goal_invite"].due_at == utc(2026, 3, 27, 8, 30)
     assert plan["pre_training"].due_at == utc(2026, 3, 31, 7, 30)
@@ -504,7 +500,9 @@ def test_every_slot_is_inside_the_recipients_window(
     learner_tz, manager_tz = ZoneInfo(learner), ZoneInfo(manager)
     starts_on = now.date() + timedelta(days=start_offset)
     ends_on = starts_on + timedelta(days=length)
-    plan = plan_for(starts_on, ends_on, now, learner=learner_tz, manager=manager_tz, rules=rules)
+    plan = plan_for(
+        starts_on, ends_on, now, learner_tz=learner_tz, manager_tz=manager_tz, rules=rules
+    )
     recipients = {"goal_invite": learner_tz, "learner_follow_up": learner_tz}
     for kind, slot in plan.items():
         tz = recipients.get(kind, manager_tz)

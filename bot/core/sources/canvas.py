@@ -122,7 +122,7 @@ def to_source_event(
     has no start, and dates a completion.
     """
     if change.action == "cancelled" and (profile is None or course is None):
-        return SourceEvent.cancellation(change.key, source=SOURCE, event_id=change.event_id)
+        return SourceEvent.cancellation(change.key, SOURCE, change.event_id)
     if profile is None or course is None:
         raise ValueError("an enrollment or a completion needs the profile and the course")
     for name, answer in (("profile", profile), ("course", course), ("section", section)):

@@ -42,29 +42,11 @@ class SourceEvent:
     sequence: int | None = None
 
     @classmethod
-    def cancellation(
-        cls,
-        key: str,
-        *,
-        source: str,
-        event_id: str,
-        training: str | None = None,
-        sequence: int | None = None,
-    ) -> SourceEvent:
+    def cancellation(cls, key: str, source: str, event_id: str) -> SourceEvent:
         """The event that cancels enrollment `key`: the stored enrollment already says who
         and what, so the message needs to say no more."""
-        return cls(
-            key=key,
-            action="cancelled",
-            learner_email=None,
-            training=training,
-            starts_on=None,
-            ends_on=None,
-            completed_on=None,
-            source=source,
-            event_id=event_id,
-            sequence=sequence,
-        )
+        # No learner_email, training, starts_on, ends_on or completed_on: the stored row has them.
+        return cls(key, "cancelled", None, None, None, None, None, source, event_id)
 
     def as_enrollment(self) -> dict[str, Any]:
         """The body `POST /api/enrollments` would take for this event (no manager: the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -131,10 +131,8 @@ class CalendarImporter:
             if not session.cancelled and session.sequence <= (sequence or 0):
                 continue
             assert key is not None
-            gone = SourceEvent.cancellation(
-                key,
-                source=SOURCE,
-                event_id=f"{key}#removed@{session.sequence}",
+            gone = replace(
+                SourceEvent.cancellation(key, SOURCE, f"{key}#removed@{session.sequence}"),
                 training=session.training,
                 sequence=session.sequence,
             )

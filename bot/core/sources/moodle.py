@@ -132,7 +132,7 @@ def to_source_event(
     whose `enddate` is 0 is self-paced. A cancellation needs neither answer.
     """
     if change.action == "cancelled" and (users is None or courses is None):
-        return SourceEvent.cancellation(change.key, source=SOURCE, event_id=change.event_id)
+        return SourceEvent.cancellation(change.key, SOURCE, change.event_id)
     for name, answer in ((USERS_FUNCTION, users), (COURSES_FUNCTION, courses)):
         problem = ws_error(answer)
         if problem is not None:
