@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -513,15 +514,7 @@ class Intake:
         _add(report, counts)
 
     def _enroll_counted(self, line: int, data: EnrollmentInput, report: ImportReport) -> None:
-        try:
-            result = self.enroll_one(data)
-        except IntakeError as exc:
-            report.errors.append((line, exc.message))
-            return
-        except LookupUnavailable:
-            report.errors.append((line, SLACK_AWAY))
-            return
-        _count(report, result)
+        _count_row(report, line, self.enroll_one, data)
 
     def _sort_batch(
         self,
@@ -649,17 +642,14 @@ class Intake:
         if sorted_out.fast:
             _insert_planned(session, sorted_out.fast, planned)
         report.created += len(sorted_out.fast)
+        enroll_nested = partial(self._enroll_nested, session)
         for line, data in sorted_out.slow:
-            try:
-                with session.begin_nested():
-                    result = self.enroll(session, data)
-            except IntakeError as exc:
-                report.errors.append((line, exc.message))
-                continue
-            except LookupUnavailable:
-                report.errors.append((line, SLACK_AWAY))
-                continue
-            _count(report, result)
+            _count_row(report, line, enroll_nested, data)
+
+    def _enroll_nested(self, session: Session, data: EnrollmentInput) -> EnrollResult:
+        """`enroll` in a savepoint, so that a refused row leaves the batch's others alone."""
+        with session.begin_nested():
+            return self.enroll(session, data)
 
     def _may_ask_slack_for_manager(self) -> bool:
         return bool(self.manager_field_id and self.people is not None)
@@ -743,38 +733,26 @@ class _BulkPlans:
         )
         found = self._templates.get(key)
         if found is None:
-            found = self._templates[key] = self._plan(
-                starts_on, ends_on, completed_on, learner, manager
+            plans = planned_nudges(
+                self.memo,
+                starts_on=starts_on,
+                ends_on=ends_on,
+                learner=learner,
+                manager=manager,
+                default_tz=self.default_tz,
+                completed_on=completed_on,
             )
+            found = self._templates[key] = [
+                (
+                    str(plan.kind),
+                    plan.to_learner,
+                    self.now_stamp if plan.due_at is None else self.values.stamp(plan.due_at),
+                    str(plan.status),
+                    plan.reason,
+                )
+                for plan in plans.values()
+            ]
         return found
-
-    def _plan(
-        self,
-        starts_on: date,
-        ends_on: date | None,
-        completed_on: date | None,
-        learner: PersonRow,
-        manager: PersonRow | None,
-    ) -> list[_Template]:
-        plans = planned_nudges(
-            self.memo,
-            starts_on=starts_on,
-            ends_on=ends_on,
-            learner=learner,
-            manager=manager,
-            default_tz=self.default_tz,
-            completed_on=completed_on,
-        )
-        return [
-            (
-                str(plan.kind),
-                plan.to_learner,
-                self.now_stamp if plan.due_at is None else self.values.stamp(plan.due_at),
-                str(plan.status),
-                plan.reason,
-            )
-            for plan in plans.values()
-        ]
 
 
 def _insert_planned(
@@ -858,6 +836,24 @@ def _completion_columns(row: Mapping[str, Any]) -> dict[str, Any]:
         "status": row.get("status") or EnrollmentStatus.ENROLLED,
         "completed_on": row.get("completed_on") or None,
     }
+
+
+def _count_row(
+    report: ImportReport,
+    line: int,
+    enroll: Callable[[EnrollmentInput], EnrollResult],
+    data: EnrollmentInput,
+) -> None:
+    """Counts what `enroll` did with the row of `line`, or records why it refused it."""
+    try:
+        result = enroll(data)
+    except IntakeError as exc:
+        report.errors.append((line, exc.message))
+        return
+    except LookupUnavailable:
+        report.errors.append((line, SLACK_AWAY))
+        return
+    _count(report, result)
 
 
 def _count(report: ImportReport, result: EnrollResult) -> None:

@@ -41,6 +41,18 @@ class _Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What `_answer` of a fake sees of a request: query and form fields merged in `params`,
+    header names in lower case."""
+
+    method: str
+    path: str
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+    authorized: bool
+
+
 class _FakeService:
     """A threaded stdlib HTTP server whose answers come from `_answer` of the subclass."""
 
@@ -135,7 +147,7 @@ class _FakeService:
             phrase = HTTPStatus(failing).phrase.encode() if failing in _STATUSES else b"Error"
             answer = _Answer(failing, phrase, "text/plain", extra)
         else:
-            answer = self._answer(method, parts.path, params, headers, authorized)
+            answer = self._answer(_Request(method, parts.path, params, headers, authorized))
         with self._lock:
             self._calls.append(Call(method, parts.path, params, authorized, answer.status))
         return answer
@@ -143,14 +155,7 @@ class _FakeService:
     def _authorized(self, headers: Mapping[str, str], params: Mapping[str, str]) -> bool:
         raise NotImplementedError
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        authorized: bool,
-    ) -> _Answer:
+    def _answer(self, request: _Request) -> _Answer:
         raise NotImplementedError
 
 
@@ -302,17 +307,10 @@ class FakeCanvas(_FakeService):
             return given[7:].strip() == self.token
         return params.get("access_token") == self.token
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        authorized: bool,
-    ) -> _Answer:
-        if not authorized:
+    def _answer(self, request: _Request) -> _Answer:
+        if not request.authorized:
             challenge = ("WWW-Authenticate", 'Bearer realm="canvas-lms"')
-            if "authorization" not in headers and "access_token" not in params:
+            if "authorization" not in request.headers and "access_token" not in request.params:
                 return _json(
                     401,
                     {
@@ -322,11 +320,11 @@ class FakeCanvas(_FakeService):
                     challenge,
                 )
             return _json(401, {"errors": [{"message": "Invalid access token."}]}, challenge)
-        if method != "GET":
+        if request.method != "GET":
             return _json(404, {"errors": [{"message": "The specified resource does not exist."}]})
         tables = {"profile": self._profiles, "course": self._courses, "section": self._sections}
         for kind, pattern in self._ROUTES:
-            match = pattern.match(path)
+            match = pattern.match(request.path)
             if match:
                 with self._lock:
                     found = tables[kind].get(match.group(1))
@@ -441,17 +439,10 @@ class FakeMoodle(_FakeService):
     def _authorized(self, headers: Mapping[str, str], params: Mapping[str, str]) -> bool:
         return params.get("wstoken") == self.token
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        authorized: bool,
-    ) -> _Answer:
-        if path != self.PATH:
+    def _answer(self, request: _Request) -> _Answer:
+        if request.path != self.PATH:
             return _Answer(404, b"Not Found", "text/html")
-        if params.get("moodlewsrestformat") != "json":
+        if request.params.get("moodlewsrestformat") != "json":
             # Moodle answers XML by default; this fake speaks only the JSON Coachbot asks for.
             xml = (
                 '<?xml version="1.0" encoding="UTF-8" ?>\n<EXCEPTION class="coding_exception">'
@@ -459,13 +450,13 @@ class FakeMoodle(_FakeService):
             )
             return _Answer(200, xml.encode(), "application/xml; charset=utf-8")
         # Moodle answers its errors with HTTP 200.
-        if not authorized:
+        if not request.authorized:
             return _json(200, _moodle_error("moodle_exception", "invalidtoken", _BAD_TOKEN))
-        function = params.get("wsfunction", "")
+        function = request.params.get("wsfunction", "")
         if function == "core_user_get_users_by_field":
-            return self._users_by_field(params)
+            return self._users_by_field(request.params)
         if function == "core_course_get_courses_by_field":
-            return self._courses_by_field(params)
+            return self._courses_by_field(request.params)
         return _json(
             200,
             _moodle_error(
@@ -684,15 +675,8 @@ class FakeKeySet(_FakeService):
     def _authorized(self, headers: Mapping[str, str], params: Mapping[str, str]) -> bool:
         return True
 
-    def _answer(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str],
-        headers: Mapping[str, str],
-        authorized: bool,
-    ) -> _Answer:
-        if method != "GET" or path != self.PATH:
+    def _answer(self, request: _Request) -> _Answer:
+        if request.method != "GET" or request.path != self.PATH:
             return _json(404, {"message": "Not Found"})
         with self._lock:
             keys = [key for signer in self.signers for key in signer.jwks["keys"]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -169,24 +169,21 @@ def test_dates_can_be_filled(locale: tuple[str, dict[str, Any]]) -> None:
     assert "A" in span and "B" in span, name
 
 
-def test_modal_titles_and_labels_fit(locale: tuple[str, dict[str, Any]]) -> None:
+@pytest.mark.parametrize(
+    ("kind", "limit"),
+    [(_is_modal_title, TITLE_MAX), (_is_button, BUTTON_MAX)],
+    ids=["modal_titles_and_labels", "buttons_and_options"],
+)
+def test_short_texts_fit(
+    locale: tuple[str, dict[str, Any]], kind: Callable[[str], bool], limit: int
+) -> None:
     name, texts = locale
     too_long = {
         key: len(_without_placeholders(value))
         for key, value in texts.items()
-        if _is_modal_title(key) and len(_without_placeholders(value)) > TITLE_MAX
+        if kind(key) and len(_without_placeholders(value)) > limit
     }
-    assert not too_long, f"{name}: over {TITLE_MAX} characters: {too_long}"
-
-
-def test_buttons_and_options_fit(locale: tuple[str, dict[str, Any]]) -> None:
-    name, texts = locale
-    too_long = {
-        key: len(_without_placeholders(value))
-        for key, value in texts.items()
-        if _is_button(key) and len(_without_placeholders(value)) > BUTTON_MAX
-    }
-    assert not too_long, f"{name}: over {BUTTON_MAX} characters: {too_long}"
+    assert not too_long, f"{name}: over {limit} characters: {too_long}"
 
 
 def test_other_plain_text_fits(locale: tuple[str, dict[str, Any]]) -> None:

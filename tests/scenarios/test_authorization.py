@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -136,31 +137,33 @@ def share_goal_by_command(bot: Bot, user: str) -> bool:
     return _count(bot, Goal) == 1
 
 
-def edit_adas_goal(bot: Bot, user: str) -> bool:
+def _adas_goal(bot: Bot) -> Goal:
+    """Ada shares a goal by command; the goal as stored."""
     bot.command("/goal", "First draft", user="UADA")
     bot.fake.wait_for_responses(1)
     with bot.db.session() as s:
-        goal = s.exec(select(Goal)).one()
-    bot.views_seen = bot.fake.count("views.open")
-    message = {
+        return s.exec(select(Goal)).one()
+
+
+def _goal_button(goal: Goal, action: Action, label: str) -> dict[str, Any]:
+    """Ada's DM holding one button `action` on `goal`, as a forger would click it."""
+    button = {
+        "type": "button",
+        "action_id": action,
+        "value": str(goal.id),
+        "text": {"type": "plain_text", "text": label},
+    }
+    return {
         "channel": "DADA",
         "ts": "1.0",
-        "blocks": [
-            {
-                "type": "actions",
-                "block_id": "g",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": Action.EDIT_GOAL,
-                        "value": str(goal.id),
-                        "text": {"type": "plain_text", "text": "Edit"},
-                    }
-                ],
-            }
-        ],
+        "blocks": [{"type": "actions", "block_id": "g", "elements": [button]}],
     }
-    bot.click(message, Action.EDIT_GOAL, user=user)
+
+
+def edit_adas_goal(bot: Bot, user: str) -> bool:
+    goal = _adas_goal(bot)
+    bot.views_seen = bot.fake.count("views.open")
+    bot.click(_goal_button(goal, Action.EDIT_GOAL, "Edit"), Action.EDIT_GOAL, user=user)
     opened = _settle(bot, lambda: bot.fake.count("views.open") > bot.views_seen)
     forged = {
         "type": "modal",
@@ -175,29 +178,8 @@ def edit_adas_goal(bot: Bot, user: str) -> bool:
 
 
 def delete_adas_goal(bot: Bot, user: str) -> bool:
-    bot.command("/goal", "First draft", user="UADA")
-    bot.fake.wait_for_responses(1)
-    with bot.db.session() as s:
-        goal = s.exec(select(Goal)).one()
-    message = {
-        "channel": "DADA",
-        "ts": "1.0",
-        "blocks": [
-            {
-                "type": "actions",
-                "block_id": "g",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": Action.DELETE_GOAL,
-                        "value": str(goal.id),
-                        "text": {"type": "plain_text", "text": "Delete"},
-                    }
-                ],
-            }
-        ],
-    }
-    bot.click(message, Action.DELETE_GOAL, user=user)
+    goal = _adas_goal(bot)
+    bot.click(_goal_button(goal, Action.DELETE_GOAL, "Delete"), Action.DELETE_GOAL, user=user)
     return _settle(bot, lambda: _count(bot, Goal) == 0)
 
 

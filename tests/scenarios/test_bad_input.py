@@ -161,10 +161,15 @@ def test_modal_submissions_never_fail_on_generated_values(bot: Bot) -> None:
     assert after[0] >= kept[0]
 
 
+def _csv_rows(width: int) -> st.SearchStrategy[list[list[str]]]:
+    """Up to 8 rows of up to `width` printable cells of up to 20 characters."""
+    return st.lists(
+        st.lists(st.text(alphabet=string.printable, max_size=20), max_size=width), max_size=8
+    )
+
+
 @settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(st.lists(st.text(alphabet=string.printable, max_size=20), max_size=6), max_size=8)
-)
+@given(rows=_csv_rows(6))
 def test_people_csv_never_raises(rows: list[list[str]]) -> None:
     from bot.sim.fakeslack import FakeSlack  # noqa: F401  (imported for parity with the app)
     from scheduler.planning import Rules
@@ -181,9 +186,7 @@ def test_people_csv_never_raises(rows: list[list[str]]) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(st.lists(st.text(alphabet=string.printable, max_size=20), max_size=7), max_size=8)
-)
+@given(rows=_csv_rows(7))
 def test_enrollments_csv_never_raises(rows: list[list[str]]) -> None:
     from bot.core.enrollment import Intake
     from scheduler.planning import Rules

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,15 @@ def parse(text: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def movement(before: Samples, after: Samples) -> Callable[..., float]:
+    """How far a sample (by name and labels) moved from one scrape to the next."""
+
+    def moved(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    return moved
 
 
 def scrape(url: str) -> Samples:
@@ -80,9 +89,7 @@ def test_a_dispatch_moves_the_counters_and_empties_the_due_gauge(
     report = dispatch_due(bot)
     assert report.sent == 2
     after = scrape(metrics_url)
-
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    moved = movement(before, after)
 
     assert moved("coachbot_enrollments_total", source="webhook", result="created") == 1
     assert moved("coachbot_nudges_sent_total", kind="goal_invite") == 1
@@ -107,10 +114,7 @@ def test_slack_errors_refusals_and_acks_are_counted(bot: Bot, metrics_url: str) 
     bot.fake.fail_always("chat.postMessage", error="user_not_found")
     report = dispatch_due(bot)
     assert report.failed == 2
-    after = scrape(metrics_url)
-
-    def moved(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+    moved = movement(before, scrape(metrics_url))
 
     assert moved("coachbot_enrollments_total", source="webhook", result="refused") == 1
     assert moved("coachbot_nudges_failed_total", kind="pre_training") == 1
@@ -202,7 +206,8 @@ def _start(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[
     )
 
 
-def _stop(proc: subprocess.Popen[str]) -> str:
+def stop(proc: subprocess.Popen[str]) -> str:
+    """SIGTERM (unless it has exited), killed after 20 s; everything it printed."""
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
     try:
@@ -275,7 +280,7 @@ def test_run_with_workers_serves_the_sum_over_the_workers(fake: FakeSlack, tmp_p
         assert value(samples, "coachbot_database_up") == 1
         assert len(list(tmp_path.glob("coachbot-metrics-*"))) == 1
     finally:
-        output = _stop(proc)
+        output = stop(proc)
     assert proc.returncode == 0, output
     assert not list(tmp_path.glob("coachbot-metrics-*")), "the parent removes its folder"
 
@@ -297,5 +302,5 @@ def test_the_worker_serves_metrics(fake: FakeSlack, tmp_path: Path) -> None:
         assert value(samples, "coachbot_database_up") == 1
         assert ("process_resident_memory_bytes", frozenset()) in samples
     finally:
-        output = _stop(proc)
+        output = stop(proc)
     assert proc.returncode == 0, output

@@ -9,8 +9,6 @@ import json
 import os
 import re
 import shlex
-import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -30,6 +28,7 @@ from bot.slack.ids import Function
 from bot.slack.manifest import manifest
 from storage import crud
 from storage.db import Database
+from tests.scenarios.test_metrics import free_port, stop
 from tests.scenarios.test_socket_mode import SocketServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,12 +152,6 @@ def test_the_start_hook_needs_the_clis_app_token(capsys: pytest.CaptureFixture[s
     assert "SLACK_CLI_XAPP" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_the_start_hook_runs_the_bot_in_socket_mode_with_the_clis_tokens(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
@@ -173,7 +166,7 @@ def test_the_start_hook_runs_the_bot_in_socket_mode_with_the_clis_tokens(
     with db.session() as s:
         crud.upsert_person(s, slack_id=LEAD, email="lead@example.org", name="Lea")
     db.dispose()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -238,13 +231,7 @@ def test_the_start_hook_runs_the_bot_in_socket_mode_with_the_clis_tokens(
         }
     finally:
         ws.stop()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        try:
-            output, _ = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            output, _ = proc.communicate()
+        output = stop(proc)
     assert proc.returncode == 0, output
 
 

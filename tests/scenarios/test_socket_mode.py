@@ -183,6 +183,11 @@ class SocketServer:
         assert found, f"envelope {envelope_id} was never acknowledged"
         return found
 
+    def deliver_acked(self, envelope: dict[str, Any], timeout: float = 8.0) -> dict[str, Any]:
+        """`deliver` (waiting up to `timeout` for a connection), then the client's ack."""
+        self.deliver(envelope, timeout)
+        return self.wait_for_ack(envelope["envelope_id"])
+
     def drop(self) -> None:
         """The TCP connection dies under the client, without a close frame."""
         with self._changed:
@@ -260,8 +265,7 @@ def test_an_envelope_is_acked_and_handled(
 ) -> None:
     dm = _prompt_dm(bot)
     envelope = _reply_envelope(bot, dm, "We talked on Monday", event_id="Ev1")
-    ws.deliver(envelope)
-    assert ws.wait_for_ack(envelope["envelope_id"]) == {"envelope_id": envelope["envelope_id"]}
+    assert ws.deliver_acked(envelope) == {"envelope_id": envelope["envelope_id"]}
     assert eventually(lambda: _notes(bot)) == ["We talked on Monday"]
     bot.fake.wait_for_calls("reactions.add")  # the reply got its :memo:
 
@@ -270,17 +274,13 @@ def test_a_dropped_connection_reconnects_and_handles_the_next_envelope(
     bot: Bot, ws: SocketServer, socket_app: SocketModeHandler
 ) -> None:
     dm = _prompt_dm(bot)
-    first = _reply_envelope(bot, dm, "before the drop", event_id="Ev1")
-    ws.deliver(first)
-    ws.wait_for_ack(first["envelope_id"])
+    ws.deliver_acked(_reply_envelope(bot, dm, "before the drop", event_id="Ev1"))
     opened = bot.fake.count("apps.connections.open")
 
     ws.drop()
     ws.wait_for_connections(2)  # slack_sdk noticed and opened a fresh connection by itself
     assert bot.fake.count("apps.connections.open") > opened  # a new URL, as Slack requires
-    second = _reply_envelope(bot, dm, "after the drop", event_id="Ev2")
-    ws.deliver(second)
-    ws.wait_for_ack(second["envelope_id"])
+    ws.deliver_acked(_reply_envelope(bot, dm, "after the drop", event_id="Ev2"))
     assert sorted(eventually(lambda: len(_notes(bot)) == 2 and _notes(bot))) == [
         "after the drop",
         "before the drop",
@@ -291,14 +291,11 @@ def test_an_envelope_delivered_twice_is_recorded_once(
     bot: Bot, ws: SocketServer, socket_app: SocketModeHandler
 ) -> None:
     dm = _prompt_dm(bot)
-    original = _reply_envelope(bot, dm, "Only once, please", event_id="EvSame")
-    ws.deliver(original)
-    ws.wait_for_ack(original["envelope_id"])
+    ws.deliver_acked(_reply_envelope(bot, dm, "Only once, please", event_id="EvSame"))
     eventually(lambda: _notes(bot))
     # Slack did not see the ack in time and sends the same event again, in a new envelope.
     again = _reply_envelope(bot, dm, "Only once, please", event_id="EvSame", retry=1)
-    ws.deliver(again)
-    ws.wait_for_ack(again["envelope_id"])  # acked, so Slack stops retrying
+    ws.deliver_acked(again)  # acked, so Slack stops retrying
     time.sleep(0.3)  # give a duplicate every chance to be written
     assert _notes(bot) == ["Only once, please"]
     assert len(bot.fake.calls_to("reactions.add")) == 1
@@ -337,9 +334,7 @@ def test_the_watchdog_replaces_a_connection_that_looks_connected_but_is_dead(
     """The idle-reconnect failure: a new session opens, but no pong and no event ever arrives
     on it. slack_sdk only judges staleness after a first pong, so it keeps that session."""
     dm = _prompt_dm(bot)
-    first = _reply_envelope(bot, dm, "before", event_id="Ev1")
-    ws.deliver(first)
-    ws.wait_for_ack(first["envelope_id"])
+    ws.deliver_acked(_reply_envelope(bot, dm, "before", event_id="Ev1"))
 
     stop = threading.Event()
     watchdog = SocketWatchdog(socket_app, stop=stop, interval=0.2, stale_after=1.5)
@@ -350,8 +345,7 @@ def test_the_watchdog_replaces_a_connection_that_looks_connected_but_is_dead(
         ws.wait_for_connections(2)
         assert socket_app.client.is_connected()  # the client believes all is well
         second = _reply_envelope(bot, dm, "after", event_id="Ev2")
-        ws.deliver(second, timeout=10.0)  # only a healthy connection can carry it
-        ws.wait_for_ack(second["envelope_id"])
+        ws.deliver_acked(second, timeout=10.0)  # only a healthy connection can carry it
         assert eventually(lambda: "after" in _notes(bot) and _notes(bot))
         assert watchdog.reconnects >= 1
         assert len(ws.conns) >= 3

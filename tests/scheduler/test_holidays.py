@@ -13,6 +13,7 @@ from bot.settings import ConfigError, load_settings
 from scheduler.calendar import UnknownCountry, check_code, country_of_zone
 from scheduler.planning import (
     Rules,
+    Slot,
     in_window,
     plan_enrollment,
     reminder_slot,
@@ -34,6 +35,13 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
+def plan_one_day(on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> dict[str, Slot]:
+    """The plan of a one-day training whose learner and manager are both in `tz`."""
+    return plan_enrollment(
+        starts_on=on, ends_on=on, learner_tz=tz, manager_tz=tz, now=now, rules=rules
+    )
+
+
 def test_a_zone_names_its_country() -> None:
     assert country_of_zone("Europe/London") == "GB"
     assert country_of_zone("Asia/Tokyo") == "JP"
@@ -51,14 +59,7 @@ def test_good_friday_in_london_moves_a_pre_training_prompt() -> None:
         date(2027, 3, 24)
     )
     assert working_days_before(date(2027, 3, 30), 3, Rules()) == date(2027, 3, 25)
-    plan = plan_enrollment(
-        starts_on=date(2027, 3, 30),
-        ends_on=date(2027, 3, 30),
-        learner_tz=LONDON,
-        manager_tz=LONDON,
-        now=utc(2027, 3, 1),
-        rules=london,
-    )
+    plan = plan_one_day(date(2027, 3, 30), LONDON, utc(2027, 3, 1), london)
     assert plan["pre_training"].due_at == utc(2027, 3, 23, 9, 30)  # GMT until 28 March
 
 
@@ -97,14 +98,7 @@ def test_off_and_codes_for_everyone() -> None:
 def test_daylight_saving_is_unaffected_by_holidays() -> None:
     # Berlin springs forward on Sun 29 March 2026; Good Friday is 3 April.
     berlin = AUTO.for_place(None, "Europe/Berlin")
-    plan = plan_enrollment(
-        starts_on=date(2026, 4, 7),
-        ends_on=date(2026, 4, 7),
-        learner_tz=ZoneInfo("Europe/Berlin"),
-        manager_tz=ZoneInfo("Europe/Berlin"),
-        now=utc(2026, 3, 1),
-        rules=berlin,
-    )
+    plan = plan_one_day(date(2026, 4, 7), ZoneInfo("Europe/Berlin"), utc(2026, 3, 1), berlin)
     # Tue 7 April, Easter Monday 6 and Good Friday 3 off: three working days before are
     # Thu 2, Wed 1, Tue 31 March, 09:30 CEST.
     assert plan["pre_training"].due_at == utc(2026, 3, 31, 7, 30)

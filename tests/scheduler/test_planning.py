@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -43,6 +44,13 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 def local(tz: ZoneInfo, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     """A local wall-clock time, as the UTC instant the planner returns."""
     return datetime(year, month, day, hour, minute, tzinfo=tz).astimezone(UTC)
+
+
+def plan_for(starts_on: date, ends_on: date, now: datetime, **given: Any) -> dict[str, Slot]:
+    """`plan_enrollment` with learner and manager in Paris under the default rules, unless
+    `given` says otherwise."""
+    defaults: dict[str, Any] = {"learner_tz": PARIS, "manager_tz": PARIS, "rules": RULES}
+    return plan_enrollment(starts_on=starts_on, ends_on=ends_on, now=now, **defaults | given)
 
 
 # --- Working days and zones ------------------------------------------------------------------
@@ -118,13 +126,8 @@ NORMAL_PLAN = [
 
 @pytest.mark.parametrize(("tz", "kind", "due"), NORMAL_PLAN)
 def test_normal_enrollment(tz: ZoneInfo, kind: str, due: datetime) -> None:
-    plan = plan_enrollment(
-        starts_on=date(2026, 12, 8),
-        ends_on=date(2026, 12, 9),
-        learner_tz=tz,
-        manager_tz=tz,
-        now=utc(2026, 11, 1, 12),
-        rules=RULES,
+    plan = plan_for(
+        date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), learner_tz=tz, manager_tz=tz
     )
     assert set(plan) == {"goal_invite", "pre_training", "debrief", "follow_up", "learner_follow_up"}
     assert plan[kind] == Slot(due)
@@ -132,14 +135,7 @@ def test_normal_enrollment(tz: ZoneInfo, kind: str, due: datetime) -> None:
 
 
 def test_learner_and_manager_in_different_zones() -> None:
-    plan = plan_enrollment(
-        starts_on=date(2026, 12, 8),
-        ends_on=date(2026, 12, 9),
-        learner_tz=PARIS,
-        manager_tz=NEW_YORK,
-        now=utc(2026, 11, 1, 12),
-        rules=RULES,
-    )
+    plan = plan_for(date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), manager_tz=NEW_YORK)
     assert plan["goal_invite"].due_at == utc(2026, 12, 1, 8, 30)
     assert plan["pre_training"].due_at == utc(2026, 12, 3, 14, 30)
     assert plan["follow_up"].due_at == utc(2027, 1, 8, 14, 30)
@@ -147,27 +143,13 @@ def test_learner_and_manager_in_different_zones() -> None:
 
 
 def test_without_manager_only_learner_nudges() -> None:
-    plan = plan_enrollment(
-        starts_on=date(2026, 12, 8),
-        ends_on=date(2026, 12, 9),
-        learner_tz=PARIS,
-        manager_tz=None,
-        now=utc(2026, 11, 1, 12),
-        rules=RULES,
-    )
+    plan = plan_for(date(2026, 12, 8), date(2026, 12, 9), utc(2026, 11, 1, 12), manager_tz=None)
     assert set(plan) == {"goal_invite", "learner_follow_up"}
 
 
 def test_weekend_handling() -> None:
     # Mon 2026-12-14 .. Fri 2026-12-18: debrief on Monday, follow-up Sun 2027-01-17 -> Monday.
-    plan = plan_enrollment(
-        starts_on=date(2026, 12, 14),
-        ends_on=date(2026, 12, 18),
-        learner_tz=PARIS,
-        manager_tz=PARIS,
-        now=utc(2026, 11, 1, 12),
-        rules=RULES,
-    )
+    plan = plan_for(date(2026, 12, 14), date(2026, 12, 18), utc(2026, 11, 1, 12))
     assert plan["goal_invite"].due_at == local(PARIS, 2026, 12, 7, 9, 30)
     assert plan["pre_training"].due_at == local(PARIS, 2026, 12, 9, 9, 30)
     assert plan["debrief"].due_at == local(PARIS, 2026, 12, 21, 9, 30)
@@ -176,14 +158,7 @@ def test_weekend_handling() -> None:
 
 def test_ends_before_start_is_refused() -> None:
     with pytest.raises(ValueError, match="before starts_on"):
-        plan_enrollment(
-            starts_on=date(2026, 12, 8),
-            ends_on=date(2026, 12, 7),
-            learner_tz=PARIS,
-            manager_tz=None,
-            now=utc(2026, 11, 1),
-            rules=RULES,
-        )
+        plan_for(date(2026, 12, 8), date(2026, 12, 7), utc(2026, 11, 1), manager_tz=None)
 
 
 # --- Daylight saving time --------------------------------------------------------------------
@@ -192,13 +167,12 @@ def test_ends_before_start_is_refused() -> None:
 def test_dst_end_new_york() -> None:
     # Clocks fall back on Sun 2026-11-01: the goal invite (Fri 10-30) is EDT, the pre-training
     # prompt (Tue 11-03) EST; both at 09:30 local.
-    plan = plan_enrollment(
-        starts_on=date(2026, 11, 6),
-        ends_on=date(2026, 11, 6),
+    plan = plan_for(
+        date(2026, 11, 6),
+        date(2026, 11, 6),
+        utc(2026, 10, 1),
         learner_tz=NEW_YORK,
         manager_tz=NEW_YORK,
-        now=utc(2026, 10, 1),
-        rules=RULES,
     )
     assert plan["goal_invite"].due_at == utc(2026, 10, 30, 13, 30)
     assert plan["pre_training"].due_at == utc(2026, 11, 3, 14, 30)
@@ -206,13 +180,8 @@ def test_dst_end_new_york() -> None:
 
 def test_dst_start_berlin() -> None:
     # Clocks spring forward on Sun 2026-03-29.
-    plan = plan_enrollment(
-        starts_on=date(2026, 4, 3),
-        ends_on=date(2026, 4, 3),
-        learner_tz=BERLIN,
-        manager_tz=BERLIN,
-        now=utc(2026, 3, 1),
-        rules=RULES,
+    plan = plan_for(
+        date(2026, 4, 3), date(2026, 4, 3), utc(2026, 3, 1), learner_tz=BERLIN, manager_tz=BERLIN
     )
     assert plan["goal_invite"].due_at == utc(2026, 3, 27, 8, 30)
     assert plan["pre_training"].due_at == utc(2026, 3, 31, 7, 30)
@@ -268,14 +237,7 @@ def test_naive_now_is_refused() -> None:
 
 
 def _late_plan(now: datetime, starts_on: date = date(2026, 12, 8)) -> dict[str, Slot]:
-    return plan_enrollment(
-        starts_on=starts_on,
-        ends_on=starts_on + timedelta(days=1),
-        learner_tz=PARIS,
-        manager_tz=PARIS,
-        now=now,
-        rules=RULES,
-    )
+    return plan_for(starts_on, starts_on + timedelta(days=1), now)
 
 
 def test_late_inside_window_goes_out_now() -> None:
@@ -537,13 +499,9 @@ def test_every_slot_is_inside_the_recipients_window(
 ) -> None:
     learner_tz, manager_tz = ZoneInfo(learner), ZoneInfo(manager)
     starts_on = now.date() + timedelta(days=start_offset)
-    plan = plan_enrollment(
-        starts_on=starts_on,
-        ends_on=starts_on + timedelta(days=length),
-        learner_tz=learner_tz,
-        manager_tz=manager_tz,
-        now=now,
-        rules=rules,
+    ends_on = starts_on + timedelta(days=length)
+    plan = plan_for(
+        starts_on, ends_on, now, learner_tz=learner_tz, manager_tz=manager_tz, rules=rules
     )
     recipients = {"goal_invite": learner_tz, "learner_follow_up": learner_tz}
     for kind, slot in plan.items():

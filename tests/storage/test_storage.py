@@ -30,6 +30,16 @@ def _enrollment(db: Database) -> tuple[int, int]:
         return e.id, learner.id  # type: ignore[return-value]
 
 
+def _goal_invite(enrollment_id: int, learner_id: int, key: str, due_at: datetime) -> Nudge:
+    return Nudge(
+        enrollment_id=enrollment_id,
+        kind=NudgeKind.GOAL_INVITE,
+        recipient_id=learner_id,
+        idempotency_key=key,
+        due_at=due_at,
+    )
+
+
 def test_migrations_apply_twice_and_create_every_table(db: Database) -> None:
     db.upgrade()  # idempotent
     names = set(sa.inspect(db.engine).get_table_names())
@@ -51,12 +61,8 @@ def test_times_come_back_aware_utc(db: Database) -> None:
     paris = timezone(timedelta(hours=1))
     with db.session() as s:
         s.add(
-            Nudge(
-                enrollment_id=enrollment_id,
-                kind=NudgeKind.GOAL_INVITE,
-                recipient_id=learner_id,
-                idempotency_key="k1",
-                due_at=datetime(2026, 11, 24, 9, 30, tzinfo=paris),
+            _goal_invite(
+                enrollment_id, learner_id, "k1", datetime(2026, 11, 24, 9, 30, tzinfo=paris)
             )
         )
     with db.session() as s:
@@ -68,15 +74,7 @@ def test_times_come_back_aware_utc(db: Database) -> None:
 def test_naive_datetimes_are_refused(db: Database) -> None:
     enrollment_id, learner_id = _enrollment(db)
     with pytest.raises(sa.exc.StatementError), db.session() as s:
-        s.add(
-            Nudge(
-                enrollment_id=enrollment_id,
-                kind="goal_invite",
-                recipient_id=learner_id,
-                idempotency_key="naive",
-                due_at=datetime(2026, 11, 24, 9, 30),
-            )
-        )
+        s.add(_goal_invite(enrollment_id, learner_id, "naive", datetime(2026, 11, 24, 9, 30)))
         s.flush()
 
 
@@ -84,25 +82,9 @@ def test_idempotency_key_is_unique_and_a_failed_write_loses_nothing(db: Database
     enrollment_id, learner_id = _enrollment(db)
     due = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     with db.session() as s:
-        s.add(
-            Nudge(
-                enrollment_id=enrollment_id,
-                kind="goal_invite",
-                recipient_id=learner_id,
-                idempotency_key="same",
-                due_at=due,
-            )
-        )
+        s.add(_goal_invite(enrollment_id, learner_id, "same", due))
     with pytest.raises(sa.exc.IntegrityError), db.session() as s:
-        s.add(
-            Nudge(
-                enrollment_id=enrollment_id,
-                kind="goal_invite",
-                recipient_id=learner_id,
-                idempotency_key="same",
-                due_at=due,
-            )
-        )
+        s.add(_goal_invite(enrollment_id, learner_id, "same", due))
     with db.session() as s:
         assert len(s.exec(select(Nudge)).all()) == 1
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.core.sources.event import Action, SourceError, SourceEvent, email_address
+from bot.core.sources.event import Action, SourceError, SourceEvent, check_order, email_address
 from bot.core.sources.rest import request
 
 SOURCE = "canvas"
@@ -122,17 +122,7 @@ def to_source_event(
     has no start, and dates a completion.
     """
     if change.action == "cancelled" and (profile is None or course is None):
-        return SourceEvent(
-            key=change.key,
-            action="cancelled",
-            learner_email=None,
-            training=None,
-            starts_on=None,
-            ends_on=None,
-            completed_on=None,
-            source=SOURCE,
-            event_id=change.event_id,
-        )
+        return SourceEvent.cancellation(change.key, SOURCE, change.event_id)
     if profile is None or course is None:
         raise ValueError("an enrollment or a completion needs the profile and the course")
     for name, answer in (("profile", profile), ("course", course), ("section", section)):
@@ -161,11 +151,7 @@ def to_source_event(
     if starts_on is None:
         # A course without a start is self-paced from today: no end to plan a debrief from.
         starts_on, ends_on = today, None
-    if ends_on is not None and ends_on < starts_on:
-        raise SourceError(
-            "course.end_at",
-            f"Canvas course {change.course_id} ends ({ends_on}) before it starts ({starts_on})",
-        )
+    check_order(starts_on, ends_on, "course.end_at", f"Canvas course {change.course_id}")
     return SourceEvent(
         key=change.key,
         action=change.action,

@@ -41,6 +41,13 @@ class SourceEvent:
     event_id: str
     sequence: int | None = None
 
+    @classmethod
+    def cancellation(cls, key: str, source: str, event_id: str) -> SourceEvent:
+        """The event that cancels enrollment `key`: the stored enrollment already says who
+        and what, so the message needs to say no more."""
+        # No learner_email, training, starts_on, ends_on or completed_on: the stored row has them.
+        return cls(key, "cancelled", None, None, None, None, None, source, event_id)
+
     def as_enrollment(self) -> dict[str, Any]:
         """The body `POST /api/enrollments` would take for this event (no manager: the
         directory knows it)."""
@@ -96,3 +103,9 @@ def bounded_key(prefix: str, *parts: str) -> str:
     if len(readable) <= MAX_KEY:
         return readable
     return f"{prefix}:#{digest(*parts)}"
+
+
+def check_order(starts_on: date, ends_on: date | None, field: str, what: str) -> None:
+    """Raise SourceError on `field` when `what` (e.g. "course 7") ends before it starts."""
+    if ends_on is not None and ends_on < starts_on:
+        raise SourceError(field, f"{what} ends ({ends_on}) before it starts ({starts_on})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -131,16 +131,9 @@ class CalendarImporter:
             if not session.cancelled and session.sequence <= (sequence or 0):
                 continue
             assert key is not None
-            gone = SourceEvent(
-                key=key,
-                action="cancelled",
-                learner_email=None,
+            gone = replace(
+                SourceEvent.cancellation(key, SOURCE, f"{key}#removed@{session.sequence}"),
                 training=session.training,
-                starts_on=None,
-                ends_on=None,
-                completed_on=None,
-                source=SOURCE,
-                event_id=f"{key}#removed@{session.sequence}",
                 sequence=session.sequence,
             )
             report.count(apply_one(self.intake, gone, self.on_outcome), session.line, key)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from bot.core.sources.event import Action, SourceError, SourceEvent, email_address
+from bot.core.sources.event import Action, SourceError, SourceEvent, check_order, email_address
 from bot.core.sources.rest import LmsUnavailable, request
 
 SOURCE = "moodle"
@@ -132,17 +132,7 @@ def to_source_event(
     whose `enddate` is 0 is self-paced. A cancellation needs neither answer.
     """
     if change.action == "cancelled" and (users is None or courses is None):
-        return SourceEvent(
-            key=change.key,
-            action="cancelled",
-            learner_email=None,
-            training=None,
-            starts_on=None,
-            ends_on=None,
-            completed_on=None,
-            source=SOURCE,
-            event_id=change.event_id,
-        )
+        return SourceEvent.cancellation(change.key, SOURCE, change.event_id)
     for name, answer in ((USERS_FUNCTION, users), (COURSES_FUNCTION, courses)):
         problem = ws_error(answer)
         if problem is not None:
@@ -166,11 +156,7 @@ def to_source_event(
         raise SourceError(f"{COURSES_FUNCTION}.fullname", f"course {change.courseid} has no name")
     starts_on = _day(course.get("startdate"), zone, "startdate") or today
     ends_on = _day(course.get("enddate"), zone, "enddate")
-    if ends_on is not None and ends_on < starts_on:
-        raise SourceError(
-            f"{COURSES_FUNCTION}.enddate",
-            f"course {change.courseid} ends ({ends_on}) before it starts ({starts_on})",
-        )
+    check_order(starts_on, ends_on, f"{COURSES_FUNCTION}.enddate", f"course {change.courseid}")
     return SourceEvent(
         key=change.key,
         action=change.action,

@@ -39,11 +39,16 @@ def env(monkeypatch: pytest.MonkeyPatch, db_url: str, fake: FakeSlack, tmp_path:
     return tmp_path
 
 
+def _import(env: Path, what: str, text: str) -> int:
+    """`coachbot import WHAT` of `text`, written to WHAT.csv under `env`: the exit code."""
+    (env / f"{what}.csv").write_text(text)
+    return main(["import", what, str(env / f"{what}.csv")])
+
+
 def test_people_then_enrollments_keep_good_rows_and_report_bad_lines(
     env: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (env / "people.csv").write_text(PEOPLE)
-    assert main(["import", "people", str(env / "people.csv")]) == 1
+    assert _import(env, "people", PEOPLE) == 1
     out = capsys.readouterr().out
     assert "3 people created" in out
     assert "line 5: email 'bad-email' is not an email address" in out
@@ -55,8 +60,7 @@ def test_people_then_enrollments_keep_good_rows_and_report_bad_lines(
         grace = s.exec(select(Person).where(Person.email == "grace@example.org")).one()
         assert ada.manager_id == grace.id and ada.name == "Ada Lovelace"
 
-    (env / "enrollments.csv").write_text(ENROLLMENTS)
-    assert main(["import", "enrollments", str(env / "enrollments.csv")]) == 1
+    assert _import(env, "enrollments", ENROLLMENTS) == 1
     out = capsys.readouterr().out
     assert "2 enrollments created" in out
     assert "line 4: starts_on must be a date as YYYY-MM-DD" in out
