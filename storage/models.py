@@ -97,6 +97,29 @@ class Outcome(StrEnum):
     NOT_YET = "not_yet"
 
 
+class CaseAnswer(StrEnum):
+    """The Success Case question of a follow-up, asked about each goal (or the training)."""
+
+    CLEAR_RESULTS = "clear_results"  # Yes, with clear results
+    NO_CLEAR_RESULTS = "no_clear_results"  # Yes, no clear results yet
+    DIDNT_STICK = "didnt_stick"  # Tried, but it didn't stick
+    NOT_APPLIED = "not_applied"  # Not applied
+
+
+# How each answer counts in the follow-up metrics (applied, partly, not yet).
+CASE_OUTCOMES = {
+    CaseAnswer.CLEAR_RESULTS: "applied",
+    CaseAnswer.NO_CLEAR_RESULTS: "applied",
+    CaseAnswer.DIDNT_STICK: "partly",
+    CaseAnswer.NOT_APPLIED: "not_yet",
+}
+
+
+class CaseSide(StrEnum):
+    LEARNER = "learner"
+    MANAGER = "manager"
+
+
 class Quadrant(StrEnum):
     SWEET_SPOT = "sweet_spot"
     UPHILL = "uphill"
@@ -134,6 +157,10 @@ class Person(SQLModel, table=True):
 class Training(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
+    # Why the organisation runs it (at most WHY_MAX characters) and who sponsors it: shown in
+    # the manager's pre-training prompt and in the advice for an "uphill" training.
+    why: str | None = None
+    sponsor_id: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -232,6 +259,8 @@ class Nudge(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="nudge.id", ondelete="CASCADE")
     # A goal_shared nudge's goal: the goal goes into the manager's day's message.
     goal_id: int | None = Field(default=None, foreign_key="goal.id", ondelete="CASCADE")
+    # Follow-ups only: which of FOLLOW_UP_DAYS this one is (1 = the first); None otherwise.
+    follow_up_round: int | None = None
     due_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default=NudgeStatus.PENDING, max_length=16)
     attempts: int = 0
@@ -292,6 +321,32 @@ class ConversationRecord(SQLModel, table=True):
     checkin_on: date | None = None
     # Follow-up, not-needed reason, or any free note.
     note: str | None = None
+
+
+class CaseRecord(SQLModel, table=True):
+    """One Success Case answer: a learner's or a manager's, in one follow-up round, about one
+    goal ("goal:<id>") or the training itself ("training"). Only consenting learners are
+    ever named to L&D; the others are counted."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("nudge_id", "subject", name="uq_caserecord_nudge_subject"),
+        sa.Index("ix_caserecord_enrollment", "enrollment_id", "follow_up_round", "side"),
+        sa.Index("ix_caserecord_answered_at", "answered_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    nudge_id: int = Field(foreign_key="nudge.id", ondelete="CASCADE")
+    enrollment_id: int = Field(foreign_key="enrollment.id", ondelete="CASCADE")
+    goal_id: int | None = Field(default=None, foreign_key="goal.id", ondelete="CASCADE")
+    subject: str = Field(max_length=32)
+    side: str = Field(max_length=8)
+    follow_up_round: int = 1
+    answered_by: int | None = Field(default=None, foreign_key="person.id", ondelete="SET NULL")
+    answer: str = Field(max_length=20)
+    result: str | None = None  # what result
+    evidence: str | None = None  # and how they know
+    consent: bool = False  # the learner's "L&D may contact me about this"
+    answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Note(SQLModel, table=True):
