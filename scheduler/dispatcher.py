@@ -215,7 +215,8 @@ class Dispatcher:
     ) -> list[tuple[int, bool]]:
         with self.db.engine.begin() as conn:
             rows = conn.execute(self.claim_statement(now, limit, only))
-            return [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
+            claimed = [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
+            return claimed + self._claim_siblings(conn, now, [i for i, _ in claimed])
 
     def claim_statement(
         self, now: datetime, limit: int, only: Sequence[int] | None = None
@@ -285,7 +286,32 @@ class Dispatcher:
                     conn.execute(
                         table.update().where(table.c.id.in_(ids)).values(**self._lease(now))
                     )
-        return [(i, True) for i in reclaimed] + [(i, False) for i in fresh]
+                siblings = self._claim_siblings(conn, now, ids)
+        return [(i, True) for i in reclaimed] + [(i, False) for i in fresh] + siblings
+
+    def _claim_siblings(
+        self, conn: sa.Connection, now: datetime, ids: Sequence[int]
+    ) -> list[tuple[int, bool]]:
+        """Lease the other due rows of the people this claim reaches, in the same transaction.
+
+        A person's day's message holds all that is due for them: a batch that stopped at its
+        limit halfway through one manager's prompts would send the rest a day late.
+        """
+        if not ids:
+            return []
+        table = Nudge.__table__  # type: ignore[attr-defined]
+        reached = sa.select(table.c.recipient_id).where(table.c.id.in_(ids)).distinct()
+        pick = sa.select(table.c.id).where(
+            table.c.status == NudgeStatus.PENDING.value,
+            table.c.due_at <= now,
+            table.c.recipient_id.in_(reached),
+        )
+        if not is_sqlite(self.db.engine):
+            pick = pick.with_for_update(skip_locked=True)
+        rows = list(conn.execute(pick).scalars())
+        if rows:
+            conn.execute(table.update().where(table.c.id.in_(rows)).values(**self._lease(now)))
+        return [(i, False) for i in sorted(rows)]
 
     # -- one tick ----------------------------------------------------------------------
 

@@ -445,3 +445,19 @@ def test_the_learners_follow_up_goes_with_the_managers_and_is_not_reminded(world
     parents = {r.parent_id for r in reminders}
     assert follow_up.id in parents
     assert world.nudge(kind="learner_follow_up").id not in parents
+
+
+def test_a_batch_full_before_one_managers_prompts_end_takes_the_rest_along(
+    world: World,
+) -> None:
+    """Five reports' prompts due at once, batches of two: still one day's message."""
+    world.people()
+    for i in range(5):
+        world.fake.add_user(f"UL{i}", email=f"l{i}@example.org", tz="Europe/Paris")
+        world.enroll(START, END, learner=f"UL{i}", external_id=f"lms-{i}")
+    world.clock.set(PRE_AT)
+    report = world.dispatcher(batch_size=2).tick()
+    assert report.sent == 10  # the five goal invites are due too, one to each learner
+    (dm,) = world.dms(MANAGER)
+    rows = world.nudges(kind="pre_training")
+    assert {(r.status, r.ts) for r in rows} == {("sent", dm["ts"])}
