@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, func, or_, select
 
 from bot.core.reporting import headline_numbers
 from bot.services import Services
@@ -37,14 +37,15 @@ def _name(person: Person | None) -> str:
     return (person.name or person.email or "") if person else ""
 
 
-def build_home(services: Services, user_id: str) -> dict[str, Any]:
+def build_home(services: Services, user_id: str, page: int = 0) -> dict[str, Any]:
+    """The tab of `user_id`; `page` is the page of their open prompts (from 0)."""
     settings = services.settings
     today = services.clock().date()
     with services.db.session() as session:
         me = crud.person_by_slack_id(session, slack_id=user_id)
         sections: dict[str, Any] = {}
         if me is not None and me.id is not None:
-            sections = _manager_sections(session, me.id, today) | _learner_sections(
+            sections = _manager_sections(session, me.id, today, page) | _learner_sections(
                 session, me.id, today
             )
         sharing_on = me.share_goals if me else True
@@ -61,16 +62,22 @@ def build_home(services: Services, user_id: str) -> dict[str, Any]:
     )
 
 
-def _manager_sections(session: Session, me: int, today: Any) -> dict[str, Any]:
+def _manager_sections(session: Session, me: int, today: Any, page: int) -> dict[str, Any]:
+    mine = (
+        Nudge.recipient_id == me,
+        col(Nudge.kind).in_(ANSWERABLE_KINDS),
+        Nudge.status == NudgeStatus.SENT,
+    )
+    total = session.exec(select(func.count()).select_from(Nudge).where(*mine)).one()
+    # A page past the end (prompts answered meanwhile) shows the last one there is.
+    size = blocks.HOME_OPEN_PROMPTS_MAX
+    page = max(0, min(page, (total - 1) // size)) if total else 0
     waiting = session.exec(
         select(Nudge)
-        .where(
-            Nudge.recipient_id == me,
-            col(Nudge.kind).in_(ANSWERABLE_KINDS),
-            Nudge.status == NudgeStatus.SENT,
-        )
-        .order_by(col(Nudge.sent_at).desc())
-        .limit(20)
+        .where(*mine)
+        .order_by(col(Nudge.sent_at).desc(), col(Nudge.id).desc())
+        .offset(page * size)
+        .limit(size)
     ).all()
     open_prompts = [nudge_context(session, n) for n in waiting]
     rows = session.exec(
@@ -105,7 +112,13 @@ def _manager_sections(session: Session, me: int, today: Any) -> dict[str, Any]:
         blocks.RecordView(r.answered_at.date(), r.kind, r.outcome, t.name, _name(p), p.slack_id)
         for r, e, t, p in records
     ]
-    return {"open_prompts": open_prompts, "reports_trainings": trainings, "logged_before": logged}
+    return {
+        "open_prompts": open_prompts,
+        "open_total": total,
+        "open_page": page,
+        "reports_trainings": trainings,
+        "logged_before": logged,
+    }
 
 
 def _learner_sections(session: Session, me: int, today: Any) -> dict[str, Any]:

@@ -22,6 +22,8 @@ class Action(StrEnum):
     DELETE_GOAL = "delete_goal"
     # App Home of L&D leads
     SEND_SUMMARY = "send_summary"
+    # App Home: the pages of open prompts (value: the page number, from 0)
+    HOME_PAGE = "home_page"
     # App Home: sharing switch and "delete my data"
     TOGGLE_SHARING = "toggle_goal_sharing"
     FORGET_ME = "forget_me"

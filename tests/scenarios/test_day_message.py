@@ -11,12 +11,14 @@ from sqlmodel import select
 from support import Bot, dispatch_due, eventually
 
 from bot.sim.driver import buttons, text_value
+from bot.slack.blocks import HOME_OPEN_PROMPTS_MAX
 from bot.slack.ids import Action, Block
 from storage.models import Note, Nudge, NudgeStatus
 
 PRE = datetime(2026, 12, 3, 9, 31, tzinfo=UTC)  # Thu: the pre-training prompts are due
 AFTERNOON = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 NAMES = ["Ada", "Ben", "Cleo", "Dan", "Eli", "Fay", "Gus", "Hal", "Ivy", "Jo", "Kim"]
+NAMES += [f"Extra{i}" for i in range(1, 9)]  # a team larger than one page of App Home
 
 
 def team(bot: Bot, size: int, training: str = "Coaching Skills") -> list[str]:
@@ -226,3 +228,36 @@ def test_a_late_nudge_that_can_wait_goes_into_the_next_working_days_message(bot:
     bot.clock.set(datetime(2026, 12, 4, 9, 31, tzinfo=UTC))
     dispatch_due(bot)
     assert len(manager_dms(bot)) == 2 and "Negotiation" in str(manager_dms(bot)[-1]["blocks"])
+
+
+def test_app_home_pages_through_every_open_prompt_with_its_buttons(bot: Bot) -> None:
+    size = HOME_OPEN_PROMPTS_MAX + 4
+    team(bot, size)
+    bot.clock.set(PRE)
+    dispatch_due(bot)
+    (dm,) = manager_dms(bot)
+    assert len(log_buttons(dm)) == 10  # the rest are a click away, in the Home tab
+
+    bot.event({"type": "app_home_opened", "user": "UGRACE", "tab": "home"})
+    bot.fake.wait_for_calls("views.publish")
+    first = bot.fake.home_views["UGRACE"]
+    on_first = log_buttons(first)
+    assert len(on_first) == HOME_OPEN_PROMPTS_MAX
+    assert f"Showing 1 to {HOME_OPEN_PROMPTS_MAX} of {size}" in str(first["blocks"])
+    assert Action.HOME_PAGE in buttons(first)
+
+    bot.click(first, Action.HOME_PAGE, user="UGRACE", value="1")
+    bot.fake.wait_for_calls("views.publish", 2)
+    second = bot.fake.home_views["UGRACE"]
+    on_second = log_buttons(second)
+    assert len(on_second) == 4 and not set(on_second) & set(on_first)
+    assert f"Showing {HOME_OPEN_PROMPTS_MAX + 1} to {size} of {size}" in str(second["blocks"])
+    with bot.db.session() as s:
+        sent = {str(n.id) for n in s.exec(select(Nudge).where(Nudge.kind == "pre_training"))}
+    assert set(on_first) | set(on_second) == sent  # every open prompt, each once
+
+    # A prompt on the second page is answered from there, for its learner alone.
+    bot.click(second, Action.NOT_NEEDED, user="UGRACE", value=on_second[0])
+    bot.fake.wait_for_calls("views.open")
+    with bot.db.session() as s:
+        assert s.get(Nudge, int(on_second[0])).status == "sent"  # the modal asks why first

@@ -29,7 +29,8 @@ from bot.slack.blocks.views import ComingView, GoalView, NudgeContext, RecordVie
 from bot.slack.ids import Action
 
 # How many items each list shows before "and N more"; keeps every view under its block cap.
-HOME_OPEN_PROMPTS_MAX = 10
+# Open prompts are not cut off but paged: every one is reachable with its buttons.
+HOME_OPEN_PROMPTS_MAX = 15
 HOME_LINES_MAX = 15
 HOME_GOALS_MAX = 8
 HOME_NUMBERS_MAX = 20
@@ -45,10 +46,27 @@ def _lines_section(lines: list[str], prompts: Prompts) -> list[Json]:
     return blocks
 
 
+def _pages(page: int, total: int, prompts: Prompts) -> list[Json]:
+    """ "Showing 16-30 of 42" and the buttons to the pages before and after this one."""
+    if total <= HOME_OPEN_PROMPTS_MAX:
+        return []
+    first = page * HOME_OPEN_PROMPTS_MAX + 1
+    last = min(total, first + HOME_OPEN_PROMPTS_MAX - 1)
+    turns = []
+    if page > 0:
+        turns.append(_button(prompts.text("buttons.page_back"), Action.HOME_PAGE, str(page - 1)))
+    if last < total:
+        turns.append(_button(prompts.text("buttons.page_next"), Action.HOME_PAGE, str(page + 1)))
+    showing = prompts.text("home.showing", first=first, last=last, total=total)
+    return [_context(showing), _actions(*turns)]
+
+
 def home_view(
     prompts: Prompts,
     *,
     open_prompts: Sequence[NudgeContext] = (),
+    open_total: int | None = None,
+    open_page: int = 0,
     reports_trainings: Sequence[TrainingView] = (),
     logged_before: Sequence[RecordView] = (),
     my_trainings: Sequence[TrainingView] = (),
@@ -67,9 +85,7 @@ def home_view(
         for ctx in open_prompts[:HOME_OPEN_PROMPTS_MAX]:
             blocks.append(_section(_context_line(ctx, prompts)))
             blocks.append(_actions(*_prompt_buttons(_kind(ctx), ctx.nudge_id, prompts)))
-        hidden = len(open_prompts) - HOME_OPEN_PROMPTS_MAX
-        if hidden > 0:
-            blocks.append(_and_more(hidden, prompts, "home.more_in_dms"))
+        blocks += _pages(open_page, open_total or len(open_prompts), prompts)
 
     if reports_trainings:
         blocks.append(_header(prompts.text("home.reports_trainings")))

@@ -19,46 +19,66 @@ from storage import crud
 log = logging.getLogger(__name__)
 
 
-def register(app: App, services: Services) -> None:
-    @app.event("app_home_opened")
-    def home_opened(ack: Ack, event: dict[str, Any], client: WebClient) -> None:
+class HomeListeners:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def home_opened(self, ack: Ack, event: dict[str, Any], client: WebClient) -> None:
         """The tab is read from the database before the ack and published after it: with
         the database unreachable, Slack is not told it was handled, and sends it again."""
         if event.get("tab", "home") != "home":
             return
-        view = build_home(services, event["user"])
+        view = build_home(self.services, event["user"])
         ack()
         try:
             client.views_publish(user_id=event["user"], view=view)
         except SLACK_FAILURES as exc:
             log.warning("home.publish_failed user=%s error=%s", event["user"], failure_reason(exc))
 
-    @app.action(Action.TOGGLE_SHARING)
-    def toggle_sharing(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    def turn_page(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        """ "Next" or "Previous" under the open prompts: the same tab, another page."""
+        ack()
+        actor = actor_of(body)
+        page = int(action["value"]) if str(action.get("value", "")).isdigit() else 0
+        try:
+            client.views_publish(user_id=actor, view=build_home(self.services, actor, page))
+        except SLACK_FAILURES as exc:
+            log.warning("home.publish_failed user=%s error=%s", actor, failure_reason(exc))
+
+    def toggle_sharing(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         actor = body["user"]["id"]
         on = action.get("value") == "on"
-        with services.db.session() as session:
+        with self.services.db.session() as session:
             person = crud.upsert_person(session, slack_id=actor)
             person.share_goals = on
             session.add(person)
         log.info("goals.sharing user=%s on=%s", actor, on)
-        services.refresh_home(actor)
+        self.services.refresh_home(actor)
 
-    @app.action(Action.FORGET_ME)
-    def forget_me(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def forget_me(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        prompts = services.prompts_for(actor_of(body))
+        prompts = self.services.prompts_for(actor_of(body))
         open_modal(client, body, blocks.forget_me_modal(prompts), prompts)
 
-    @app.view(View.FORGET_ME)
-    def confirm_forget(ack: Ack, body: dict[str, Any]) -> None:
+    def confirm_forget(self, ack: Ack, body: dict[str, Any]) -> None:
         actor = body["user"]["id"]
         # Read before the row forgets the locale, with everything else about them.
-        prompts = services.prompts_for(actor)
-        forget_person(services.db, actor, now=services.clock())
+        prompts = self.services.prompts_for(actor)
+        forget_person(self.services.db, actor, now=self.services.clock())
         ack(
             response_action="update",
             view=blocks.notice_modal(prompts, lines=[prompts.text("ephemeral.forgotten")]),
         )
-        services.refresh_home(actor)
+        self.services.refresh_home(actor)
+
+
+def register(app: App, services: Services) -> None:
+    listeners = HomeListeners(services)
+    app.event("app_home_opened")(listeners.home_opened)
+    app.action(Action.HOME_PAGE)(listeners.turn_page)
+    app.action(Action.TOGGLE_SHARING)(listeners.toggle_sharing)
+    app.action(Action.FORGET_ME)(listeners.forget_me)
+    app.view(View.FORGET_ME)(listeners.confirm_forget)

@@ -554,7 +554,8 @@ def test_home_view_with_500_of_everything_stays_under_100_blocks() -> None:
     validate_view(view)
     assert view["type"] == "home"
     assert len(view["blocks"]) <= 100
-    assert "490 more" in json.dumps(view), "hidden open prompts are counted"
+    assert "Showing 1 to 15 of 500" in json.dumps(view), "hidden prompts are counted"
+    assert Action.HOME_PAGE in action_ids(view), "and a page away"
     # The footer survives any amount of content.
     assert action_ids(view["blocks"][-1]) == [Action.TOGGLE_SHARING, Action.FORGET_ME]
     assert button(view["blocks"][-1], Action.TOGGLE_SHARING)["value"] == "on"
