@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", help="also write the table and query plans to this file")
     parser.add_argument(
         "--only",
-        choices=("big", "dispatch", "apscheduler", "idle", "rush"),
+        choices=("big", "dispatch", "bundles", "apscheduler", "idle", "rush"),
         action="append",
         help="run only these parts (repeatable)",
     )
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bot").setLevel(logging.ERROR)
     sizes = cases.Sizes.quick() if args.quick else cases.Sizes.full()
     kinds = ["sqlite"] + (["postgres"] if pg_available() else [])
-    parts = set(args.only or ("big", "dispatch", "apscheduler", "idle", "rush"))
+    parts = set(args.only or ("big", "dispatch", "bundles", "apscheduler", "idle", "rush"))
     rows: list[Row] = []
     started = time.perf_counter()
 
@@ -97,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
                 step(
                     f"dispatch at {latency} ms on {kind}", cases.dispatch_rows, kind, sizes, latency
                 )
+        if "bundles" in parts:
+            step(f"the day's message on {kind}", cases.bundle_rows, kind, sizes)
         if "apscheduler" in parts:
             step(f"APScheduler job store on {kind}", cases.apscheduler_rows, kind, sizes)
     if "rush" in parts:

@@ -73,6 +73,9 @@ class Sizes:
     # workspace ceiling of `rush_per_minute` posts (see monday_rush_rows for the scaling).
     rush: int = 10_000
     rush_per_minute: int = 12_000
+    # The day's message: this many due nudges, alone or bundled over this many managers.
+    bundled: int = 10_000
+    bundle_managers: int = 2_000
 
     @classmethod
     def full(cls) -> Sizes:
@@ -80,7 +83,7 @@ class Sizes:
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(2_000, 5_000, 50_000, 500, 300, 1_000, 200, 1_000, 6_000)
+        return cls(2_000, 5_000, 50_000, 500, 300, 1_000, 200, 1_000, 6_000, 500, 100)
 
 
 def _n(x: float) -> str:
@@ -704,68 +707,79 @@ def ack_latency(
 # -- dispatching -------------------------------------------------------------------------------
 
 
+def _seed_due(db: Database, n: int, managers: int = 0) -> None:
+    """`n` nudges due now: goal invites to `n` learners each, or (with `managers`) the
+    pre-training prompts of `n` learners spread evenly over that many managers."""
+    seed_people(db, n + managers, per_manager=10**9)
+    now = datetime.now(UTC)
+    insert_rows(db, "training", [{"id": 1, "name": "Bench", "created_at": now}])
+    starts = date.today() + timedelta(days=7)
+    insert_rows(
+        db,
+        "enrollment",
+        [
+            {
+                "id": i + 1,
+                "learner_id": managers + i + 1,
+                "manager_id": (i % managers) + 1 if managers else None,
+                "training_id": 1,
+                "starts_on": starts,
+                "ends_on": starts,
+                "status": "enrolled",
+                "source": "csv",
+                "generation": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(n)
+        ],
+    )
+    kind = "pre_training" if managers else "goal_invite"
+    insert_rows(
+        db,
+        "nudge",
+        [
+            {
+                "id": i + 1,
+                "enrollment_id": i + 1,
+                "kind": kind,
+                "recipient_id": (i % managers) + 1 if managers else i + 1,
+                "due_at": now,
+                "status": "pending",
+                "attempts": 0,
+                "deliveries": 0,
+                "ooo_deferrals": 0,
+                "idempotency_key": nudge_key(i + 1, 0, kind),
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(n)
+        ],
+    )
+    analyze(db)
+
+
+def _dispatch_all(db: Database, settings: Any, fake: FakeSlackProcess, n: int) -> Any:
+    """Tick until the `n` due nudges are out; (dispatcher, sent, seconds, Slack call counts)."""
+    dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_catalogues(None))
+    fake.reset()
+    t0 = time.perf_counter()
+    sent = 0
+    while sent < n:
+        report = dispatcher.tick()
+        sent += report.sent
+        if report.claimed == 0:
+            break
+    return dispatcher, sent, time.perf_counter() - t0, fake.counts()
+
+
 def dispatch_rows(kind: str, sizes: Sizes, latency_ms: int) -> list[Row]:
     label = "SQLite" if kind == "sqlite" else "PostgreSQL"
     n = sizes.dispatch
     with database(kind) as db, FakeSlackProcess(latency=latency_ms / 1000, users=n) as fake:
         settings = settings_for(db, fake.api_url)
-        seed_people(db, n, per_manager=10**9)
-        now = datetime.now(UTC)
-        insert_rows(db, "training", [{"id": 1, "name": "Bench", "created_at": now}])
-        starts = date.today() + timedelta(days=7)
-        insert_rows(
-            db,
-            "enrollment",
-            [
-                {
-                    "id": i + 1,
-                    "learner_id": i + 1,
-                    "training_id": 1,
-                    "starts_on": starts,
-                    "ends_on": starts,
-                    "status": "enrolled",
-                    "source": "csv",
-                    "generation": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(n)
-            ],
-        )
-        due = datetime.now(UTC)
-        insert_rows(
-            db,
-            "nudge",
-            [
-                {
-                    "id": i + 1,
-                    "enrollment_id": i + 1,
-                    "kind": "goal_invite",
-                    "recipient_id": i + 1,
-                    "due_at": due,
-                    "status": "pending",
-                    "attempts": 0,
-                    "deliveries": 0,
-                    "ooo_deferrals": 0,
-                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(n)
-            ],
-        )
-        analyze(db)
-        dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_catalogues(None))
-        fake.reset()
-        t0 = time.perf_counter()
-        sent = 0
-        while sent < n:
-            report = dispatcher.tick()
-            sent += report.sent
-            if report.claimed == 0:
-                break
-        seconds = time.perf_counter() - t0
-        calls = fake.counts()
+        _seed_due(db, n)
+        dispatcher, sent, seconds, calls = _dispatch_all(db, settings, fake, n)
         with db.engine.connect() as conn:
             late = [
                 (s - d).total_seconds()
@@ -801,6 +815,33 @@ def dispatch_rows(kind: str, sizes: Sizes, latency_ms: int) -> list[Row]:
             f"(all {n:,} due at once)",
         ),
     ]
+
+
+def bundle_rows(kind: str, sizes: Sizes) -> list[Row]:
+    """The day's message: `sizes.bundled` due nudges as as many DMs (one per learner), and
+    the same number spread over `sizes.bundle_managers` managers (one DM each, bundling
+    their reports' prompts), side by side, Slack at 20 ms a call."""
+    label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    n, managers = sizes.bundled, sizes.bundle_managers
+    rows = []
+    for per_person, people in (("one per person", 0), ("bundled", managers)):
+        with database(kind) as db, FakeSlackProcess(latency=0.02, users=n + people) as fake:
+            settings = settings_for(db, fake.api_url)
+            _seed_due(db, n, people)
+            _, sent, seconds, calls = _dispatch_all(db, settings, fake, n)
+        posts = calls.get("chat.postMessage", 0)
+        dms = people or n
+        rows.append(
+            Row(
+                f"dispatch {n:,} nudges to {dms:,} people ({per_person}), 20 ms/call",
+                label,
+                f"{_n(posts / seconds)} DMs/s, {_n(sent / seconds)} nudges/s "
+                f"({posts:,} DMs, {sum(calls.values()) / max(posts, 1):.3f} Slack calls per DM)",
+                f"{dms:,} DMs, 1.0 call per DM",
+                sent == n and posts == dms and sum(calls.values()) == posts,
+            )
+        )
+    return rows
 
 
 # -- the Monday rush: everyone's nudge due at 09:30, and a Slack that says no ---------------------
