@@ -215,15 +215,21 @@ class Dispatcher:
     ) -> list[tuple[int, bool]]:
         with self.db.engine.begin() as conn:
             rows = conn.execute(self.claim_statement(now, limit, only))
-            claimed = [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
-            return claimed + self._claim_siblings(conn, now, [i for i, _ in claimed])
+            return [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
 
     def claim_statement(
         self, now: datetime, limit: int, only: Sequence[int] | None = None
     ) -> sa.Update:
         """PostgreSQL's claim, one statement and one round trip: pick with `SKIP LOCKED`,
-        lease, and return (id, again, at) where `again` marks a row whose lease expired."""
+        lease, and return (id, again, at) where `again` marks a row whose lease expired.
+
+        Due rows are claimed by recipient, every due row of up to `limit` people at once, so
+        that a person's day's message holds all that is due for them: each claim locks the
+        people it takes (`FOR NO KEY UPDATE SKIP LOCKED` on their person rows, which leaves
+        inserts that reference them alone), and a dispatcher claiming at the same moment
+        takes the next people instead of half of someone's rows."""
         table = Nudge.__table__  # type: ignore[attr-defined]
+        person = Person.__table__  # type: ignore[attr-defined]
         expired = (
             sa.select(table.c.id, sa.literal(True).label("again"), table.c.lease_until.label("at"))
             .where(table.c.status == NudgeStatus.SENDING.value, table.c.lease_until < now)
@@ -233,23 +239,29 @@ class Dispatcher:
             .with_for_update(skip_locked=True)
             .cte("expired")
         )
+        pending = (table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
+        first_due = (
+            sa.select(table.c.recipient_id, sa.func.min(table.c.due_at).label("first"))
+            .where(*pending, *_only(table, only))
+            .group_by(table.c.recipient_id)
+            .subquery("first_due")
+        )
+        people = (
+            sa.select(person.c.id)
+            .join(first_due, first_due.c.recipient_id == person.c.id)
+            .order_by(first_due.c.first, person.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True, of=person)
+            .cte("people")
+        )
         due = (
             sa.select(table.c.id, sa.literal(False).label("again"), table.c.due_at.label("at"))
-            .where(table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
-            .where(*_only(table, only))
-            .order_by(table.c.due_at, table.c.id)
-            .limit(limit)
+            .where(*pending, table.c.recipient_id.in_(sa.select(people.c.id)))
             .with_for_update(skip_locked=True)
             .cte("due")
         )
-        # Rows whose dispatcher died come first; the due ones fill the rest of the batch.
-        picked = (
-            sa.select(expired)
-            .union_all(sa.select(due))
-            .order_by(sa.desc("again"), "at", "id")
-            .limit(limit)
-            .cte("picked")
-        )
+        # Rows whose dispatcher died (sorted first, by _claim_order), and the due ones.
+        picked = sa.select(expired).union_all(sa.select(due)).cte("picked")
         return (
             table.update()
             .where(table.c.id == picked.c.id)
@@ -292,7 +304,8 @@ class Dispatcher:
     def _claim_siblings(
         self, conn: sa.Connection, now: datetime, ids: Sequence[int]
     ) -> list[tuple[int, bool]]:
-        """Lease the other due rows of the people this claim reaches, in the same transaction.
+        """SQLite: lease the other due rows of the people this claim reached, in the same
+        transaction (whose write lock keeps any other claim out meanwhile).
 
         A person's day's message holds all that is due for them: a batch that stopped at its
         limit halfway through one manager's prompts would send the rest a day late.
@@ -306,8 +319,6 @@ class Dispatcher:
             table.c.due_at <= now,
             table.c.recipient_id.in_(reached),
         )
-        if not is_sqlite(self.db.engine):
-            pick = pick.with_for_update(skip_locked=True)
         rows = list(conn.execute(pick).scalars())
         if rows:
             conn.execute(table.update().where(table.c.id.in_(rows)).values(**self._lease(now)))

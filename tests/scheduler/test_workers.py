@@ -39,11 +39,14 @@ def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield from throwaway_pg()
 
 
-def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str) -> None:
-    """N learners, each with one goal invite due now; inserted in bulk to keep this quick."""
-    for i in range(N):
+def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str, managers: int = 0) -> None:
+    """N learners, each with one goal invite due now; inserted in bulk to keep this quick.
+    With `managers`: the learners' pre-training prompts instead, spread over that many
+    managers (people N+1, N+2...)."""
+    for i in range(N + managers):
         fake.add_user(f"UW{i:05d}", tz=tz)
     now = datetime.now(UTC)
+    kind = "pre_training" if managers else "goal_invite"
     with db.engine.begin() as conn:
         conn.execute(sa.insert(Training.__table__).values(id=1, name="Scale", created_at=now))  # type: ignore[attr-defined]
         conn.execute(
@@ -58,7 +61,7 @@ def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str) -> None:
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i in range(N)
+                for i in range(N + managers)
             ],
         )
         conn.execute(
@@ -67,6 +70,7 @@ def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str) -> None:
                 {
                     "id": i + 1,
                     "learner_id": i + 1,
+                    "manager_id": N + 1 + i % managers if managers else None,
                     "training_id": 1,
                     "starts_on": date(2030, 1, 7),
                     "ends_on": date(2030, 1, 7),
@@ -84,14 +88,14 @@ def seed(db: Database, fake: FakeSlack, due_at: datetime, tz: str) -> None:
             [
                 {
                     "enrollment_id": i + 1,
-                    "kind": "goal_invite",
-                    "recipient_id": i + 1,
+                    "kind": kind,
+                    "recipient_id": N + 1 + i % managers if managers else i + 1,
                     "due_at": due_at,
                     "status": "pending",
                     "attempts": 0,
                     "deliveries": 0,
                     "ooo_deferrals": 0,
-                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
+                    "idempotency_key": nudge_key(i + 1, 0, kind),
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -143,6 +147,53 @@ def test_two_dispatchers_in_threads_deliver_each_nudge_once(
         assert sorted(r.sent for r in reports)[0] > 0, "both workers should have taken a share"
         assert sum(r.sent for r in reports) == N
         assert_each_delivered_once(world)
+    finally:
+        db.dispose()
+
+
+def test_two_dispatchers_never_split_one_managers_day_between_them(
+    pg_url: str, fake: FakeSlack, clock: Clock
+) -> None:
+    """1,000 prompts over 100 managers, claimed in batches of 7 by two dispatchers at once:
+    each manager still gets one message, whichever dispatcher claimed it."""
+    db = Database(pg_url)
+    db.upgrade()
+    try:
+        world = World(db, fake, clock)
+        seed(db, fake, clock(), "UTC", managers=100)
+        workers = [world.dispatcher(client=world.make_client(), batch_size=7) for _ in range(2)]
+        threads = [threading.Thread(target=w.tick) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        per_manager = Counter(c.params["channel"] for c in fake.calls_to("chat.postMessage"))
+        assert len(per_manager) == 100 and set(per_manager.values()) == {1}
+        with world.db.session() as session:
+            prompts = sa.select(Nudge.status).where(Nudge.kind == "pre_training")
+            statuses = Counter(session.exec(prompts).scalars())  # type: ignore[call-overload]
+        assert statuses == {"sent": N}
+    finally:
+        db.dispose()
+
+
+def test_a_claim_under_way_keeps_its_people_from_another(
+    pg_url: str, fake: FakeSlack, clock: Clock
+) -> None:
+    """A claim takes every due row of the people it takes, and while its transaction is
+    open, another dispatcher's claim leaves those people alone instead of taking the rest."""
+    db = Database(pg_url)
+    db.upgrade()
+    try:
+        world = World(db, fake, clock)
+        seed(db, fake, clock(), "UTC", managers=1)  # all N prompts due for one manager
+        first, second = world.dispatcher(), world.dispatcher()
+        with db.engine.connect() as conn:
+            under_way = conn.begin()
+            assert len(conn.execute(first.claim_statement(clock(), 7)).all()) == N
+            assert second.claim(clock(), 7) == []
+            under_way.rollback()
+        assert len(second.claim(clock(), 7)) == N
     finally:
         db.dispose()
 
