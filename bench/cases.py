@@ -707,10 +707,13 @@ def ack_latency(
 # -- dispatching -------------------------------------------------------------------------------
 
 
-def _seed_due(db: Database, n: int, managers: int = 0) -> None:
-    """`n` nudges due now: goal invites to `n` learners each, or (with `managers`) the
-    pre-training prompts of `n` learners spread evenly over that many managers."""
-    seed_people(db, n + managers, per_manager=10**9)
+def _seed_due(
+    db: Database, n: int, managers: int = 0, *, due: datetime | None = None, tz: str | None = None
+) -> None:
+    """`n` nudges due now (or at `due`): goal invites to `n` learners each, or (with
+    `managers`) the pre-training prompts of `n` learners spread evenly over that many
+    managers. Everyone lives in `tz` when it is given."""
+    seed_people(db, n + managers, per_manager=10**9, tz=tz)
     now = datetime.now(UTC)
     insert_rows(db, "training", [{"id": 1, "name": "Bench", "created_at": now}])
     starts = date.today() + timedelta(days=7)
@@ -744,7 +747,7 @@ def _seed_due(db: Database, n: int, managers: int = 0) -> None:
                 "enrollment_id": i + 1,
                 "kind": kind,
                 "recipient_id": (i % managers) + 1 if managers else i + 1,
-                "due_at": now,
+                "due_at": due or now,
                 "status": "pending",
                 "attempts": 0,
                 "deliveries": 0,
@@ -890,67 +893,7 @@ def monday_rush_rows(kind: str, sizes: Sizes) -> list[Row]:
             delivery_time=opening,
             delivery_end=clock_time(17, 0),
         )
-        now = datetime.now(UTC)
-        insert_rows(
-            db,
-            "person",
-            [
-                {
-                    "id": i + 1,
-                    "slack_id": slack_id(i),
-                    "email": email(i),
-                    "tz": tz,
-                    "active": True,
-                    "share_goals": True,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(n)
-            ],
-        )
-        insert_rows(db, "training", [{"id": 1, "name": "Monday", "created_at": now}])
-        starts = date.today() + timedelta(days=14)
-        insert_rows(
-            db,
-            "enrollment",
-            [
-                {
-                    "id": i + 1,
-                    "learner_id": i + 1,
-                    "training_id": 1,
-                    "starts_on": starts,
-                    "ends_on": starts,
-                    "status": "enrolled",
-                    "source": "csv",
-                    "generation": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(n)
-            ],
-        )
-        insert_rows(
-            db,
-            "nudge",
-            [
-                {
-                    "id": i + 1,
-                    "enrollment_id": i + 1,
-                    "kind": "goal_invite",
-                    "recipient_id": i + 1,
-                    "due_at": due,
-                    "status": "pending",
-                    "attempts": 0,
-                    "deliveries": 0,
-                    "ooo_deferrals": 0,
-                    "idempotency_key": nudge_key(i + 1, 0, "goal_invite"),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(n)
-            ],
-        )
-        analyze(db)
+        _seed_due(db, n, due=due, tz=tz)
         dispatcher = make_dispatcher(settings, db, dispatch_client(settings), load_catalogues(None))
         job = Job("dispatch", dispatcher.tick, settings.dispatch_interval_seconds)
         scheduler = build_scheduler([job])

@@ -101,8 +101,9 @@ def email(i: int) -> str:
     return f"p{i}@bench.example.org"
 
 
-def seed_people(db: Database, n: int, *, per_manager: int = 8) -> None:
-    """`n` people with Slack ids; person i is managed by person (i // per_manager) (none for 0)."""
+def seed_people(db: Database, n: int, *, per_manager: int = 8, tz: str | None = None) -> None:
+    """`n` people with Slack ids; person i is managed by person (i // per_manager) (none for 0).
+    Their zones go round four continents, unless `tz` puts everyone in one."""
     now = datetime.now(UTC)
     rows = [
         {
@@ -110,7 +111,7 @@ def seed_people(db: Database, n: int, *, per_manager: int = 8) -> None:
             "slack_id": slack_id(i),
             "email": email(i),
             "name": f"Person {i}",
-            "tz": ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC")[i % 4],
+            "tz": tz or ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC")[i % 4],
             "manager_id": (i // per_manager) + 1 if i else None,
             "active": True,
             "share_goals": True,

@@ -30,10 +30,7 @@ class HomeListeners:
             return
         view = build_home(self.services, event["user"])
         ack()
-        try:
-            client.views_publish(user_id=event["user"], view=view)
-        except SLACK_FAILURES as exc:
-            log.warning("home.publish_failed user=%s error=%s", event["user"], failure_reason(exc))
+        _publish(client, event["user"], view)
 
     def turn_page(
         self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
@@ -42,10 +39,7 @@ class HomeListeners:
         ack()
         actor = actor_of(body)
         page = int(action["value"]) if str(action.get("value", "")).isdigit() else 0
-        try:
-            client.views_publish(user_id=actor, view=build_home(self.services, actor, page))
-        except SLACK_FAILURES as exc:
-            log.warning("home.publish_failed user=%s error=%s", actor, failure_reason(exc))
+        _publish(client, actor, build_home(self.services, actor, page))
 
     def toggle_sharing(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
@@ -73,6 +67,13 @@ class HomeListeners:
             view=blocks.notice_modal(prompts, lines=[prompts.text("ephemeral.forgotten")]),
         )
         self.services.refresh_home(actor)
+
+
+def _publish(client: WebClient, user_id: str, view: dict[str, Any]) -> None:
+    try:
+        client.views_publish(user_id=user_id, view=view)
+    except SLACK_FAILURES as exc:
+        log.warning("home.publish_failed user=%s error=%s", user_id, failure_reason(exc))
 
 
 def register(app: App, services: Services) -> None:
