@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from bot.core.cases import (
     Case,
     CaseReport,
+    Interviewee,
     RoundFigures,
     by_enrollment,
     case_report,
@@ -422,9 +423,9 @@ def round_lines(summary: Summary, prompts: Prompts) -> list[str]:
     return lines
 
 
-def case_lines(summary: Summary, prompts: Prompts) -> tuple[list[str], list[str]]:
-    """The success and non-success cases, per training, and the people to interview."""
-    c = summary.cases
+def case_lines(c: CaseReport, prompts: Prompts) -> tuple[list[str], list[str]]:
+    """The success and non-success cases, per training, and the people to interview: one
+    line each, then how many more are counted without a name."""
     counts = [
         prompts.text(
             "summary.cases_total",
@@ -458,18 +459,20 @@ def case_lines(summary: Summary, prompts: Prompts) -> tuple[list[str], list[str]
         people.append(
             prompts.text("summary.interview_more", count=len(c.interview) - INTERVIEW_MAX)
         )
+    if not people:
+        people.append(prompts.text("summary.interview_none"))
     if c.unnamed:
         people.append(prompts.text("summary.interview_unnamed", count=c.unnamed))
     return counts, people
 
 
-def interview_line(person: Any, prompts: Prompts) -> str:
+def interview_line(person: Interviewee, prompts: Prompts) -> str:
     """One consenting learner: who, which training, the case, and the result they described."""
     line = prompts.text(
         "summary.interview_line",
         learner=user_text(person.learner or prompts.raw("format.someone"), 100),
         training=user_text(person.training, 100),
-        case=prompts.text(f"summary.case_{Case(person.case).value}"),
+        case=prompts.text(f"summary.case_{person.case.value}"),
         result=user_text(_one_line(person.result), RESULT_MAX)
         if person.result
         else prompts.text("summary.no_result"),
@@ -498,13 +501,9 @@ def summary_text(summary: Summary, prompts: Prompts) -> str:
         out += ["", prompts.text("summary.by_training"), *groups]
     if rounds := round_lines(summary, prompts):
         out += ["", prompts.text("summary.rounds_title"), *rounds]
-    counts, people = case_lines(summary, prompts)
+    counts, people = case_lines(summary.cases, prompts)
     out += ["", prompts.text("summary.cases_title"), *counts]
-    out += [
-        "",
-        prompts.text("summary.interview_title"),
-        *(people or [prompts.text("summary.interview_none")]),
-    ]
+    out += ["", prompts.text("summary.interview_title"), *people]
     if summary.notes:
         out += ["", prompts.text("summary.notes_title"), *(f"> {n}" for n in summary.notes)]
     out += ["", prompts.text("summary.privacy", min=summary.min_group_size)]
@@ -542,6 +541,14 @@ def headline_numbers(
         ("home_overdue", prompts.number(t.overdue)),
     ]
     return [(prompts.text(f"summary.{key}"), value) for key, value in pairs]
+
+
+def cases_to_follow_up(db: Database, settings: Settings, now: datetime) -> CaseReport:
+    """Every success and non-success case so far, for a lead's App Home: the consenting
+    learners named, the others counted."""
+    with db.session() as session:
+        rows = case_rows(session, answered_to=now, manager_texts=settings.share_notes_with_ld)
+    return case_report(rows, min_group_size=settings.min_group_size)
 
 
 # --- CSV -------------------------------------------------------------------------------------
