@@ -68,20 +68,15 @@ def print_summary(
     if bool(first) != bool(last):
         raise UsageError("--from and --to go together, e.g. --from 2026-11-01 --to 2026-11-30")
     try:
-        period: Period = (
-            parse_span(first, last, tz)
-            if first and last
-            else parse_period(week, now, tz)
-            if week
-            else week_of(now, tz)
-        )
+        period: Period = week_of(now, tz)
+        if first and last:
+            period = parse_span(first, last, tz)
+        elif week:
+            period = parse_period(week, now, tz)
     except WeekArgumentError as exc:
-        option = (
-            "--from/--to take dates such as 2026-11-01"
-            if first
-            else ("--week must be an ISO week such as 2026-W48 or 'last'")
-        )
-        raise UsageError(f"{option} ({exc})") from None
+        if first:
+            raise UsageError(f"--from/--to take dates such as 2026-11-01 ({exc})") from None
+        raise UsageError(f"--week must be an ISO week such as 2026-W48 or 'last' ({exc})") from None
     found = None
     if training:
         try:
