@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from cases_seed import seed_cases
 from reporting_seed import W48, seed
+from sqlmodel import select
 from support import LEAD, Bot, Clock, eventually, make_settings
 
 from bot.cli import main
@@ -180,7 +181,7 @@ def test_forgetting_a_learner_removes_their_cases(db: Database) -> None:
     settings = Settings(database_url=db.url)
     assert forget_person(db, "la@example.org") is not None
     with db.session() as s:
-        assert len(s.query(CaseRecord).all()) == 7  # LA's two answers are gone
+        assert len(s.exec(select(CaseRecord)).all()) == 7  # LA's two answers are gone
     text = reporting.summary_text(reporting.build_summary(db, settings, W48, NOW), PROMPTS)
     assert "Cut meetings by half" not in text and "Learner LA" not in text
     assert "2 success cases · 1 non-success cases, of 4 enrollments" in text
@@ -196,8 +197,8 @@ def test_retention_clears_old_results(db: Database) -> None:
         seed_cases(s)
     apply_retention(db, 1, now=datetime(2026, 11, 27, tzinfo=UTC))
     with db.session() as s:
-        assert [r.result for r in s.query(CaseRecord).all() if r.result] == []
-        assert len(s.query(CaseRecord).all()) == 9  # the answers themselves still count
+        assert [r.result for r in s.exec(select(CaseRecord)).all() if r.result] == []
+        assert len(s.exec(select(CaseRecord)).all()) == 9  # the answers themselves still count
 
 
 def test_the_leads_app_home_shows_the_digests_chart_and_the_cases(
