@@ -44,6 +44,8 @@ from sqlalchemy import ColumnElement, func
 from sqlmodel import Session
 
 from storage.models import (
+    CaseRecord,
+    CaseSide,
     ConversationRecord,
     Enrollment,
     EnrollmentStatus,
@@ -52,6 +54,7 @@ from storage.models import (
     NudgeKind,
     NudgeStatus,
     Outcome,
+    Person,
     Quadrant,
     Training,
 )
@@ -69,6 +72,8 @@ R = ConversationRecord.__table__  # type: ignore[attr-defined]
 N = Nudge.__table__  # type: ignore[attr-defined]
 G = Goal.__table__  # type: ignore[attr-defined]
 T = Training.__table__  # type: ignore[attr-defined]
+C = CaseRecord.__table__  # type: ignore[attr-defined]
+P = Person.__table__  # type: ignore[attr-defined]
 
 
 # --- weeks -----------------------------------------------------------------------------------
@@ -100,6 +105,40 @@ class Week:
 
     def shifted(self, weeks: int) -> Week:
         return Week(self.monday + timedelta(weeks=weeks), self.tz)
+
+    @property
+    def first(self) -> date:
+        return self.monday
+
+    @property
+    def last(self) -> date:
+        return self.sunday
+
+
+@dataclass(frozen=True)
+class Span:
+    """Any run of whole days of a time zone, `first` to `last` included: a summary's
+    `YYYY-MM-DD..YYYY-MM-DD`. The metrics read it as they read a week."""
+
+    first: date
+    last: date
+    tz: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.first, ZoneInfo(self.tz))
+
+    @property
+    def end(self) -> datetime:
+        return local_midnight(self.last + timedelta(days=1), ZoneInfo(self.tz))
+
+
+# What a summary covers: an ISO week, or a span of days.
+Period = Week | Span
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
@@ -199,7 +238,7 @@ class Group:
 
 @dataclass
 class WeekReport:
-    week: Week
+    week: Period
     total: Counts
     groups: list[Group]  # big trainings by size, then "other" if any
 
@@ -282,6 +321,11 @@ _NOT_ENROLLED = (E.c.status < EnrollmentStatus.ENROLLED.value) | (
 )
 
 
+def _enrolled(only: int | None) -> ColumnElement[bool]:
+    """Enrolled, and of training `only` when one is asked for."""
+    return _ENROLLED if only is None else _ENROLLED & (E.c.training_id == _int(only))
+
+
 # --- the queries -----------------------------------------------------------------------------
 
 
@@ -296,9 +340,10 @@ class _Query:
     def __init__(
         self,
         session: Session,
-        weeks: Sequence[Week],
+        weeks: Sequence[Period],
         *,
         trainings: Sequence[int] | None = None,
+        only: int | None = None,
         overdue_sent: Sequence[tuple[datetime, datetime]] = (),
         rates_only: bool = False,
         full_from: int = 0,
@@ -306,9 +351,12 @@ class _Query:
         self.s = session
         self.weeks = list(weeks)
         self.full_from = len(self.weeks) if rates_only else full_from
-        self.days = [w.monday for w in self.weeks] + [self.weeks[-1].monday + timedelta(days=7)]
+        self.days = [w.first for w in self.weeks] + [self.weeks[-1].last + timedelta(days=1)]
         self.instants = [w.start for w in self.weeks] + [self.weeks[-1].end]
         self.trainings = trainings
+        # With `only`, everything is about that one training.
+        self.only = only
+        self.enrolled = _enrolled(only)
         self.overdue_sent = list(overdue_sent)  # by week, from the first
         # (week, group, created, without a manager) of the last week when counted already.
         self.created: list[tuple[int, int, int, int]] | None = None
@@ -348,7 +396,7 @@ class _Query:
                 _bucket(created, instants).label("w"),
                 self._group().label("g"),
                 (E.c.manager_id.is_(None)).label("nm"),
-            ).where(_ENROLLED, created >= instants[0], created < instants[-1])
+            ).where(self.enrolled, created >= instants[0], created < instants[-1])
             rows += self._rows(inner, lambda s: func.count(), lambda s: _count_if(s.c.nm))
         for w, g, n, nm in rows:
             at(w, g).enrollments += n
@@ -400,7 +448,7 @@ class _Query:
                     (R.c.enrollment_id == E.c.id) & (R.c.kind == NudgeKind.PRE_TRAINING.value),
                 )
             )
-            .where(_ENROLLED, started)
+            .where(self.enrolled, started)
         )
         for w, g, n, hm, pre, goal, *mix in self._rows(
             inner,
@@ -456,7 +504,7 @@ class _Query:
             self._group().label("g"),
             sa.case((in_window, _int(1)), else_=_int(0)).label("cohort"),
             sa.case((in_window & debriefed, _int(1)), else_=_int(0)).label("done"),
-        ).where(_ENROLLED, E.c.ends_on >= lo, E.c.ends_on < hi)
+        ).where(self.enrolled, E.c.ends_on >= lo, E.c.ends_on < hi)
         for w, g, f, n, cohort, done in self._rows(
             inner,
             lambda s: func.count(),
@@ -486,6 +534,7 @@ class _Query:
             R.c.outcome.label("o"),
         ).where(
             R.c.enrollment_id.not_in(sa.select(E.c.id).where(_NOT_ENROLLED)),
+            *self._of_training(R.c.enrollment_id),
             in_weeks,
             R.c.kind == NudgeKind.FOLLOW_UP.value,
             R.c.outcome.in_(APPLICATION_OUTCOMES),
@@ -506,7 +555,7 @@ class _Query:
                 sa.select(_int(w).label("w"), self._group().label("g"))
                 .select_from(N.join(E, E.c.id == N.c.enrollment_id))
                 .where(
-                    _ENROLLED,
+                    self.enrolled,
                     N.c.status == NudgeStatus.SENT.value,
                     N.c.kind.in_(PROMPT_KINDS),
                     N.c.sent_at >= lo_sent,
@@ -516,6 +565,12 @@ class _Query:
             for ww, g, n in self._rows(inner, lambda s: func.count()):
                 at(ww, g).overdue += n
         return out
+
+    def _of_training(self, enrollment_id: Any) -> list[ColumnElement[bool]]:
+        """A condition on a row's enrollment id, when the query is about one training."""
+        if self.only is None:
+            return []
+        return [enrollment_id.in_(sa.select(E.c.id).where(E.c.training_id == _int(self.only)))]
 
     def _answered_in_full_weeks(self) -> tuple[list[datetime], ColumnElement[bool]]:
         instants = self.instants[self.full_from :]
@@ -540,7 +595,7 @@ class _Query:
                 )
             )
             .where(
-                _ENROLLED,
+                self.enrolled,
                 in_weeks,
                 R.c.kind == NudgeKind.FOLLOW_UP.value,
                 R.c.outcome.in_(APPLICATION_OUTCOMES),
@@ -566,7 +621,7 @@ class _Query:
             )
             .select_from(R.join(N, N.c.id == R.c.nudge_id).join(E, E.c.id == R.c.enrollment_id))
             .where(
-                _ENROLLED,
+                self.enrolled,
                 in_weeks,
                 R.c.kind.in_(PROMPT_KINDS),
                 N.c.sent_at.is_not(None),
@@ -635,6 +690,7 @@ class _Query:
                 E.c.ends_on >= d0 - timedelta(days=DEBRIEF_DAYS), E.c.ends_on < d1
             ),
             sa.select(R.c.enrollment_id).where(R.c.answered_at >= lo, R.c.answered_at < hi),
+            sa.select(C.c.enrollment_id).where(C.c.answered_at >= lo, C.c.answered_at < hi),
         ]
         parts += self._overdue_enrollments()
         return sa.union(*parts)
@@ -659,10 +715,11 @@ class _Query:
 
 def weekly_totals(
     session: Session,
-    weeks: Sequence[Week],
+    weeks: Sequence[Period],
     *,
     overdue_sent: Sequence[tuple[datetime, datetime]] = (),
     rates_only: bool = False,
+    training_id: int | None = None,
 ) -> list[Counts]:
     """Everyone's counts for each of `weeks` (contiguous, ascending), for the chart.
 
@@ -670,16 +727,19 @@ def weekly_totals(
     """
     if not weeks:
         return []
-    found = _Query(session, weeks, overdue_sent=overdue_sent, rates_only=rates_only).run()
+    found = _Query(
+        session, weeks, overdue_sent=overdue_sent, rates_only=rates_only, only=training_id
+    ).run()
     return [found.get((i, OTHER), Counts()) for i in range(len(weeks))]
 
 
 def week_report(
     session: Session,
-    week: Week,
+    week: Period,
     *,
     min_group_size: int,
     overdue_sent: tuple[datetime, datetime] | None = None,
+    training_id: int | None = None,
 ) -> WeekReport:
     """Totals for `week`, and per training where at least `min_group_size` are counted.
 
@@ -687,17 +747,22 @@ def week_report(
     the caller knows the working days, storage does not.
     """
     report, _ = summary_weeks(
-        session, [week], min_group_size=min_group_size, overdue_sent=overdue_sent
+        session,
+        [week],
+        min_group_size=min_group_size,
+        overdue_sent=overdue_sent,
+        training_id=training_id,
     )
     return report
 
 
 def summary_weeks(
     session: Session,
-    weeks: Sequence[Week],
+    weeks: Sequence[Period],
     *,
     min_group_size: int,
     overdue_sent: tuple[datetime, datetime] | None = None,
+    training_id: int | None = None,
 ) -> tuple[WeekReport, list[Counts]]:
     """`week_report` of the last of `weeks` (contiguous, ascending), and everyone's counts
     for the others as `weekly_totals(..., rates_only=True)` gives them: the same statements
@@ -706,7 +771,7 @@ def summary_weeks(
     week = weeks[-1]
     last = len(weeks) - 1
     spans = [overdue_sent] if overdue_sent else []
-    one = _Query(session, [week], overdue_sent=spans)
+    one = _Query(session, [week], overdue_sent=spans, only=training_id)
     # Each training's size and the "created" figures in one statement. Created in the week
     # may be every enrollment there is (a bulk import): those are counted per training from a
     # covering index, apart from the few the week counts otherwise, so no union of ids is
@@ -720,11 +785,13 @@ def summary_weeks(
             func.count().label("c"),
             _count_if(E.c.manager_id.is_(None)).label("nm"),
         )
-        .where(_ENROLLED, created)
+        .where(one.enrolled, created)
         .group_by(E.c.training_id),
         sa.select(E.c.training_id, func.count(), _int(0), _int(0))
         .where(
-            _ENROLLED, (E.c.created_at < lo) | (E.c.created_at >= hi), one.counted(created=False)
+            one.enrolled,
+            (E.c.created_at < lo) | (E.c.created_at >= hi),
+            one.counted(created=False),
         )
         .group_by(E.c.training_id),
     ).subquery()
@@ -741,6 +808,7 @@ def summary_weeks(
         session,
         weeks,
         trainings=sorted(big),
+        only=training_id,
         overdue_sent=[(lo, lo)] * last + spans,
         full_from=last,
     )
@@ -823,21 +891,25 @@ _TEXT_FIELDS = ("what", "why", "how", "takeaways", "first_application", "support
 
 def enrollment_rows(
     session: Session,
-    week: Week,
+    week: Period,
     *,
     overdue_sent: tuple[datetime, datetime] | None = None,
+    training_id: int | None = None,
 ) -> list[EnrollmentRow]:
     """The facts behind the week's figures, one row per enrollment counted in the week."""
-    return list(iter_enrollment_rows(session, week, overdue_sent=overdue_sent))
+    return list(
+        iter_enrollment_rows(session, week, overdue_sent=overdue_sent, training_id=training_id)
+    )
 
 
 def iter_enrollment_rows(
     session: Session,
-    week: Week,
+    week: Period,
     *,
     overdue_sent: tuple[datetime, datetime] | None = None,
     texts: bool = True,
     batch: int = 2000,
+    training_id: int | None = None,
 ) -> Iterator[EnrollmentRow]:
     """`enrollment_rows`, streamed: a week can count every enrollment there is, so the rows
     come from one ordered query in batches and are never all held at once.
@@ -845,7 +917,9 @@ def iter_enrollment_rows(
     An enrollment's records follow it (by id), so of several answers of one kind the latest
     stands, as in the per-enrollment view. Without `texts`, free text is not even read.
     """
-    query = _Query(session, [week], overdue_sent=[overdue_sent] if overdue_sent else [])
+    query = _Query(
+        session, [week], overdue_sent=[overdue_sent] if overdue_sent else [], only=training_id
+    )
     ids = query.enrollment_ids().subquery()
     first_goal = (
         sa.select(
@@ -877,7 +951,7 @@ def iter_enrollment_rows(
             .outerjoin(first_goal, first_goal.c.eid == E.c.id)
             .outerjoin(R, R.c.enrollment_id == E.c.id)
         )
-        .where(_ENROLLED, E.c.id.in_(sa.select(ids.c[0])))
+        .where(query.enrolled, E.c.id.in_(sa.select(ids.c[0])))
         .order_by(E.c.starts_on, E.c.id, R.c.id)
         .execution_options(yield_per=batch)
     )
@@ -905,3 +979,83 @@ def iter_enrollment_rows(
             row.answers[kind] = Answer(outcome, at, q, found)
     if row is not None:
         yield row
+
+
+# --- Success Case answers --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One Success Case answer, as the case rules read it. The learner's name and the free
+    text are read only where they may be shown: the learner's own answer with consent (and
+    the manager's text when the organisation shares notes); otherwise they are None."""
+
+    enrollment_id: int
+    training_id: int
+    training: str
+    subject: str
+    side: str
+    round: int
+    answer: str
+    answered_at: datetime
+    consent: bool
+    learner: str | None = None
+    learner_slack_id: str | None = None
+    result: str | None = None
+    evidence: str | None = None
+
+
+def case_rows(
+    session: Session,
+    *,
+    answered_to: datetime,
+    answered_from: datetime | None = None,
+    training_id: int | None = None,
+    manager_texts: bool = False,
+) -> list[CaseRow]:
+    """Every Success Case answer given before `answered_to` of the enrollments that got one
+    from `answered_from` on (all of them without it), so that each case is read from its
+    latest round, with the earlier rounds beside it."""
+    answered = C.c.answered_at < answered_to
+    if answered_from is not None:
+        answered = answered & (C.c.answered_at >= answered_from)
+    touched = sa.select(C.c.enrollment_id).where(answered).distinct()
+    named = (C.c.side == CaseSide.LEARNER.value) & C.c.consent.is_(True)
+    shown = named | (C.c.side == CaseSide.MANAGER.value) if manager_texts else named
+    stmt = (
+        sa.select(
+            C.c.enrollment_id,
+            E.c.training_id,
+            T.c.name,
+            C.c.subject,
+            C.c.side,
+            C.c.follow_up_round,
+            C.c.answer,
+            C.c.answered_at,
+            C.c.consent,
+            sa.case((named, P.c.name)),
+            sa.case((named, P.c.slack_id)),
+            sa.case((shown, C.c.result)),
+            sa.case((shown, C.c.evidence)),
+        )
+        .select_from(
+            C.join(E, E.c.id == C.c.enrollment_id)
+            .join(T, T.c.id == E.c.training_id)
+            .join(P, P.c.id == E.c.learner_id)
+        )
+        .where(
+            _enrolled(training_id),
+            C.c.enrollment_id.in_(touched),
+            C.c.answered_at < answered_to,
+        )
+        .order_by(C.c.enrollment_id, C.c.follow_up_round, C.c.id)
+    )
+    return [
+        CaseRow(eid, tid, name, subj, side, rnd, ans, at, bool(ok), who, sid, res, ev)
+        for eid, tid, name, subj, side, rnd, ans, at, ok, who, sid, res, ev in session.execute(stmt)
+    ]
+
+
+def training_names(session: Session) -> list[tuple[int, str]]:
+    """Every training's id and name, for finding one a summary is asked about."""
+    return [(int(tid), name) for tid, name in session.execute(sa.select(T.c.id, T.c.name))]

@@ -90,8 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
     _command(sub, "sync", "read the people directory from Slack now (users.list)")
 
     report = _command(sub, "summary", "the L&D summary in the terminal")
-    report.add_argument("--week", help="ISO week such as 2026-W48 (default: this week)")
-    report.add_argument("--csv", help="also write per-enrollment rows to this CSV file")
+    report.add_argument("--week", help="ISO week such as 2026-W48, or 'last' (default: this week)")
+    report.add_argument("--from", dest="from_", metavar="DATE", help="first day, YYYY-MM-DD")
+    report.add_argument("--to", metavar="DATE", help="last day, YYYY-MM-DD (with --from)")
+    report.add_argument("--training", metavar="NAME", help="only this training")
+    report.add_argument(
+        "--csv",
+        help="also write per-enrollment rows to this CSV file, and every figure beside it"
+        " (FILE-figures.csv)",
+    )
 
     forget = _command(sub, "forget", "delete a person's personal data")
     forget.add_argument("who", metavar="EMAIL_OR_SLACK_ID")

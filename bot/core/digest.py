@@ -30,6 +30,8 @@ from storage.models import AppState, DigestRun, utcnow
 log = logging.getLogger(__name__)
 
 FIRST_START_KEY = "digest_first_start"
+# The chart the digest last uploaded, per recipient: "<file id> <week>", for the App Home.
+CHART_KEY = "digest_chart:{to}"
 CHECK_SECONDS = 30  # a missed digest goes out within this of a start (the job also runs at once)
 # A claim older than this was left by a process that died while posting: it may be taken over.
 CLAIM_LEASE = timedelta(minutes=15)
@@ -62,10 +64,10 @@ class DigestPoster(Protocol):
         intro: str,
         title: str,
         prompts: Prompts,
-    ) -> None:
+    ) -> str | None:
         """The summary, its chart and its CSV to a channel, or to a person by DM (`dm`),
-        written with `prompts`; raises RecipientFailed when that one recipient cannot be
-        reached."""
+        written with `prompts`; returns the chart's file id when there is one, and raises
+        RecipientFailed when that one recipient cannot be reached."""
         ...
 
 
@@ -198,10 +200,12 @@ class Digest:
             title = prompts.text("digest.title", week=covered.label)
             body = prompts.text(intro_key)
             try:
-                self.poster.post(
+                chart = self.poster.post(
                     target, summary, csv_data, dm=dm, intro=body, title=title, prompts=prompts
                 )
                 posted += 1
+                if chart:
+                    remember_chart(self.db, target, chart, covered.label)
             except RecipientFailed as exc:
                 log.warning(
                     "digest.recipient_failed week=%s to=%s error=%s",
@@ -219,3 +223,23 @@ class Digest:
         with self.db.session() as session:
             found = {lead: crud.person_by_slack_id(session, slack_id=lead) for lead in leads}
         return {lead: person.locale for lead, person in found.items() if person is not None}
+
+
+def remember_chart(db: Database, to: str, file_id: str, week: str) -> None:
+    """Keep the id of the chart last posted to `to` (a lead or LD_CHANNEL)."""
+    with db.session() as session:
+        session.merge(AppState(key=CHART_KEY.format(to=to)[:64], value=f"{file_id} {week}"))
+
+
+def latest_chart(db: Database, settings: Settings, lead: str) -> tuple[str, str] | None:
+    """The file id and week of the latest digest chart a lead can see: the one sent to them,
+    else the one posted to LD_CHANNEL."""
+    keys = [CHART_KEY.format(to=lead)[:64]]
+    if settings.ld_channel:
+        keys.insert(0, CHART_KEY.format(to=settings.ld_channel)[:64])
+    with db.session() as session:
+        found = [row for key in keys if (row := session.get(AppState, key)) is not None]
+    if not found:
+        return None
+    file_id, _, week = found[0].value.partition(" ")
+    return file_id, week

@@ -9,9 +9,11 @@ from typing import Any
 
 from sqlmodel import Session, col, func, or_, select
 
-from bot.core.reporting import headline_numbers
+from bot.core.digest import latest_chart
+from bot.core.reporting import cases_to_follow_up, headline_numbers
 from bot.services import Services
 from bot.slack import blocks
+from bot.slack.blocks.evidence import evidence_blocks
 from bot.slack.delivery import nudge_context
 from storage import crud
 from storage.models import (
@@ -55,10 +57,22 @@ def build_home(services: Services, user_id: str, page: int = 0) -> dict[str, Any
     # transaction in the same thread would wait for the first one forever.
     lead = services.is_ld_lead(user_id)
     numbers: list[tuple[str, str]] = []
+    evidence: list[dict[str, Any]] = []
     if lead:
-        numbers = headline_numbers(services.db, settings, services.clock(), prompts=prompts)
+        now = services.clock()
+        numbers = headline_numbers(services.db, settings, now, prompts=prompts)
+        evidence = evidence_blocks(
+            prompts,
+            chart=latest_chart(services.db, settings, user_id),
+            cases=cases_to_follow_up(services.db, settings, now),
+        )
     return blocks.home_view(
-        prompts, is_ld_lead=lead, ld_numbers=numbers, sharing_on=sharing_on, **sections
+        prompts,
+        is_ld_lead=lead,
+        ld_numbers=numbers,
+        ld_evidence=evidence,
+        sharing_on=sharing_on,
+        **sections,
     )
 
 

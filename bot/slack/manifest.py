@@ -26,7 +26,11 @@ BOT_EVENTS = ["app_home_opened", "function_executed", "message.im", "user_change
 COMMANDS = [
     ("/enroll", "Enroll people in a training", ""),
     ("/goal", "Share or list your application goals", "[your goal | list]"),
-    ("/training-summary", "The L&D summary (L&D leads)", "[last | YYYY-Www | csv]"),
+    (
+        "/training-summary",
+        "The L&D summary (L&D leads)",
+        "[last | YYYY-Www | YYYY-MM-DD..YYYY-MM-DD] [csv] [training name]",
+    ),
 ]
 
 

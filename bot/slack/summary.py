@@ -15,7 +15,7 @@ from bot.core import reporting
 from bot.core.digest import RecipientFailed
 from bot.prompts import Prompts
 from bot.slack.blocks import summary_blocks
-from storage.metrics import Week
+from storage.metrics import Period
 
 log = logging.getLogger(__name__)
 
@@ -36,21 +36,23 @@ def post_summary(
     *,
     intro: str | None = None,
     title: str | None = None,
-) -> None:
-    """The summary as one post; its chart and CSV in that post's thread."""
+) -> str | None:
+    """The summary as one post; its chart and CSVs (the enrollments, and every figure with
+    its counts) in that post's thread. Returns the chart's file id, when Slack gave one."""
     message = summary_blocks(summary, prompts, intro=intro, title=title)
     posted = client.chat_postMessage(
         channel=channel, text=message["text"], blocks=message["blocks"]
     )
     label = summary.week.label
-    client.files_upload_v2(
+    chart_name = f"training-summary-{label}.png"
+    uploaded = client.files_upload_v2(
         channel=posted.get("channel") or channel,
         thread_ts=posted.get("ts"),
         initial_comment=prompts.text("summary.upload_comment", week=label),
         file_uploads=[
             {
                 "content": reporting.chart_png_isolated(summary, prompts),
-                "filename": f"training-summary-{label}.png",
+                "filename": chart_name,
                 "title": prompts.text("summary.chart_file", week=label),
                 "alt_txt": prompts.text("summary.chart_alt", week=label)[:1000],
             },
@@ -60,12 +62,23 @@ def post_summary(
                 "title": prompts.text("summary.csv_file", week=label),
                 "snippet_type": "csv",
             },
+            {
+                "content": reporting.figures_csv(summary, prompts).encode("utf-8"),
+                "filename": f"figures-{label}.csv",
+                "title": prompts.text("summary.figures_file", week=label),
+                "snippet_type": "csv",
+            },
         ],
     )
     log.info("summary.posted channel=%s week=%s", channel, label)
+    files = uploaded.get("files") or []
+    chart = next((f for f in files if f.get("name") == chart_name), files[0] if files else {})
+    return chart.get("id")
 
 
-def post_csv(client: WebClient, channel: str, week: Week, csv_data: str, prompts: Prompts) -> None:
+def post_csv(
+    client: WebClient, channel: str, week: Period, csv_data: str, prompts: Prompts
+) -> None:
     client.files_upload_v2(
         channel=channel,
         initial_comment=prompts.text("summary.csv_comment", week=week.label),
@@ -101,9 +114,11 @@ class SlackDigestPoster:
         intro: str,
         title: str,
         prompts: Prompts,
-    ) -> None:
+    ) -> str | None:
         try:
             channel = dm_channel(self.client, to) if dm else to
-            post_summary(self.client, channel, summary, csv_data, prompts, intro=intro, title=title)
+            return post_summary(
+                self.client, channel, summary, csv_data, prompts, intro=intro, title=title
+            )
         except SlackApiError as exc:
             raise RecipientFailed(exc.response.get("error")) from exc

@@ -74,6 +74,7 @@ def home_view(
     coming_next: Sequence[ComingView] = (),
     is_ld_lead: bool = False,
     ld_numbers: Sequence[tuple[str, str]] = (),
+    ld_evidence: Sequence[Json] = (),
     sharing_on: bool = True,
 ) -> Json:
     """The App Home tab; each section appears only when it has something to show."""
@@ -165,6 +166,7 @@ def home_view(
                 )
             )
         )
+        blocks += ld_evidence  # the latest chart and the success cases (blocks/evidence.py)
 
     if not blocks:
         blocks.append(_section(prompts.text("home.empty")))

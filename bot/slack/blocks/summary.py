@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.core import reporting
+from bot.core.cases import CaseReport
 
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
 # are re-exported here for the builders' callers.
@@ -29,6 +30,9 @@ def summary_blocks(
     blocks.append(_section("\n".join(lines)))
     if groups:
         blocks.append(_section(prompts.text("summary.by_training") + "\n" + "\n".join(groups)))
+    if rounds := reporting.round_lines(summary, prompts):
+        blocks.append(_section(prompts.text("summary.rounds_title") + "\n" + "\n".join(rounds)))
+    blocks += case_blocks(summary.cases, prompts)
     if summary.notes:
         quoted = [
             prompts.text(
@@ -39,3 +43,14 @@ def summary_blocks(
         blocks.append(_section(prompts.text("summary.notes_title") + "\n" + "\n".join(quoted)))
     blocks.append(_context(prompts.text("summary.privacy", min=summary.min_group_size)))
     return _message(escape(title), blocks)
+
+
+def case_blocks(cases: CaseReport, prompts: Prompts) -> list[Json]:
+    """The success cases, per training, and the people to interview (the consenting ones):
+    a section each, so that no one's result is cut short by another's."""
+    counts, people = reporting.case_lines(cases, prompts)
+    return [
+        _section(prompts.text("summary.cases_title") + "\n" + "\n".join(counts)),
+        _section(prompts.text("summary.interview_title")),
+        *(_section(line) for line in people),
+    ]

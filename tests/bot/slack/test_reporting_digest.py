@@ -59,7 +59,7 @@ def test_once_per_week_through_restarts_and_two_racing_workers(
     for t in threads:
         t.join(timeout=30)
     assert sorted(results, key=str) == ["2026-W48", None]
-    assert len(_lead_dms(fake)) == 1 and len(fake.files) == 2
+    assert len(_lead_dms(fake)) == 1 and len(fake.files) == 3  # chart, enrollments, figures
     assert "Weekly training digest: week 2026-W47" in str(_lead_dms(fake)[0]["blocks"])
 
     clock.set(datetime(2026, 11, 24, 10, tzinfo=UTC))  # restarted the next day
@@ -118,9 +118,9 @@ def test_to_the_channel_only_when_set(fake: FakeSlack, db: Database) -> None:
     clock.set(MON_0900)
     assert digest.tick() == "2026-W48"
     summary, files = fake.messages_in("C0LDCHANNEL")
-    # One post in the channel; its chart and CSV in the post's thread.
+    # One post in the channel; its chart and CSVs in the post's thread.
     assert summary.get("thread_ts") in (None, summary["ts"])
-    assert files["thread_ts"] == summary["ts"] and len(files["files"]) == 2
+    assert files["thread_ts"] == summary["ts"] and len(files["files"]) == 3
     assert fake.dms_to(LEAD) == []
 
 
