@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, or_, select
 
 from bot.core.reporting import headline_numbers
+from bot.core.trainings import TrainingWhy, trainings_to_review
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.delivery import nudge_context
@@ -54,10 +55,18 @@ def build_home(services: Services, user_id: str) -> dict[str, Any]:
     # transaction in the same thread would wait for the first one forever.
     lead = services.is_ld_lead(user_id)
     numbers: list[tuple[str, str]] = []
+    trainings: tuple[list[TrainingWhy], int] = ([], 0)
     if lead:
         numbers = headline_numbers(services.db, settings, services.clock(), prompts=prompts)
+        with services.db.session() as session:
+            trainings = trainings_to_review(session, today=today, limit=blocks.HOME_TRAININGS_MAX)
     return blocks.home_view(
-        prompts, is_ld_lead=lead, ld_numbers=numbers, sharing_on=sharing_on, **sections
+        prompts,
+        is_ld_lead=lead,
+        ld_numbers=numbers,
+        sharing_on=sharing_on,
+        ld_trainings=trainings,
+        **sections,
     )
 
 
