@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
@@ -522,3 +522,27 @@ def xapi_statements_of_key(session: Session, *, key: str) -> Sequence[XapiStatem
     return session.exec(
         select(XapiStatement).where(XapiStatement.key == key).order_by(col(XapiStatement.id))
     ).all()
+
+
+def trainings_by_recency(
+    session: Session, *, today: date, days: int, limit: int
+) -> tuple[list[Training], int]:
+    """Up to `limit` trainings, first those with an enrollment starting or ending within
+    `days` of `today` (by name), then the others (by name); and how many trainings there are."""
+    since, until = today - timedelta(days=days), today + timedelta(days=days)
+    near = (
+        select(Enrollment.training_id)
+        .where(
+            or_(
+                col(Enrollment.starts_on).between(since, until),
+                col(Enrollment.ends_on).between(since, until),
+            )
+        )
+        .distinct()
+    )
+    rank = sa.case((col(Training.id).in_(near), 0), else_=1)
+    rows = session.exec(
+        select(Training).order_by(rank, func.lower(Training.name), col(Training.id)).limit(limit)
+    ).all()
+    total = session.exec(select(func.count()).select_from(Training)).one()
+    return list(rows), int(total)

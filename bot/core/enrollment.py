@@ -30,6 +30,7 @@ from bot.core.directory import (
 )
 from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
 from bot.core.lookup import LookupUnavailable, PeopleLookup
+from bot.core.trainings import WhyTooLong, apply_why, clean_why
 from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
 from scheduler.planning import PlanMemo, Rules, zone
 from storage import crud
@@ -95,6 +96,11 @@ class EnrollmentInput:
     manager_field: str = "manager"
     completed_on: date | str | None = None  # with status completed; default: today
     sequence: int | None = None  # iCalendar's SEQUENCE: one lower than the stored is ignored
+    # Why the training matters, and its sponsor (email or Slack id): properties of the
+    # training, updated when given, left as stored when not.
+    why: str | None = None
+    sponsor: str | None = None
+    sponsor_field: str = "sponsor"
 
 
 @dataclass(frozen=True)
@@ -133,6 +139,7 @@ class _Clean:
     status: str  # one of STATUSES
     external_id: str | None
     completed_on: date | None
+    why: str | None = None  # None: leave the training's as stored
 
     @property
     def partial(self) -> bool:
@@ -280,6 +287,11 @@ class Intake:
             manager = session.get(Person, learner.manager_id)
         else:
             manager = self._manager_from_slack(session, learner)
+        sponsor = (
+            self.resolve(session, data.sponsor, data.sponsor_field)
+            if data.sponsor and data.sponsor.strip()
+            else None
+        )
         now = self.clock()
         if clean.training is not None:
             training = crud.training_by_name(session, name=clean.training, now=now)
@@ -287,6 +299,10 @@ class Intake:
             assert existing is not None
             training = session.get(Training, existing.training_id)
         assert training is not None and learner.id is not None
+        why_changed = apply_why(training, why=clean.why, sponsor=sponsor)
+        if why_changed:
+            session.add(training)
+            log.info("training.why_set training=%s source=%s", training.id, data.source)
 
         enrollment = existing
         if enrollment is None and not external_id:
@@ -359,7 +375,7 @@ class Intake:
             data.source,
             manager is None,
         )
-        return EnrollResult(enrollment, created, changed, manager is None)
+        return EnrollResult(enrollment, created, changed or why_changed, manager is None)
 
     # -- the doors that carry many rows --------------------------------------------------
 
@@ -380,12 +396,13 @@ class Intake:
 
     def import_csv(self, text: str) -> ImportReport:
         """Columns `learner_email,training,starts_on,ends_on[,manager_email][,external_id]`
-        `[,status][,completed_on]`; an empty `ends_on` is a self-paced training."""
+        `[,status][,completed_on][,why][,sponsor_email][,sponsor_slack_id]`; an empty
+        `ends_on` is a self-paced training."""
         report = ImportReport()
         rows, error = read_csv(
             text,
             ["learner_email", "training", "starts_on", "ends_on"],
-            ["manager_email", "external_id", *COMPLETION_COLUMNS],
+            ["manager_email", "external_id", *COMPLETION_COLUMNS, *WHY_COLUMNS],
         )
         if error:
             report.errors.append((1, error))
@@ -406,6 +423,7 @@ class Intake:
                 learner_field="learner_email",
                 manager_field="manager_email",
                 **_completion_columns(row),
+                **_why_columns(row),
             )
             inputs.append((row["_line"], data))
         self.enroll_many(inputs, report)
@@ -550,7 +568,7 @@ class Intake:
             emails={
                 ref.strip().lower()
                 for _, data, _c in cleaned
-                for ref in (data.learner, data.manager or "")
+                for ref in (data.learner, data.manager or "", data.sponsor or "")
                 if "@" in (ref or "")
             },
         )
@@ -586,6 +604,7 @@ class Intake:
                 and (manager_ref or learner.manager_id or not self._may_ask_slack_for_manager())
                 and key not in keys
                 and not (external_id and external_id in by_external)
+                and _why_unchanged(training, clean.why, data.sponsor, people)
             )
             keys.add(key)
             if external_id and learner is not None:
@@ -693,6 +712,26 @@ class _Pending:
     batch: Sequence[tuple[int, EnrollmentInput]]
     counts: ImportReport
     sorted: _Sorted
+
+
+def _why_unchanged(
+    training: Training | None,
+    why: str | None,
+    sponsor_ref: str | None,
+    people: Mapping[str, PersonRow],
+) -> bool:
+    """Whether a row leaves its training's why and sponsor as stored: only then may it take
+    the bulk path, which writes no training. A row that changes them goes through `enroll`,
+    in file order, so the last row of the file that names them wins."""
+    ref = (sponsor_ref or "").strip().lower()
+    if why is None and not ref:
+        return True
+    if training is None or (why is not None and training.why != why):
+        return False
+    if not ref:
+        return True
+    sponsor = people.get(ref)  # by email; a Slack id is looked up by `enroll`
+    return sponsor is not None and sponsor.id == training.sponsor_id
 
 
 def _add(report: ImportReport, counts: ImportReport) -> None:
@@ -838,6 +877,21 @@ def _completion_columns(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# The columns of why a training matters (see `_why_columns`).
+WHY_COLUMNS = ("why", "sponsor_email", "sponsor_slack_id")
+
+
+def _why_columns(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`why` and the sponsor (`sponsor_email`, else `sponsor_slack_id`) of a CSV row."""
+    email = row.get("sponsor_email") or None
+    slack_id = row.get("sponsor_slack_id") or None
+    return {
+        "why": row.get("why") or None,
+        "sponsor": email or slack_id,
+        "sponsor_field": "sponsor_slack_id" if slack_id and not email else "sponsor_email",
+    }
+
+
 def _count_row(
     report: ImportReport,
     line: int,
@@ -895,6 +949,10 @@ def _clean(data: EnrollmentInput, *, today: date) -> _Clean:
         completed_on = parse_date(data.completed_on, "completed_on")  # type: ignore[arg-type]
     elif status == COMPLETED:
         completed_on = today
+    try:
+        why = clean_why(data.why)
+    except WhyTooLong as exc:
+        raise IntakeError("why", str(exc)) from None
     if completed_on is not None:
         if completed_on > today + timedelta(days=COMPLETION_AHEAD_DAYS):
             raise IntakeError(
@@ -904,7 +962,7 @@ def _clean(data: EnrollmentInput, *, today: date) -> _Clean:
             raise IntakeError(
                 "completed_on", f"completed_on ({completed_on}) is before starts_on ({starts_on})"
             )
-    return _Clean(training_name, starts_on, ends_on, status, external_id, completed_on)
+    return _Clean(training_name, starts_on, ends_on, status, external_id, completed_on, why)
 
 
 def _blank(value: object) -> bool:
@@ -956,6 +1014,7 @@ def input_from_webhook(body: Mapping[str, Any]) -> EnrollmentInput:
         "status",
         "external_id",
         "completed_on",
+        *WHY_COLUMNS,
     ):
         value = body.get(name)
         if value is not None and not isinstance(value, str):
@@ -986,4 +1045,9 @@ def input_from_webhook(body: Mapping[str, Any]) -> EnrollmentInput:
         status=body.get("status") or EnrollmentStatus.ENROLLED,
         source=Source.WEBHOOK,
         completed_on=body.get("completed_on"),
+        why=body.get("why"),
+        sponsor=body.get("sponsor_email") or body.get("sponsor_slack_id"),
+        sponsor_field="sponsor_slack_id"
+        if body.get("sponsor_slack_id") and not body.get("sponsor_email")
+        else "sponsor_email",
     )

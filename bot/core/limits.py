@@ -18,3 +18,4 @@ GOAL_TEXT_MAX = 3000  # /goal and the goal modal (INTERFACE.md)
 GOAL_MEASURE_MAX = 1000  # "how you will know", in the goal modal
 ANSWER_TEXT_MAX = 3000  # a free-text answer in a modal (a reason, a note, a result)
 NOTE_MAX = 4000  # a reply in a prompt's thread, kept as a note
+WHY_MAX = 500  # why a training matters (INTERFACE.md, "Why it matters")

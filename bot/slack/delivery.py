@@ -68,6 +68,7 @@ def nudge_context(
     training = session.get(Training, enrollment.training_id)
     learner = session.get(Person, enrollment.learner_id)
     manager = session.get(Person, enrollment.manager_id) if enrollment.manager_id else None
+    sponsor = session.get(Person, training.sponsor_id) if training and training.sponsor_id else None
     to_learner = target.kind in (NudgeKind.GOAL_INVITE, NudgeKind.LEARNER_FOLLOW_UP)
     if goals is None:
         found = crud.goals_of_enrollment(
@@ -87,6 +88,9 @@ def nudge_context(
         manager_slack_id=manager.slack_id if manager else None,
         goals=tuple(blocks.GoalView(g.id, g.text, g.measure, g.shared) for g in found),  # type: ignore[arg-type]
         learner_interest=enrollment.learner_interest,
+        why=training.why if training else None,
+        sponsor_name=(sponsor.name or sponsor.email) if sponsor else None,
+        sponsor_slack_id=sponsor.slack_id if sponsor else None,
     )
 
 
@@ -110,6 +114,7 @@ def preload(session: Session, nudges: Sequence[Nudge]) -> Preloaded:
     people: set[int | None] = {n.recipient_id for n in nudges}
     for enrollment in enrollments.values():
         people |= {enrollment.learner_id, enrollment.manager_id}
+    people |= {training.sponsor_id for training in trainings.values()}
     goals: dict[int, list[Goal]] = {}
     if enrollments:
         query = select(Goal).where(col(Goal.enrollment_id).in_(list(enrollments)))

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from bot.core.digest import latest_chart
 from bot.core.reporting import cases_to_follow_up, headline_numbers
+from bot.core.trainings import TrainingWhy, trainings_to_review
 from bot.services import Services
 from bot.slack import blocks
 from bot.slack.blocks.evidence import evidence_blocks
@@ -58,6 +59,7 @@ def build_home(services: Services, user_id: str, page: int = 0) -> dict[str, Any
     lead = services.is_ld_lead(user_id)
     numbers: list[tuple[str, str]] = []
     evidence: list[dict[str, Any]] = []
+    trainings: tuple[list[TrainingWhy], int] = ([], 0)
     if lead:
         now = services.clock()
         numbers = headline_numbers(services.db, settings, now, prompts=prompts)
@@ -66,12 +68,15 @@ def build_home(services: Services, user_id: str, page: int = 0) -> dict[str, Any
             chart=latest_chart(services.db, settings, user_id),
             cases=cases_to_follow_up(services.db, settings, now),
         )
+        with services.db.session() as session:
+            trainings = trainings_to_review(session, today=today, limit=blocks.HOME_TRAININGS_MAX)
     return blocks.home_view(
         prompts,
         is_ld_lead=lead,
         ld_numbers=numbers,
         ld_evidence=evidence,
         sharing_on=sharing_on,
+        ld_trainings=trainings,
         **sections,
     )
 

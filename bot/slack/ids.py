@@ -22,6 +22,7 @@ class Action(StrEnum):
     DELETE_GOAL = "delete_goal"
     # App Home of L&D leads
     SEND_SUMMARY = "send_summary"
+    EDIT_TRAINING = "edit_training"  # value: the training id; opens why it matters
     # App Home: the pages of open prompts (value: the page number, from 0)
     HOME_PAGE = "home_page"
     # App Home: sharing switch and "delete my data"
@@ -40,6 +41,7 @@ class View(StrEnum):
     GOAL = "goal_modal"
     FORGET_ME = "forget_me_modal"
     NOTICE = "notice_modal"  # tells what a submission did; nothing to submit
+    TRAINING = "training_modal"  # an L&D lead edits why a training matters
 
 
 class Function(StrEnum):
@@ -73,6 +75,8 @@ class Block(StrEnum):
     GOAL_MEASURE = "goal_measure"
     SHARE = "share"
     CONFIRM = "confirm"
+    TRAINING_WHY = "training_why"
+    SPONSOR = "sponsor"
 
 
 INPUT_ACTION = "value"

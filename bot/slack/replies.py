@@ -105,7 +105,7 @@ def answered_dm(
     if bundle is not None:
         return bundle
     ctx = nudge_context(session, done.nudge)
-    lines = blocks.record_lines(done.record, prompts)
+    lines = blocks.record_lines(done.record, prompts, ctx)
     return blocks.answered_message(ctx, prompts, lines, done.actor.slack_id, done.record.outcome)
 
 

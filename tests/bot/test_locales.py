@@ -58,7 +58,10 @@ HEADER_KEYS = {
     "home.my_goals",
     "home.coming_next",
     "home.this_week",
+    "trainings.heading",
 }
+# Buttons whose keys live outside [buttons], with the surface they belong to.
+BUTTON_KEYS = {"trainings.edit"}
 
 EMOJI = re.compile(r":[a-z0-9_+-]+:")
 SLASH_COMMAND = re.compile(r"`(/[a-z-]+)")
@@ -100,7 +103,7 @@ def _is_modal_title(key: str) -> bool:
 
 
 def _is_button(key: str) -> bool:
-    return key.startswith("buttons.") or key in OPTION_KEYS
+    return key.startswith("buttons.") or key in OPTION_KEYS or key in BUTTON_KEYS
 
 
 ENGLISH_TEXTS = _load(ENGLISH)

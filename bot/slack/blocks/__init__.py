@@ -31,6 +31,7 @@ from bot.slack.blocks.nudges import (
     record_lines,
     reminder_message,
     snoozed_message,
+    why_line,
 )
 from bot.slack.blocks.primitives import (
     Mrkdwn,
@@ -43,6 +44,7 @@ from bot.slack.blocks.primitives import (
     user_text,
 )
 from bot.slack.blocks.summary import SUMMARY_NOTE_MAX, summary_blocks
+from bot.slack.blocks.trainings import HOME_TRAININGS_MAX, training_list_blocks, training_modal
 from bot.slack.blocks.views import ComingView, GoalView, NudgeContext, RecordView, TrainingView
 
 __all__ = [
@@ -53,6 +55,7 @@ __all__ = [
     "HOME_LINES_MAX",
     "HOME_NUMBERS_MAX",
     "HOME_OPEN_PROMPTS_MAX",
+    "HOME_TRAININGS_MAX",
     "MESSAGE_GOALS_MAX",
     "SEND_SUMMARY_VALUE",
     "SUMMARY_NOTE_MAX",
@@ -87,6 +90,9 @@ __all__ = [
     "reminder_message",
     "snoozed_message",
     "summary_blocks",
+    "training_list_blocks",
+    "training_modal",
     "user_text",
     "which_learner_message",
+    "why_line",
 ]

@@ -15,6 +15,7 @@ from bot.slack.blocks.nudges import (
     _kind,
     _md_values,
     _prompt_buttons,
+    why_line,
 )
 from bot.slack.blocks.primitives import (
     BUTTON_TEXT_MAX,
@@ -28,6 +29,7 @@ from bot.slack.blocks.primitives import (
 )
 from bot.slack.blocks.views import GoalView, NudgeContext
 from bot.slack.ids import Action
+from storage.models import NudgeKind
 
 # People shown with buttons in one message; beyond, "and N more" and the App Home.
 DAY_PEOPLE_MAX = 10
@@ -67,6 +69,13 @@ def _part_blocks(part: DayPart, prompts: Prompts) -> list[Json]:
     return [section, _actions(*_prompt_buttons(_kind(part.ctx), part.ctx.nudge_id, prompts))]
 
 
+def _group_why(group: Sequence[DayPart], prompts: Prompts) -> str | None:
+    pre_training = any(
+        p.goal is None and _kind(p.ctx) == NudgeKind.PRE_TRAINING.value for p in group
+    )
+    return why_line(group[0].ctx, prompts) if pre_training else None
+
+
 def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:
     """One DM for several nudges to one person; `parts` in the order they should show."""
     if not parts:
@@ -88,7 +97,10 @@ def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:
         )
     for (_training, _starts, _ends), group in trainings.items():
         md = _md_values(group[0].ctx, prompts)
-        blocks.append(_context(prompts.text("day.training", **md)))
+        heading = prompts.text("day.training", **md)
+        # Once per training, under its name, when the group asks for a pre-training talk.
+        why = _group_why(group, prompts)
+        blocks.append(_context(f"{heading}\n{why}" if why else heading))
         for part in group:
             blocks.extend(_part_blocks(part, prompts))
     if len(people) > len(shown_people):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
 # are re-exported here for the builders' callers.
+from bot.core.trainings import TrainingWhy
 from bot.mrkdwn import user_text
 from bot.prompts import Prompts
 from bot.slack.blocks.goals import _goal_item
@@ -25,6 +26,7 @@ from bot.slack.blocks.primitives import (
     _value,
     mention,
 )
+from bot.slack.blocks.trainings import training_list_blocks
 from bot.slack.blocks.views import ComingView, GoalView, NudgeContext, RecordView, TrainingView
 from bot.slack.ids import Action
 
@@ -76,6 +78,7 @@ def home_view(
     ld_numbers: Sequence[tuple[str, str]] = (),
     ld_evidence: Sequence[Json] = (),
     sharing_on: bool = True,
+    ld_trainings: tuple[Sequence[TrainingWhy], int] = ((), 0),
 ) -> Json:
     """The App Home tab; each section appears only when it has something to show."""
     someone = prompts.raw("format.someone")
@@ -167,6 +170,8 @@ def home_view(
             )
         )
         blocks += ld_evidence  # the latest chart and the success cases (blocks/evidence.py)
+    if is_ld_lead and ld_trainings[0]:
+        blocks += training_list_blocks(*ld_trainings, prompts)
 
     if not blocks:
         blocks.append(_section(prompts.text("home.empty")))

@@ -60,7 +60,7 @@ def pre_training_modal(ctx: NudgeContext, prompts: Prompts, private_metadata: st
         )
     blocks.append(_divider())
     quadrant_lines = [prompts.text("quadrants.intro", **md)]
-    quadrant_lines += [quadrant_advice(q, prompts) for q in Quadrant]
+    quadrant_lines += [quadrant_advice(q, prompts, ctx) for q in Quadrant]
     blocks.append(_context("\n".join(quadrant_lines)))
     if ctx.learner_interest in (1, 2, 3):
         level = prompts.text(f"interest.level_{ctx.learner_interest}")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.core.limits import PERSON_NAME_MAX, TRAINING_NAME_MAX
+from bot.core.limits import PERSON_NAME_MAX, TRAINING_NAME_MAX, WHY_MAX
 
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
 # are re-exported here for the builders' callers.
-from bot.mrkdwn import clip, escape, user_text
+from bot.mrkdwn import Mrkdwn, clip, escape, user_text
 from bot.prompts import Prompts
 from bot.slack.blocks.primitives import (
     _SLACK_USER_ID,
@@ -139,6 +139,26 @@ def _goals_section(ctx: NudgeContext, prompts: Prompts, *, for_learner: bool) ->
     return [_section(f"{heading}\n{_goal_lines(goals, prompts, yours=for_learner)}")]
 
 
+def why_line(ctx: NudgeContext, prompts: Prompts) -> Mrkdwn | None:
+    """ "Why it matters, from <sponsor>: …" (without a sponsor, "Why it matters: …"); None
+    when the training has no why."""
+    if not ctx.why:
+        return None
+    why = user_text(ctx.why, WHY_MAX)
+    if ctx.sponsor_slack_id or ctx.sponsor_name:
+        sponsor = mention(ctx.sponsor_slack_id, ctx.sponsor_name, prompts.raw("format.someone"))
+        return Mrkdwn(prompts.text("why.from_sponsor", sponsor=sponsor, why=why))
+    return Mrkdwn(prompts.text("why.plain", why=why))
+
+
+def _uphill_why(q: Quadrant | str, ctx: NudgeContext | None, prompts: Prompts) -> Mrkdwn | None:
+    """The training's why, which the advice for an "uphill" training asks the manager to
+    frame; None for the other quadrants or without a why."""
+    if ctx is None or _value(q) != Quadrant.UPHILL.value:
+        return None
+    return why_line(ctx, prompts)
+
+
 def _context_line(ctx: NudgeContext, prompts: Prompts) -> str:
     key = "answered.context_learner" if _is_learner_kind(_kind(ctx)) else "answered.context_manager"
     return prompts.text(key, **_md_values(ctx, prompts))
@@ -197,6 +217,9 @@ def _manager_prompt(
     title = prompts.text(f"{section}.title", **_plain_values(ctx, prompts))
     text = prompts.text(f"{section}.intro", **md)
     blocks = [_header(title), _section(text)]
+    why = why_line(ctx, prompts) if _kind(ctx) == NudgeKind.PRE_TRAINING.value else None
+    if why:
+        blocks.append(_section(why))
     if points_key:
         blocks.append(_section(prompts.text(f"{section}.{points_key}", **md)))
     blocks += _goals_section(ctx, prompts, for_learner=False)
@@ -253,7 +276,14 @@ def answered_message(
     status = prompts.text(f"answered.{outcome}", by=by)
     lines = [line for line in summary_lines if line.strip()]
     limit = max(200, 2400 // max(1, len(lines)))
-    summary = [prompts.text("answered.summary_line", line=user_text(line, limit)) for line in lines]
+    # Lines are plain text, escaped here, except those built as mrkdwn (a why's mention).
+    summary = [
+        prompts.text(
+            "answered.summary_line",
+            line=line if isinstance(line, Mrkdwn) else user_text(line, limit),
+        )
+        for line in lines
+    ]
     context = _context_line(ctx, prompts)
     blocks = [_context(context), _section("\n".join([status, *summary]))]
     return _message(f"{context}\n{status}", blocks)
@@ -266,8 +296,11 @@ def snoozed_message(ctx: NudgeContext, prompts: Prompts, when_text: str) -> Json
     return _message(f"{context}\n{text}", [_context(context), _section(text)])
 
 
-def quadrant_advice(q: Quadrant | str, prompts: Prompts) -> str:
-    return prompts.text(f"quadrants.{_value(q)}")
+def quadrant_advice(q: Quadrant | str, prompts: Prompts, ctx: NudgeContext | None = None) -> str:
+    """The advice for quadrant `q`; for an "uphill" training, with the training's why."""
+    advice = prompts.text(f"quadrants.{_value(q)}")
+    why = _uphill_why(q, ctx, prompts)
+    return f"{advice}\n{why}" if why else advice
 
 
 _RECORD_LABELS = (
@@ -284,8 +317,11 @@ _RECORD_LABELS = (
 _QUESTION_END = "?\uff1f \u00a0\u202f"
 
 
-def record_lines(record: ConversationRecord, prompts: Prompts) -> list[str]:
-    """The short record shown in place of the buttons: labels with what was written."""
+def record_lines(
+    record: ConversationRecord, prompts: Prompts, ctx: NudgeContext | None = None
+) -> list[str]:
+    """The short record shown in place of the buttons: labels with what was written, and
+    the quadrant's advice (an "uphill" one with the training's why, from `ctx`)."""
     lines: list[str] = []
     for attr, key in _RECORD_LABELS:
         value = getattr(record, attr)
@@ -294,6 +330,9 @@ def record_lines(record: ConversationRecord, prompts: Prompts) -> list[str]:
             lines.append(prompts.text("answered.field", label=label, value=_first_line(value)))
     if record.quadrant:
         lines.append(quadrant_advice(record.quadrant, prompts).replace("*", ""))
+        why = _uphill_why(record.quadrant, ctx, prompts)
+        if why:
+            lines.append(why)
     if record.checkin_on:
         lines.append(prompts.text("answered.checkin", date=prompts.format_date(record.checkin_on)))
     if record.note:

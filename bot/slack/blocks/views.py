@@ -30,6 +30,10 @@ class NudgeContext:
     manager_slack_id: str | None = None
     goals: tuple[GoalView, ...] = ()
     learner_interest: int | None = None  # 1..3
+    # Why the training matters, and who sponsors it (INTERFACE.md, "Why it matters").
+    why: str | None = None
+    sponsor_name: str | None = None
+    sponsor_slack_id: str | None = None
 
 
 @dataclass(frozen=True)
