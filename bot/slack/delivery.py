@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
 from bot import metrics
+from bot.core.followup import FOLLOW_UPS
 from bot.prompts import Catalogues, Prompts
 from bot.settings import Settings
 from bot.slack import blocks
@@ -87,7 +88,15 @@ def nudge_context(
         manager_slack_id=manager.slack_id if manager else None,
         goals=tuple(blocks.GoalView(g.id, g.text, g.measure, g.shared) for g in found),  # type: ignore[arg-type]
         learner_interest=enrollment.learner_interest,
+        cases=_cases(session, target),
     )
+
+
+def _cases(session: Session, nudge: Nudge) -> tuple[tuple[str, str], ...]:
+    """A follow-up's answers so far; one that never went out has none to read."""
+    if nudge.kind not in FOLLOW_UPS or nudge.id is None or nudge.sent_at is None:
+        return ()
+    return tuple((c.subject, c.answer) for c in crud.cases_of_nudge(session, nudge_id=nudge.id))
 
 
 @dataclass

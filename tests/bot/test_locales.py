@@ -40,6 +40,7 @@ OPTION_KEYS = {
     "pre_training_modal.org_2",
     "pre_training_modal.org_3",
     "goal_modal.share_option",
+    "case_modal.consent_option",
 }
 CONFIRM_BUTTON_KEYS = {"goal_list.delete_confirm", "goal_list.delete_deny"}
 CONFIRM_TITLE_KEYS = {"goal_list.delete_title"}

@@ -14,7 +14,7 @@ from bot.slack.blocks.nudges import (
     _is_learner_kind,
     _kind,
     _md_values,
-    _prompt_buttons,
+    _prompt_blocks,
 )
 from bot.slack.blocks.primitives import (
     BUTTON_TEXT_MAX,
@@ -28,6 +28,7 @@ from bot.slack.blocks.primitives import (
 )
 from bot.slack.blocks.views import GoalView, NudgeContext
 from bot.slack.ids import Action
+from storage.models import Outcome
 
 # People shown with buttons in one message; beyond, "and N more" and the App Home.
 DAY_PEOPLE_MAX = 10
@@ -62,9 +63,13 @@ def _part_blocks(part: DayPart, prompts: Prompts) -> list[Json]:
     section = _section(_line(part, prompts))
     if part.goal is not None:
         return [section]
-    if part.state != "open":
+    closed = part.state != "open"
+    # A follow-up shows the answers given about each subject, open or answered.
+    if part.ctx.cases and part.state not in ("snoozed", Outcome.NOT_NEEDED.value):
+        return [section, *_prompt_blocks(part.ctx, prompts, closed=closed)]
+    if closed:
         return [section, _context(part.state_text)]
-    return [section, _actions(*_prompt_buttons(_kind(part.ctx), part.ctx.nudge_id, prompts))]
+    return [section, *_prompt_blocks(part.ctx, prompts)]
 
 
 def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from bot.mrkdwn import user_text
 from bot.prompts import Prompts
 from bot.slack.blocks.goals import _goal_item
-from bot.slack.blocks.nudges import _context_line, _kind, _prompt_buttons
+from bot.slack.blocks.nudges import _context_line, _prompt_blocks
 from bot.slack.blocks.primitives import (
     SECTION_FIELDS_MAX,
     VIEW_BLOCKS_MAX,
@@ -30,6 +30,7 @@ from bot.slack.ids import Action
 
 # How many items each list shows before "and N more"; keeps every view under its block cap.
 HOME_OPEN_PROMPTS_MAX = 10
+HOME_PROMPT_BLOCKS_MAX = 45  # the open prompts' blocks, of the tab's 100
 HOME_LINES_MAX = 15
 HOME_GOALS_MAX = 8
 HOME_NUMBERS_MAX = 20
@@ -64,10 +65,15 @@ def home_view(
 
     if open_prompts:
         blocks.append(_header(prompts.text("home.waiting")))
+        shown = 0
         for ctx in open_prompts[:HOME_OPEN_PROMPTS_MAX]:
-            blocks.append(_section(_context_line(ctx, prompts)))
-            blocks.append(_actions(*_prompt_buttons(_kind(ctx), ctx.nudge_id, prompts)))
-        hidden = len(open_prompts) - HOME_OPEN_PROMPTS_MAX
+            prompt = [_section(_context_line(ctx, prompts)), *_prompt_blocks(ctx, prompts)]
+            # A follow-up asks about each goal: the prompts share a budget of blocks.
+            if shown and len(blocks) + len(prompt) > HOME_PROMPT_BLOCKS_MAX:
+                break
+            blocks += prompt
+            shown += 1
+        hidden = len(open_prompts) - shown
         if hidden > 0:
             blocks.append(_and_more(hidden, prompts, "home.more_in_dms"))
 

@@ -30,6 +30,8 @@ class NudgeContext:
     manager_slack_id: str | None = None
     goals: tuple[GoalView, ...] = ()
     learner_interest: int | None = None  # 1..3
+    # A follow-up's Success Case answers so far: (subject, CaseAnswer value) each.
+    cases: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

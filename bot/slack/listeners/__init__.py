@@ -8,7 +8,16 @@ from bot.services import Services
 
 
 def register_all(app: App, services: Services) -> None:
-    from bot.slack.listeners import conversations, directory, enroll, goals, home, summary, workflow
+    from bot.slack.listeners import (
+        conversations,
+        directory,
+        enroll,
+        followup,
+        goals,
+        home,
+        summary,
+        workflow,
+    )
 
-    for module in (enroll, directory, conversations, goals, home, summary, workflow):
+    for module in (enroll, directory, conversations, followup, goals, home, summary, workflow):
         module.register(app, services)
