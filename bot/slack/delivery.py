@@ -89,6 +89,7 @@ def nudge_context(
         goals=tuple(blocks.GoalView(g.id, g.text, g.measure, g.shared) for g in found),  # type: ignore[arg-type]
         learner_interest=enrollment.learner_interest,
         cases=_cases(session, target),
+        follow_up_round=target.follow_up_round,
     )
 
 

@@ -51,6 +51,8 @@ HEADER_KEYS = {
     "debrief.title",
     "follow_up.title",
     "learner_follow_up.title",
+    "follow_up.title_later",
+    "learner_follow_up.title_later",
     "goal_shared.title",
     "home.waiting",
     "home.reports_trainings",

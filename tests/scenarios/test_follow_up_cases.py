@@ -321,6 +321,7 @@ def test_a_second_round_is_planned_sent_and_answered_on_its_own(
         manager_dm = _follow_up_dm(bot, "UGRACE", SECOND)
         assert _nudge(bot, "learner_follow_up", 2).ts == learner_dm["ts"]
         assert _nudge(bot, "follow_up", 2).ts == manager_dm["ts"]
+        assert "Checking in again" in str(learner_dm["blocks"]), "no longer 'a month on'"
         _answer(bot, learner_dm, CaseAnswer.CLEAR_RESULTS, _values(learner_dm)[0], "UADA")
         assert [(c.follow_up_round, c.answer) for c in _cases(bot)] == [
             (1, "no_clear_results"),

@@ -13,6 +13,7 @@ from bot.slack.blocks.nudges import (
     _goal_lines,
     _is_learner_kind,
     _kind,
+    _later_round,
     _md_values,
     _prompt_blocks,
 )
@@ -55,8 +56,9 @@ def _line(part: DayPart, prompts: Prompts) -> str:
     if part.goal is not None:
         goal = _goal_lines([part.goal], prompts, yours=False)
         return prompts.text("day.goal_shared", **md) + "\n" + goal
-    kind = "reminder" if part.reminder else _kind(part.ctx)
-    return prompts.text(f"day.{kind}", **md)
+    if part.reminder:
+        return prompts.text("day.reminder", **md)
+    return prompts.text(f"day.{_kind(part.ctx)}{_later_round(part.ctx)}", **md)
 
 
 def _part_blocks(part: DayPart, prompts: Prompts) -> list[Json]:

@@ -259,13 +259,19 @@ def _manager_prompt(
     return _message(f"{escape(title)}\n{text}", blocks)
 
 
+def _later_round(ctx: NudgeContext) -> str:
+    """The key suffix of a follow-up after the first round ("a month on" no longer fits)."""
+    return "_later" if (ctx.follow_up_round or 1) > 1 else ""
+
+
 def follow_up_message(ctx: NudgeContext, prompts: Prompts, *, closed: bool = False) -> Json:
     """A follow-up's DM, manager's or learner's: the question about each subject, updated in
     place as they are answered; `closed` once the follow-up is answered."""
     section = _kind(ctx)
     md = _md_values(ctx, prompts)
-    title = prompts.text(f"{section}.title", **_plain_values(ctx, prompts))
-    text = prompts.text(f"{section}.intro", **md)
+    later = _later_round(ctx)
+    title = prompts.text(f"{section}.title{later}", **_plain_values(ctx, prompts))
+    text = prompts.text(f"{section}.intro{later}", **md)
     footer = prompts.text("follow_up_case.thanks" if closed else f"{section}.footer", **md)
     blocks = [
         _header(title),

@@ -32,6 +32,7 @@ class NudgeContext:
     learner_interest: int | None = None  # 1..3
     # A follow-up's Success Case answers so far: (subject, CaseAnswer value) each.
     cases: tuple[tuple[str, str], ...] = ()
+    follow_up_round: int | None = None  # which of FOLLOW_UP_DAYS (1 = the first)
 
 
 @dataclass(frozen=True)
