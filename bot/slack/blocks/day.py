@@ -19,6 +19,7 @@ from bot.slack.blocks.nudges import (
 )
 from bot.slack.blocks.primitives import (
     BUTTON_TEXT_MAX,
+    MESSAGE_BLOCKS_MAX,
     Json,
     _actions,
     _and_more,
@@ -74,6 +75,31 @@ def _part_blocks(part: DayPart, prompts: Prompts) -> list[Json]:
     return [section, *_prompt_blocks(part.ctx, prompts)]
 
 
+def _training(part: DayPart) -> tuple[str, object, object]:
+    return part.ctx.training, part.ctx.starts_on, part.ctx.ends_on
+
+
+def _fitting(
+    people: Sequence[tuple[str | None, str]], parts: Sequence[DayPart], prompts: Prompts
+) -> list[tuple[str | None, str]]:
+    """The people whose parts fit in one message, in order: a follow-up asks about each
+    goal, so a few people's questions can fill Slack's 50 blocks. The rest are counted."""
+    budget = MESSAGE_BLOCKS_MAX - 3  # the intro, "and N more" and the footer
+    fitting: list[tuple[str | None, str]] = []
+    trainings: set[tuple[str, object, object]] = set()
+    used = 0
+    for person in people:
+        theirs = [p for p in parts if _person(p) == person]
+        new_trainings = {_training(p) for p in theirs} - trainings
+        cost = sum(len(_part_blocks(p, prompts)) for p in theirs) + len(new_trainings)
+        if fitting and used + cost > budget:
+            break
+        fitting.append(person)
+        trainings |= new_trainings
+        used += cost
+    return fitting
+
+
 def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:
     """One DM for several nudges to one person; `parts` in the order they should show."""
     if not parts:
@@ -83,17 +109,15 @@ def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:
     for part in parts:
         if _person(part) not in people:
             people.append(_person(part))
-    shown_people = people[:DAY_PEOPLE_MAX]
+    shown_people = _fitting(people[:DAY_PEOPLE_MAX], parts, prompts)
     shown = [p for p in parts if _person(p) in shown_people]
     intro_key = "day.intro_learner" if for_learner else "day.intro_manager"
     intro = prompts.text(intro_key, count=len(people))
     blocks: list[Json] = [_section(intro)]
     trainings: dict[tuple[str, object, object], list[DayPart]] = {}
     for part in shown:
-        trainings.setdefault((part.ctx.training, part.ctx.starts_on, part.ctx.ends_on), []).append(
-            part
-        )
-    for (_training, _starts, _ends), group in trainings.items():
+        trainings.setdefault(_training(part), []).append(part)
+    for group in trainings.values():
         md = _md_values(group[0].ctx, prompts)
         blocks.append(_context(prompts.text("day.training", **md)))
         for part in group:

@@ -675,3 +675,30 @@ def _assert_no_words(tree: ast.Module) -> None:
     # Builders take their words from prompts: no English phrase is hard-coded.
     for phrase in ("Remind me", "Not needed", "Log our", "Sweet spot", "matters to", "A lot"):
         assert not [text for text in literals if phrase in text]
+
+
+def test_a_day_message_of_follow_ups_with_many_goals_fits_and_counts_the_rest() -> None:
+    goals = tuple(b.GoalView(i, f"Goal {i}") for i in range(1, 6))
+    parts = [
+        b.DayPart(
+            ctx(
+                "follow_up",
+                nudge_id=n,
+                learner_name=f"Learner {n}",
+                learner_slack_id=f"U0L{n:03d}",
+                goals=goals,
+            )
+        )
+        for n in range(1, 11)
+    ]
+    message = b.day_message(parts, PROMPTS)
+    validate_message(message)
+    asked = {
+        d["value"].partition(":")[0]
+        for d in walk(message)
+        if d.get("action_id") == Action.CASE_CLEAR_RESULTS
+    }
+    assert 1 < len(asked) < 10, "whole people, as many as fit"
+    body = "\n".join(texts(message))
+    assert f"{10 - len(asked)} more people" in body and "Home tab" in body
+    assert message["blocks"][-1]["type"] == "context", "the footer is never cut"
