@@ -8,6 +8,7 @@ simulated people only decide what to click and type when a DM reaches them.
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import sys
@@ -31,7 +32,15 @@ from bot.sim.driver import (
     users_value,
 )
 from bot.sim.fakeslack import FakeSlack
-from bot.slack.ids import NUDGE_EVENT_TYPE, SHARE_OPTION_VALUE, Action, Block, Function
+from bot.slack.blocks import CASE_BUTTONS
+from bot.slack.ids import (
+    CONSENT_OPTION_VALUE,
+    NUDGE_EVENT_TYPE,
+    SHARE_OPTION_VALUE,
+    Action,
+    Block,
+    Function,
+)
 from storage.db import Database
 from storage.models import Nudge
 
@@ -54,10 +63,14 @@ class Persona:
     role: str = "learner"
     # Slack's language setting: what Coachbot writes to them in, dates included.
     locale: str = "en-US"
-    # How this person answers: a goal, how much a training matters, the follow-up.
+    # How this person answers: a goal, how much a training matters, the follow-up's Success
+    # Case question (a CaseAnswer value), what came of it, and whether L&D may ask them more.
     goal: str | None = None
     interest: str | None = None
-    applied: str = "applied"
+    case: str = "no_clear_results"
+    result: str | None = None
+    evidence: str | None = None
+    consent: bool = False
     # How long after a DM arrives this person gets to it.
     answers_after: timedelta = timedelta(minutes=40)
 
@@ -99,7 +112,10 @@ PEOPLE = [
         "UMAYA",
         goal="Ask one open question before giving advice in every 1:1",
         interest="3",
-        applied="applied",
+        case="clear_results",
+        result="My 1:1s now end with a plan my report wrote themselves",
+        evidence="Two of my reports said so in our last retro",
+        consent=True,
     ),
     Persona(
         "URUI",
@@ -109,7 +125,8 @@ PEOPLE = [
         "UMAYA",
         goal="Run the weekly retro with the coaching model",
         interest="2",
-        applied="partly",
+        case="didnt_stick",
+        result="The retro was cancelled twice, so it never became a habit",
     ),
     Persona(
         "UINES",
@@ -118,7 +135,7 @@ PEOPLE = [
         "Europe/Berlin",
         "UMAYA",
         interest="1",
-        applied="not_yet",
+        case="not_applied",
     ),
     Persona(
         "UJONAS",
@@ -137,7 +154,7 @@ PEOPLE = [
         "Europe/Vienna",
         "UMAYA",
         interest="2",
-        applied="partly",
+        case="didnt_stick",
     ),
     Persona(
         "UTOM",
@@ -156,7 +173,7 @@ PEOPLE = [
         "USAM",
         goal="Prepare my walk-away point before every vendor call",
         interest="3",
-        applied="partly",
+        case="didnt_stick",
     ),
     Persona(
         "ULEO",
@@ -165,7 +182,7 @@ PEOPLE = [
         "America/Los_Angeles",
         "USAM",
         interest="2",
-        applied="partly",
+        case="didnt_stick",
     ),
     Persona(
         "UAIKO",
@@ -184,7 +201,9 @@ PEOPLE = [
         "Asia/Tokyo",
         "UKENJI",
         interest="1",
-        applied="not_yet",
+        case="not_applied",
+        result="A hiring freeze left no team meeting to try it in yet",
+        consent=True,
     ),
     Persona(
         "UBEN",
@@ -197,6 +216,7 @@ PEOPLE = [
     ),
 ]
 BY_ID = {p.slack_id: p for p in PEOPLE}
+CASE_ACTIONS = {answer.value: action for answer, action in CASE_BUTTONS}
 
 
 # -- terminal output ----------------------------------------------------------------------
@@ -426,18 +446,44 @@ class Demo:
             out.say(f"      {first} logs the debrief: takeaways, first try, support")
             self._bump("logged")
         elif kind in ("follow_up", "learner_follow_up"):
-            learner = BY_ID[self._learner_of(message)]
-            answer = learner.applied
-            if kind == "follow_up" and learner.slack_id == "ULEO":
-                answer = "applied"  # manager and learner do not always agree
-            action = {
-                "applied": Action.APPLIED,
-                "partly": Action.PARTLY,
-                "not_yet": Action.NOT_YET,
-            }[answer]
-            slack.click(message, action, user=person.slack_id)
-            out.say(f"      {first} clicks {out.green(_label(actions, action))}")
-            self._bump("follow-ups")
+            self._answer_follow_up(person, message, first)
+
+    def _answer_follow_up(self, person: Persona, message: dict[str, Any], first: str) -> None:
+        """The Success Case question, about each goal (or the training) of each learner the
+        message asks about; a learner with something to tell says what came of it."""
+        slack, out = self.slack, self.out
+        # The DM is updated in place as each subject is answered: read it as it arrived.
+        message = copy.deepcopy(message)
+        asked = [
+            element["value"]
+            for block in message.get("blocks") or []
+            for element in block.get("elements") or []
+            if element.get("action_id") == Action.CASE_CLEAR_RESULTS
+        ]
+        for value in dict.fromkeys(asked):
+            learner = BY_ID[self._learner_of_nudge(int(value.split(":")[0]))]
+            answer = learner.case
+            if person is not learner and learner.slack_id == "UPRIYA":
+                answer = "no_clear_results"  # manager and learner do not always agree
+            action = CASE_ACTIONS[answer]
+            slack.click(message, action, user=person.slack_id, value=value)
+            about = "" if person is learner else f" about {learner.name.split()[0]}"
+            out.say(f"      {first} answers{about}: {out.green(_label(buttons(message), action))}")
+            self._bump("follow-up answers")
+            if person is learner and (learner.result or learner.consent):
+                consent = [CONSENT_OPTION_VALUE] if learner.consent else []
+                slack.submit(
+                    slack.opened_view(),
+                    {
+                        Block.RESULT: text_value(learner.result or ""),
+                        Block.EVIDENCE: text_value(learner.evidence or ""),
+                        Block.CONSENT: checkbox_value(consent),
+                    },
+                    user=person.slack_id,
+                )
+                told = f'"{learner.result}"' if learner.result else "nothing more"
+                may = "ticks" if learner.consent else "leaves off"
+                out.say(f"      {first} adds {told}, and {may} {out.bold('L&D may contact me')}")
 
     def fake_thread_reply(self, person: Persona, message: dict[str, Any], text: str) -> None:
         ts = f"{self.clock().timestamp():.6f}"
@@ -465,7 +511,9 @@ class Demo:
         self.counts[key] = self.counts.get(key, 0) + 1
 
     def _learner_of(self, message: dict[str, Any]) -> str:
-        nudge_id = _nudge_id(message)
+        return self._learner_of_nudge(_nudge_id(message))
+
+    def _learner_of_nudge(self, nudge_id: int | None) -> str:
         with self.db.session() as session:
             from storage.models import Enrollment, Person
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from collections.abc import Mapping
@@ -43,7 +44,7 @@ class Settings:
     goal_invite_days: int = 5
     pre_training_days: int = 3
     post_training_days: int = 1
-    follow_up_days: int = 30
+    follow_up_days: tuple[int, ...] = (30,)
     reminder_after_days: int = 2
     max_reminders: int = 1
     dispatch_interval_seconds: int = 30
@@ -167,7 +168,7 @@ def load_settings(
         goal_invite_days=reader.number("GOAL_INVITE_DAYS", 5, low=0, high=60),
         pre_training_days=reader.number("PRE_TRAINING_DAYS", 3, low=0, high=60),
         post_training_days=reader.number("POST_TRAINING_DAYS", 1, low=0, high=60),
-        follow_up_days=reader.number("FOLLOW_UP_DAYS", 30, low=1, high=365),
+        follow_up_days=reader.increasing("FOLLOW_UP_DAYS", (30,), low=1, high=365),
         reminder_after_days=reader.number("REMINDER_AFTER_DAYS", 2, low=1, high=60),
         max_reminders=reader.number("MAX_REMINDERS", 1, low=0, high=10),
         dispatch_interval_seconds=reader.number("DISPATCH_INTERVAL_SECONDS", 30, low=1, high=3600),
@@ -312,6 +313,29 @@ class _Reader:
             self.errors.append(f"{name} must be from {low} to {high}, not {value}")
             return default
         return value
+
+    def increasing(
+        self, name: str, default: tuple[int, ...], *, low: int, high: int
+    ) -> tuple[int, ...]:
+        """Comma-separated whole numbers from `low` to `high`, each larger than the one before."""
+        raw = self.text(name)
+        if not raw:
+            return default
+        problem = f"{name} must be whole numbers from {low} to {high}, separated by commas"
+        try:
+            values = tuple(int(part) for part in raw.split(","))
+        except ValueError:
+            self.errors.append(f"{problem}, such as 30 or 30,90, not {raw!r}")
+            return default
+        if not all(low <= value <= high for value in values):
+            self.errors.append(f"{problem}, not {raw!r}")
+            return default
+        if any(later <= earlier for earlier, later in itertools.pairwise(values)):
+            self.errors.append(
+                f"{name} must go up, each number larger than the one before, not {raw!r}"
+            )
+            return default
+        return values
 
     def optional_int(self, name: str, *, low: int, high: int) -> int | None:
         return self.number(name, 0, low=low, high=high) if self.text(name) else None

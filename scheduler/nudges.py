@@ -13,7 +13,7 @@ from typing import NamedTuple, Protocol
 
 from sqlmodel import Session, col, or_, select
 
-from scheduler.planning import PlanMemo, Rules, zone
+from scheduler.planning import PlanMemo, Rules, round_key, zone
 from storage.models import (
     LEARNER_NUDGES,
     MANAGER_PROMPTS,
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # Statuses a re-plan may still move: nothing has gone out for these rows yet.
 REPLANNABLE = (NudgeStatus.PENDING, NudgeStatus.SKIPPED, NudgeStatus.CANCELLED)
 PLANNED_KINDS = (*LEARNER_NUDGES, *MANAGER_PROMPTS)
+# Planned once per round of FOLLOW_UP_DAYS, each round with its `follow_up_round`.
+FOLLOW_UP_KINDS = (NudgeKind.LEARNER_FOLLOW_UP, NudgeKind.FOLLOW_UP)
 
 # Why a nudge is not (or no longer) going out, as stored in its `reason`.
 DEACTIVATED = "recipient is deactivated in Slack"
@@ -37,6 +39,7 @@ NO_MANAGER = "no manager for this enrollment"
 AWAITING_COMPLETION = "self-paced: waiting for the completion"
 CANCELLED = "enrollment cancelled"
 MANAGER_CHANGED = "manager changed"
+NO_SUCH_ROUND = "FOLLOW_UP_DAYS has no such follow-up round any more"
 
 # Marks the reason of a pending row whose last attempt may have reached Slack (the answer was
 # lost): whoever sends it next looks for the message first. Kept in `reason` so that no
@@ -49,14 +52,19 @@ def is_uncertain(reason: str | None) -> bool:
 
 
 def last_nudge_days(rules: Rules) -> int:
-    """How many days after its end a training can still get a nudge: its follow-up, gone out
-    as late as the rules allow. A training that ended longer ago has nothing left to send."""
-    return rules.follow_up_days + rules.max_late_days + 7  # 7: moved to a working day
+    """How many days after its end a training can still get a nudge: its last follow-up, gone
+    out as late as the rules allow. A training that ended longer ago has nothing left to send."""
+    return rules.follow_up_days[-1] + rules.max_late_days + 7  # 7: moved to a working day
 
 
-def nudge_key(enrollment_id: int, generation: int, kind: str) -> str:
-    """The idempotency key of an enrollment's nudge: one per kind and generation."""
-    return f"e{enrollment_id}.g{generation}.{kind}"
+def nudge_key(
+    enrollment_id: int, generation: int, kind: str, follow_up_round: int | None = None
+) -> str:
+    """The idempotency key of an enrollment's nudge: one per kind and generation, and per
+    round for follow-ups. The first round keeps the key follow-ups always had, so rows
+    planned before there were rounds are found, not planned twice."""
+    key = f"e{enrollment_id}.g{generation}.{kind}"
+    return key if (follow_up_round or 1) == 1 else f"{key}.r{follow_up_round}"
 
 
 def reminder_key(parent: Nudge, number: int) -> str:
@@ -89,6 +97,14 @@ class Planned(NamedTuple):
     due_at: datetime | None  # the slot's time; None when the rules skipped it
     status: NudgeStatus
     reason: str | None
+    follow_up_round: int | None = None  # follow-ups: which of FOLLOW_UP_DAYS (1 = the first)
+
+
+def rounds_of(kind: NudgeKind, rules: Rules) -> tuple[int | None, ...]:
+    """The follow-up rounds a kind is planned in: one per FOLLOW_UP_DAYS for follow-ups."""
+    if kind in FOLLOW_UP_KINDS:
+        return tuple(range(1, len(rules.follow_up_days) + 1))
+    return (None,)
 
 
 def planned_nudges(
@@ -101,9 +117,33 @@ def planned_nudges(
     default_tz: str,
     completed_on: date | None = None,
 ) -> dict[NudgeKind, Planned]:
-    """The nudges an enrollment should have, by kind, in `PLANNED_KINDS` order; the manager's
-    kinds are absent when it has no manager, the debrief and follow-ups while a self-paced
-    training (`ends_on` None) waits for its completion."""
+    """The first nudge of each kind an enrollment should have (`planned_rounds` without the
+    later follow-up rounds), by kind, in `PLANNED_KINDS` order."""
+    plans = planned_rounds(
+        memo,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        learner=learner,
+        manager=manager,
+        default_tz=default_tz,
+        completed_on=completed_on,
+    )
+    return {kind: plan for (kind, number), plan in plans.items() if (number or 1) == 1}
+
+
+def planned_rounds(
+    memo: PlanMemo,
+    *,
+    starts_on: date,
+    ends_on: date | None,
+    learner: Recipient,
+    manager: Recipient | None,
+    default_tz: str,
+    completed_on: date | None = None,
+) -> dict[tuple[NudgeKind, int | None], Planned]:
+    """The nudges an enrollment should have, by kind and follow-up round, in `PLANNED_KINDS`
+    order; the manager's kinds are absent when it has no manager, the debrief and follow-ups
+    while a self-paced training (`ends_on` None) waits for its completion."""
     slots = memo.plan(
         starts_on=starts_on,
         ends_on=ends_on,
@@ -113,21 +153,22 @@ def planned_nudges(
         manager_rules=memo.rules.for_place(manager.country, manager.tz) if manager else None,
         completed_on=completed_on,
     )
-    plans: dict[NudgeKind, Planned] = {}
+    plans: dict[tuple[NudgeKind, int | None], Planned] = {}
     for kind in PLANNED_KINDS:
         to_learner = kind in LEARNER_NUDGES
         recipient = learner if to_learner else manager
-        slot = slots.get(kind)
-        if recipient is None or slot is None:
-            continue
-        reason: str | None
-        if not recipient.active:
-            status, reason = NudgeStatus.SKIPPED, DEACTIVATED
-        elif slot.due_at is None:
-            status, reason = NudgeStatus.SKIPPED, slot.skip_reason
-        else:
-            status, reason = NudgeStatus.PENDING, None
-        plans[kind] = Planned(kind, to_learner, slot.due_at, status, reason)
+        for number in rounds_of(kind, memo.rules):
+            slot = slots.get(kind if number is None else round_key(kind, number))
+            if recipient is None or slot is None:
+                continue
+            reason: str | None
+            if not recipient.active:
+                status, reason = NudgeStatus.SKIPPED, DEACTIVATED
+            elif slot.due_at is None:
+                status, reason = NudgeStatus.SKIPPED, slot.skip_reason
+            else:
+                status, reason = NudgeStatus.PENDING, None
+            plans[kind, number] = Planned(kind, to_learner, slot.due_at, status, reason, number)
     return plans
 
 
@@ -150,7 +191,7 @@ def plan_nudges(
     learner = session.get(Person, enrollment.learner_id)
     manager = session.get(Person, enrollment.manager_id) if enrollment.manager_id else None
     assert learner is not None
-    plans = planned_nudges(
+    plans = planned_rounds(
         PlanMemo(now=now, rules=rules),
         starts_on=enrollment.starts_on,
         ends_on=enrollment.ends_on,
@@ -160,14 +201,20 @@ def plan_nudges(
         completed_on=enrollment.completed_on,
     )
     touched: list[Nudge] = []
-    for kind in PLANNED_KINDS:
-        key = nudge_key(enrollment.id, enrollment.generation, kind)
+    # Rounds planned under an earlier, longer FOLLOW_UP_DAYS are looked at too.
+    last_round = max(
+        [len(rules.follow_up_days), *(n.follow_up_round or 1 for n in existing.values())]
+    )
+    for kind, number in _slots(last_round):
+        key = nudge_key(enrollment.id, enrollment.generation, kind, number)
         row = existing.get(key)
-        plan = plans.get(kind)
+        plan = plans.get((kind, number))
         if plan is None:
             if row is not None and row.status in (NudgeStatus.PENDING,):
                 manager_kind = kind not in LEARNER_NUDGES
                 reason = NO_MANAGER if manager_kind and manager is None else AWAITING_COMPLETION
+                if (number or 1) > len(rules.follow_up_days):
+                    reason = NO_SUCH_ROUND
                 touched += _cancel_open([row], reason=reason, now=now)
             continue
         if row is not None and row.status not in REPLANNABLE:
@@ -180,6 +227,7 @@ def plan_nudges(
                 kind=kind,
                 recipient_id=recipient.id,
                 due_at=plan.due_at or now,
+                follow_up_round=plan.follow_up_round,
                 idempotency_key=key,
                 created_at=now,
             )
@@ -197,6 +245,15 @@ def plan_nudges(
             touched += _cancel_open([row], reason=MANAGER_CHANGED, now=now)
     session.flush()
     return touched
+
+
+def _slots(last_round: int) -> list[tuple[NudgeKind, int | None]]:
+    """Each (kind, follow-up round) an enrollment may have a row of, up to `last_round`."""
+    return [
+        (kind, number)
+        for kind in PLANNED_KINDS
+        for number in (range(1, last_round + 1) if kind in FOLLOW_UP_KINDS else (None,))
+    ]
 
 
 def _apply_plan(row: Nudge, plan: Planned, recipient_id: int, now: datetime) -> None:
@@ -226,9 +283,9 @@ def replan_manager_nudges(
     session: Session, *, learner: Person, now: datetime, rules: Rules, default_tz: str
 ) -> int:
     """A learner's manager changed: their open enrollments follow, pending nudges re-routed."""
-    # The follow-up goes out a month after the end (and may be late by max_late_days), so an
-    # enrollment that ended weeks ago can still have a manager nudge waiting.
-    horizon = now.date() - timedelta(days=rules.follow_up_days + rules.max_late_days + 7)
+    # The last follow-up goes out months after the end (and may be late by max_late_days),
+    # so an enrollment that ended weeks ago can still have a manager nudge waiting.
+    horizon = now.date() - timedelta(days=last_nudge_days(rules))
     enrollments = session.exec(
         select(Enrollment).where(
             Enrollment.learner_id == learner.id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,9 @@ class Rules:
     goal_invite_days: int = 5  # working days before start
     pre_training_days: int = 3  # working days before start
     post_training_days: int = 1  # working days after end
-    follow_up_days: int = 30  # calendar days after end, moved to the next working day
+    # Calendar days after the end, one follow-up round each (strictly increasing), each
+    # moved to the next working day.
+    follow_up_days: tuple[int, ...] = (30,)
     reminder_after_days: int = 2  # working days after the local date a prompt was sent
     max_reminders: int = 1
     max_late_days: int = 14  # a debrief or follow-up later than this is skipped
@@ -54,7 +57,6 @@ class Rules:
             "goal_invite_days",
             "pre_training_days",
             "post_training_days",
-            "follow_up_days",
             "reminder_after_days",
             "max_reminders",
             "max_late_days",
@@ -62,6 +64,12 @@ class Rules:
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
+        rounds = tuple(self.follow_up_days)
+        if not rounds:
+            raise ValueError("at least one follow-up day is needed")
+        if rounds[0] < 0 or any(b <= a for a, b in itertools.pairwise(rounds)):
+            raise ValueError(f"follow-up days must be increasing and not negative, got {rounds}")
+        object.__setattr__(self, "follow_up_days", rounds)
 
     def for_place(self, country: str | None, tz_name: str | None) -> Rules:
         """These rules with the public holidays of a person's place as days off."""
@@ -261,8 +269,15 @@ def place_after_end(due_at: datetime, now: datetime, tz: ZoneInfo, rules: Rules)
     return Slot(late)
 
 
-def follow_up_date(ends_on: date, rules: Rules) -> date:
-    return next_working_day_on_or_after(ends_on + timedelta(days=rules.follow_up_days), rules)
+def follow_up_date(ends_on: date, rules: Rules, number: int = 1) -> date:
+    """The day of follow-up round `number` (1 = the first of follow_up_days)."""
+    days = rules.follow_up_days[number - 1]
+    return next_working_day_on_or_after(ends_on + timedelta(days=days), rules)
+
+
+def round_key(kind: str, number: int) -> str:
+    """A follow-up's key in a plan: its kind for the first round, `kind.N` for round N."""
+    return kind if number == 1 else f"{kind}.{number}"
 
 
 def _goal_invite(starts_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
@@ -280,12 +295,20 @@ def _debrief(ends_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
     return place_after_end(local_slot(day, tz, rules), now, tz, rules)
 
 
-def _follow_up(ends_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
-    return place_after_end(local_slot(follow_up_date(ends_on, rules), tz, rules), now, tz, rules)
-
-
 # A slot rule: (the day it counts from, the recipient's zone, now, the rules) -> Slot.
 _Rule = Callable[[date, ZoneInfo, datetime, Rules], Slot]
+
+
+@functools.lru_cache(maxsize=64)
+def _follow_up(number: int) -> _Rule:
+    """The rule of follow-up round `number`: one function per round, so PlanMemo keeps the
+    rounds' slots apart."""
+
+    def rule(ends_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
+        day = follow_up_date(ends_on, rules, number)
+        return place_after_end(local_slot(day, tz, rules), now, tz, rules)
+
+    return rule
 
 
 def _self_paced_start(starts_on: date, tz: ZoneInfo, now: datetime, rules: Rules) -> Slot:
@@ -327,7 +350,9 @@ def plan_enrollment(
     """Every nudge of one enrollment, keyed by kind.
 
     Keys: goal_invite and learner_follow_up (learner); pre_training, debrief and follow_up
-    (manager), omitted when `manager_tz` is None. `ends_on` None is a self-paced training:
+    (manager), omitted when `manager_tz` is None. Follow-ups after the first round of
+    follow_up_days are keyed `learner_follow_up.2`, `follow_up.2`... (`round_key`).
+    `ends_on` None is a self-paced training:
     its debrief and follow-ups wait for `completed_on`, from which they are planned as from
     an end, for scheduled trainings as well; until then they are omitted.
     """
@@ -396,14 +421,19 @@ class PlanMemo:
             start, end = starts_on, ends_on
         learner_rules = learner_rules or self.rules
         plan = {"goal_invite": slot(goal_rule, start, learner_tz, learner_rules)}
+        rounds = range(1, len(self.rules.follow_up_days) + 1)
         if end is not None:
-            plan["learner_follow_up"] = slot(_follow_up, end, learner_tz, learner_rules)
+            for number in rounds:
+                key = round_key("learner_follow_up", number)
+                plan[key] = slot(_follow_up(number), end, learner_tz, learner_rules)
         if manager_tz is not None:
             manager_rules = manager_rules or self.rules
             plan["pre_training"] = slot(pre_rule, start, manager_tz, manager_rules)
             if end is not None:
                 plan["debrief"] = slot(debrief, end, manager_tz, manager_rules)
-                plan["follow_up"] = slot(_follow_up, end, manager_tz, manager_rules)
+                for number in rounds:
+                    key = round_key("follow_up", number)
+                    plan[key] = slot(_follow_up(number), end, manager_tz, manager_rules)
         return plan
 
 

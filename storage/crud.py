@@ -13,6 +13,7 @@ from sqlmodel import Session, SQLModel, col, select
 
 from storage import bulk
 from storage.models import (
+    CaseRecord,
     ConversationRecord,
     Enrollment,
     EnrollmentStatus,
@@ -194,6 +195,12 @@ def record_of_nudge(session: Session, *, nudge_id: int) -> ConversationRecord | 
     return session.exec(
         select(ConversationRecord).where(ConversationRecord.nudge_id == nudge_id)
     ).first()
+
+
+def cases_of_nudge(session: Session, *, nudge_id: int) -> Sequence[CaseRecord]:
+    """The Success Case answers given to one follow-up, one per subject."""
+    query = select(CaseRecord).where(CaseRecord.nudge_id == nudge_id)
+    return session.exec(query.order_by(col(CaseRecord.id))).all()
 
 
 def nudge_by_message(session: Session, *, channel: str, ts: str) -> Nudge | None:

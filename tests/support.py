@@ -13,6 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+import sqlalchemy as sa
+from alembic import command
 
 from bot.settings import Settings
 from bot.sim.driver import SlackDriver, buttons, radio_value, text_value
@@ -28,7 +31,7 @@ from bot.sim.fakeslack import FakeSlack
 from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.web import create_web, make_server
-from storage.db import Database
+from storage.db import Database, alembic_config
 
 PG_ADMIN_URL = os.environ.get("COACHBOT_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("COACHBOT_REQUIRE_POSTGRES") == "1"
@@ -270,6 +273,35 @@ class PgBouncer:
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def _migrating(db: Database) -> Iterator[sa.Connection]:
+    """A connection to migrate on, as `storage.db.upgrade` makes one (foreign keys off on
+    SQLite while tables are rebuilt)."""
+    with db.engine.connect() as conn:
+        sqlite = db.engine.dialect.name == "sqlite"
+        if sqlite:
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if sqlite:
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
+
+
+def migrate(db: Database, revision: str, *, down: bool = False) -> None:
+    """Upgrade (or downgrade) `db` to `revision`, as `coachbot db upgrade` does."""
+    with _migrating(db) as conn:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def count_rows(db: Database, table: str) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
 
 
 class Clock:

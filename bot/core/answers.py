@@ -159,31 +159,6 @@ def record_answer(
     return record
 
 
-def add_note(session: Session, *, nudge_id: Any, actor: str, note: str) -> Answered | None:
-    """The optional note after a one-click answer; None when there is nothing to add it to."""
-    try:
-        nudge = nudge_for_actor(session, nudge_id, actor, for_answer=False)
-    except Refusal:
-        return None
-    record = crud.record_of_nudge(session, nudge_id=nudge.id)  # type: ignore[arg-type]
-    person = crud.person_by_slack_id(session, slack_id=actor)
-    if record is None or record.note or person is None:
-        return None
-    record.note = note
-    session.add(record)
-    return Answered(nudge, record, person)
-
-
-def answered(session: Session, *, nudge_id: int, actor: str) -> Answered | None:
-    """The answer recorded on a nudge, as the listener shows it back in the DM."""
-    nudge = session.get(Nudge, nudge_id)
-    record = crud.record_of_nudge(session, nudge_id=nudge_id)
-    person = crud.person_by_slack_id(session, slack_id=actor)
-    if nudge is None or record is None or person is None:
-        return None
-    return Answered(nudge, record, person)
-
-
 def _close_reminders(session: Session, nudge: Nudge, now: datetime, *, reason: str) -> None:
     for reminder in session.exec(
         select(Nudge).where(Nudge.parent_id == nudge.id, Nudge.status == NudgeStatus.PENDING)

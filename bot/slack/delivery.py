@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from sqlmodel import Session, col, select
 
 from bot import metrics
+from bot.core.followup import FOLLOW_UPS
 from bot.prompts import Catalogues, Prompts
 from bot.settings import Settings
 from bot.slack import blocks
@@ -91,7 +92,16 @@ def nudge_context(
         why=training.why if training else None,
         sponsor_name=(sponsor.name or sponsor.email) if sponsor else None,
         sponsor_slack_id=sponsor.slack_id if sponsor else None,
+        cases=_cases(session, target),
+        follow_up_round=target.follow_up_round,
     )
+
+
+def _cases(session: Session, nudge: Nudge) -> tuple[tuple[str, str], ...]:
+    """A follow-up's answers so far; one that never went out has none to read."""
+    if nudge.kind not in FOLLOW_UPS or nudge.id is None or nudge.sent_at is None:
+        return ()
+    return tuple((c.subject, c.answer) for c in crud.cases_of_nudge(session, nudge_id=nudge.id))
 
 
 @dataclass

@@ -40,15 +40,15 @@ def _name(person: Person | None) -> str:
     return (person.name or person.email or "") if person else ""
 
 
-def build_home(services: Services, user_id: str, page: int = 0) -> dict[str, Any]:
-    """The tab of `user_id`; `page` is the page of their open prompts (from 0)."""
+def build_home(services: Services, user_id: str, start: int = 0) -> dict[str, Any]:
+    """The tab of `user_id`, their open prompts from the `start`-th one (from 0)."""
     settings = services.settings
     today = services.clock().date()
     with services.db.session() as session:
         me = crud.person_by_slack_id(session, slack_id=user_id)
         sections: dict[str, Any] = {}
         if me is not None and me.id is not None:
-            sections = _manager_sections(session, me.id, today, page) | _learner_sections(
+            sections = _manager_sections(session, me.id, today, start) | _learner_sections(
                 session, me.id, today
             )
         sharing_on = me.share_goals if me else True
@@ -81,7 +81,7 @@ def build_home(services: Services, user_id: str, page: int = 0) -> dict[str, Any
     )
 
 
-def _manager_sections(session: Session, me: int, today: Any, page: int) -> dict[str, Any]:
+def _manager_sections(session: Session, me: int, today: Any, start: int) -> dict[str, Any]:
     mine = (
         Nudge.recipient_id == me,
         col(Nudge.kind).in_(ANSWERABLE_KINDS),
@@ -89,14 +89,13 @@ def _manager_sections(session: Session, me: int, today: Any, page: int) -> dict[
     )
     total = session.exec(select(func.count()).select_from(Nudge).where(*mine)).one()
     # A page past the end (prompts answered meanwhile) shows the last one there is.
-    size = blocks.HOME_OPEN_PROMPTS_MAX
-    page = max(0, min(page, (total - 1) // size)) if total else 0
+    start = max(0, min(start, total - 1))
     waiting = session.exec(
         select(Nudge)
         .where(*mine)
         .order_by(col(Nudge.sent_at).desc(), col(Nudge.id).desc())
-        .offset(page * size)
-        .limit(size)
+        .offset(start)
+        .limit(blocks.HOME_OPEN_PROMPTS_MAX)
     ).all()
     open_prompts = [nudge_context(session, n) for n in waiting]
     rows = session.exec(
@@ -134,7 +133,7 @@ def _manager_sections(session: Session, me: int, today: Any, page: int) -> dict[
     return {
         "open_prompts": open_prompts,
         "open_total": total,
-        "open_page": page,
+        "open_start": start,
         "reports_trainings": trainings,
         "logged_before": logged,
     }

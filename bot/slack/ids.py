@@ -10,10 +10,12 @@ class Action(StrEnum):
     LOG_CONVERSATION = "log_conversation"  # opens the pre-training or debrief modal
     REMIND_TOMORROW = "remind_tomorrow"
     NOT_NEEDED = "not_needed"  # opens the small "why not?" modal
-    # Follow-up answers, manager's and learner's (value: the nudge id)
-    APPLIED = "followup_applied"
-    PARTLY = "followup_partly"
-    NOT_YET = "followup_not_yet"
+    # The follow-up's Success Case answers, manager's and learner's, one set per subject
+    # (value: "<nudge id>:<subject>", the subject "goal:<id>" or "training")
+    CASE_CLEAR_RESULTS = "case_clear_results"
+    CASE_NO_CLEAR_RESULTS = "case_no_clear_results"
+    CASE_DIDNT_STICK = "case_didnt_stick"
+    CASE_NOT_APPLIED = "case_not_applied"
     # Learner's goal invite (value: the nudge id)
     SHARE_GOAL = "share_goal"  # opens the goal modal for that enrollment
     INTEREST = "learner_interest"  # static_select / buttons: "1", "2", "3"
@@ -36,7 +38,7 @@ class View(StrEnum):
     ENROLL = "enroll_modal"
     PRE_TRAINING = "pre_training_modal"
     DEBRIEF = "debrief_modal"
-    FOLLOW_UP = "follow_up_modal"
+    CASE = "case_modal"  # what result, how you know (and the learner's consent)
     NOT_NEEDED = "not_needed_modal"
     GOAL = "goal_modal"
     FORGET_ME = "forget_me_modal"
@@ -69,6 +71,9 @@ class Block(StrEnum):
     SUPPORT = "support"
     OUTCOME = "outcome"
     NOTE = "note"
+    RESULT = "result"
+    EVIDENCE = "evidence"
+    CONSENT = "consent"
     REASON = "reason"
     ENROLLMENT = "enrollment"
     GOAL_TEXT = "goal_text"
@@ -86,3 +91,6 @@ NUDGE_EVENT_TYPE = "coachbot_nudge"
 
 # The value of the single "Share with my manager" checkbox in the goal modal (Block.SHARE).
 SHARE_OPTION_VALUE = "share"
+
+# The value of the learner's "L&D may contact me about this" checkbox (Block.CONSENT).
+CONSENT_OPTION_VALUE = "consent"

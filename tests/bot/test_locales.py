@@ -40,6 +40,7 @@ OPTION_KEYS = {
     "pre_training_modal.org_2",
     "pre_training_modal.org_3",
     "goal_modal.share_option",
+    "case_modal.consent_option",
 }
 CONFIRM_BUTTON_KEYS = {"goal_list.delete_confirm", "goal_list.delete_deny"}
 CONFIRM_TITLE_KEYS = {"goal_list.delete_title"}
@@ -50,6 +51,8 @@ HEADER_KEYS = {
     "debrief.title",
     "follow_up.title",
     "learner_follow_up.title",
+    "follow_up.title_later",
+    "learner_follow_up.title_later",
     "goal_shared.title",
     "home.waiting",
     "home.reports_trainings",

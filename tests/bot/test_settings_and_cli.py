@@ -20,7 +20,7 @@ def test_defaults_match_the_interface() -> None:
     assert s.delivery_time == time(9, 30) and s.delivery_end == time(17, 0)
     assert s.delivery_days == frozenset({0, 1, 2, 3, 4})
     assert (s.goal_invite_days, s.pre_training_days, s.post_training_days) == (5, 3, 1)
-    assert (s.follow_up_days, s.reminder_after_days, s.max_reminders) == (30, 2, 1)
+    assert (s.follow_up_days, s.reminder_after_days, s.max_reminders) == ((30,), 2, 1)
     assert s.dispatch_interval_seconds == 30 and s.digest_day == 0
     assert s.digest_time == time(9, 0) and s.min_group_size == 3
     assert s.share_notes_with_ld is False and s.retention_days is None
@@ -175,6 +175,29 @@ def test_a_malformed_setting_exits_2_without_a_traceback(tmp_path: Path) -> None
     result = _run("dispatch", env={"DELIVERY_END": "08:00"}, cwd=tmp_path)
     assert result.returncode == 2
     assert "DELIVERY_END" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_follow_up_days_is_one_or_more_rounds() -> None:
+    assert load_settings({"FOLLOW_UP_DAYS": "30"}, env_file=None).rules.follow_up_days == (30,)
+    two = load_settings({"FOLLOW_UP_DAYS": " 30, 90 "}, env_file=None)
+    assert two.follow_up_days == two.rules.follow_up_days == (30, 90)
+    for bad, says in (
+        ("90,30", "larger than the one before"),
+        ("30,30", "larger than the one before"),
+        ("0", "from 1 to 365"),
+        ("30,400", "from 1 to 365"),
+        ("a month", "such as 30 or 30,90"),
+        ("30,,90", "such as 30 or 30,90"),
+    ):
+        with pytest.raises(ConfigError) as caught:
+            load_settings({"FOLLOW_UP_DAYS": bad}, env_file=None)
+        assert "FOLLOW_UP_DAYS" in str(caught.value) and says in str(caught.value), bad
+
+
+def test_a_bad_follow_up_days_exits_2_naming_it(tmp_path: Path) -> None:
+    result = _run("dispatch", env={"FOLLOW_UP_DAYS": "90,30"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "FOLLOW_UP_DAYS" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -253,8 +253,8 @@ def submit_prompt_modal(bot: Bot, user: str) -> bool:
 
 def follow_up_button(bot: Bot, user: str) -> bool:
     _seed_manager(bot)
-    dm = _dm(bot, "UGRACE", Action.APPLIED, FOLLOW)
-    bot.click(dm, Action.APPLIED, user=user)
+    dm = _dm(bot, "UGRACE", Action.CASE_CLEAR_RESULTS, FOLLOW)
+    bot.click(dm, Action.CASE_CLEAR_RESULTS, user=user)
 
     def recorded() -> bool:
         with bot.db.session() as s:

@@ -16,7 +16,7 @@ from support import Bot, ada_and_grace, dispatch_due, eventually
 
 from bot.sim.driver import buttons, date_value, radio_value, text_value
 from bot.slack.ids import Action, Block, View
-from storage.models import ConversationRecord, Note, Nudge, NudgeStatus
+from storage.models import CaseRecord, ConversationRecord, Note, Nudge, NudgeStatus
 
 
 def _setup(bot: Bot) -> None:
@@ -205,26 +205,31 @@ def test_debrief_is_logged_with_its_own_modal(bot: Bot) -> None:
     assert record.kind == "debrief" and record.takeaways == "Listening first"
 
 
-def test_follow_up_one_click_then_optional_note_and_the_learner_answers_too(bot: Bot) -> None:
+def test_follow_up_one_click_then_the_optional_result_and_the_learner_answers_too(
+    bot: Bot,
+) -> None:
     _setup(bot)
     manager_dm = _prompt(bot, FOLLOW)
     learner_dm = copy.deepcopy(
-        next(m for m in bot.fake.dms_to("UADA") if Action.APPLIED in buttons(m))
+        next(m for m in bot.fake.dms_to("UADA") if Action.CASE_CLEAR_RESULTS in buttons(m))
     )
-    assert set(buttons(manager_dm)) >= {Action.APPLIED, Action.PARTLY, Action.NOT_YET}
-    bot.click(manager_dm, Action.PARTLY, user="UGRACE")
-    note_view = bot.opened_view()
+    assert set(buttons(manager_dm)) >= {Action.CASE_DIDNT_STICK, Action.REMIND_TOMORROW}
+    bot.click(manager_dm, Action.CASE_DIDNT_STICK, user="UGRACE")
+    result_view = bot.opened_view()
     assert _records(bot)[0].outcome == "partly"  # recorded by the click alone
-    assert note_view["callback_id"] == View.FOLLOW_UP
-    bot.submit(note_view, {Block.NOTE: text_value("Time was short")}, user="UGRACE")
-    bot.click(learner_dm, Action.APPLIED, user="UADA")
+    assert result_view["callback_id"] == View.CASE
+    bot.submit(result_view, {Block.RESULT: text_value("Time was short")}, user="UGRACE")
+    bot.click(learner_dm, Action.CASE_CLEAR_RESULTS, user="UADA")
     eventually(lambda: len(_records(bot)) == 2)
-    bot.click(learner_dm, Action.APPLIED, user="UADA")  # a second click stores nothing more
+    bot.click(learner_dm, Action.CASE_CLEAR_RESULTS, user="UADA")  # stores nothing more
     bot.fake.wait_for_calls("chat.postEphemeral")
     by_kind = {r.kind: r for r in _records(bot)}
     assert set(by_kind) == {"follow_up", "learner_follow_up"} and len(_records(bot)) == 2
-    assert (by_kind["follow_up"].outcome, by_kind["follow_up"].note) == ("partly", "Time was short")
+    assert by_kind["follow_up"].outcome == "partly"
     assert by_kind["learner_follow_up"].outcome == "applied"
+    with bot.db.session() as s:
+        results = {c.side: c.result for c in s.exec(select(CaseRecord))}
+    assert results == {"manager": "Time was short", "learner": None}
 
 
 def test_a_thread_reply_is_a_note_recorded_once_with_a_reaction(bot: Bot) -> None:

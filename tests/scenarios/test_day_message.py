@@ -246,7 +246,7 @@ def test_app_home_pages_through_every_open_prompt_with_its_buttons(bot: Bot) -> 
     assert f"Showing 1 to {HOME_OPEN_PROMPTS_MAX} of {size}" in str(first["blocks"])
     assert Action.HOME_PAGE in buttons(first)
 
-    bot.click(first, Action.HOME_PAGE, user="UGRACE", value="1")
+    bot.click(first, Action.HOME_PAGE, user="UGRACE")
     bot.fake.wait_for_calls("views.publish", 2)
     second = bot.fake.home_views["UGRACE"]
     on_second = log_buttons(second)

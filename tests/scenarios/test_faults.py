@@ -187,10 +187,10 @@ def test_chat_update_failing_on_a_follow_up_click_keeps_the_answer(bot: Bot, mod
     ada_and_grace(bot)
     dm = copy.deepcopy(_prompt(bot, FOLLOW))  # the buttons as the manager saw them
     fault = Fault(bot.fake, "chat.update", mode)
-    assert bot.click(dm, Action.PARTLY, user="UGRACE").status == 200
+    assert bot.click(dm, Action.CASE_DIDNT_STICK, user="UGRACE").status == 200
     fault.heal()
     assert [r.outcome for r in eventually(lambda: _records(bot))] == ["partly"]
-    assert bot.click(dm, Action.APPLIED, user="UGRACE").status == 200  # clicks again
+    assert bot.click(dm, Action.CASE_CLEAR_RESULTS, user="UGRACE").status == 200  # again
     time.sleep(0.3)
     assert [r.outcome for r in _records(bot)] == ["partly"]
 

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from nudge_world import LEARNER, MANAGER, OTHER_MANAGER, World
 
-from scheduler.nudges import replan_manager_nudges
-from storage.models import Person
+from scheduler.nudges import plan_nudges, replan_manager_nudges
+from storage.models import Enrollment, Person
 
 PARIS, NEW_YORK, TOKYO = (
     ZoneInfo("Europe/Paris"),
@@ -233,3 +233,65 @@ def test_a_dst_change_keeps_half_past_nine_local_in_new_york(world: World) -> No
     assert len(world.dms(MANAGER)) == 1
     world.at(utc(2026, 11, 2, 14, 30))
     assert len(world.dms(MANAGER)) == 2
+
+
+def test_each_round_of_follow_up_days_plans_a_follow_up_pair(world: World) -> None:
+    world.people()
+    world.configure(follow_up_days=(30, 90))
+    world.enroll(START, END)
+    enrollment = world.nudges()[0].enrollment_id
+    rounds = {
+        (r.kind, r.follow_up_round): r
+        for r in world.nudges()
+        if r.kind in ("follow_up", "learner_follow_up")
+    }
+    assert set(rounds) == {
+        ("follow_up", 1),
+        ("follow_up", 2),
+        ("learner_follow_up", 1),
+        ("learner_follow_up", 2),
+    }
+    # The first round keeps the key it always had; the second has a key of its own.
+    assert rounds["follow_up", 1].idempotency_key == f"e{enrollment}.g0.follow_up"
+    assert rounds["follow_up", 2].idempotency_key == f"e{enrollment}.g0.follow_up.r2"
+    # 90 days after Wednesday 9 December is Thursday 9 March, 09:30 in each zone.
+    assert rounds["follow_up", 2].due_at == utc(2027, 3, 9, 14, 30)
+    assert rounds["learner_follow_up", 2].due_at == utc(2027, 3, 9, 8, 30)
+    assert rounds["follow_up", 1].due_at == utc(2027, 1, 8, 14, 30)
+    # Planning again changes nothing; a shorter FOLLOW_UP_DAYS cancels the round it dropped.
+    before = [(r.id, r.due_at, r.status) for r in world.nudges()]
+    world.enroll(START, END)
+    assert [(r.id, r.due_at, r.status) for r in world.nudges()] == before
+    world.configure(follow_up_days=(30,))
+    with world.db.session() as session:
+        row = session.get(Enrollment, enrollment)
+        assert row is not None
+        plan_nudges(session, row, now=world.clock(), rules=world.settings.rules, default_tz="UTC")
+    dropped = [r for r in world.nudges() if r.follow_up_round == 2]
+    assert {(r.status, r.reason) for r in dropped} == {
+        ("cancelled", "FOLLOW_UP_DAYS has no such follow-up round any more")
+    }
+    assert rounds["follow_up", 1].id in {r.id for r in world.nudges(status="pending")}
+
+
+def test_a_new_manager_gets_the_later_rounds_of_a_training_long_over(world: World) -> None:
+    world.people()
+    world.configure(follow_up_days=(30, 90))
+    world.enroll(START, END)
+    world.clock.set(utc(2027, 2, 20, 12, 0))  # past the first round, before the second
+    alan, ada = world.person(OTHER_MANAGER), world.person(LEARNER)
+    with world.db.session() as session:
+        learner = session.get(Person, ada.id)
+        assert learner is not None
+        learner.manager_id = alan.id
+        session.add(learner)
+        moved = replan_manager_nudges(
+            session,
+            learner=learner,
+            now=world.clock(),
+            rules=world.settings.rules,
+            default_tz="UTC",
+        )
+    assert moved == 1
+    (second,) = world.nudges(kind="follow_up", follow_up_round=2)
+    assert second.recipient_id == alan.id

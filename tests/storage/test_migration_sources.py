@@ -3,13 +3,11 @@ rebuilt) and PostgreSQL: nothing that references an enrollment is lost, and back
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import sqlalchemy as sa
-from alembic import command
+from support import count_rows as _count
+from support import migrate as _to
 
-from storage.db import Database, alembic_config
+from storage.db import Database
 
 SEED = [
     "INSERT INTO person (id, email, slack_id, active, share_goals, created_at, updated_at) "
@@ -25,34 +23,6 @@ SEED = [
     "INSERT INTO goal (enrollment_id, learner_id, text, shared, created_at, updated_at) "
     "VALUES (1, 1, 'Ask more open questions', true, '2026-11-02', '2026-11-02')",
 ]
-
-
-@contextmanager
-def _migrating(db: Database) -> Iterator[sa.Connection]:
-    """A connection to migrate on, as `storage.db.upgrade` makes one (foreign keys off on
-    SQLite while tables are rebuilt)."""
-    with db.engine.connect() as conn:
-        sqlite = db.engine.dialect.name == "sqlite"
-        if sqlite:
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
-
-
-def _to(db: Database, revision: str, *, down: bool = False) -> None:
-    with _migrating(db) as conn:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-
-def _count(db: Database, table: str) -> int:
-    with db.engine.connect() as conn:
-        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
 
 
 def test_0009_keeps_every_row_and_lets_ends_on_be_empty(db_url: str) -> None:

@@ -16,16 +16,18 @@ from bot.slack.blocks.home import (
     home_view,
 )
 from bot.slack.blocks.modals import (
+    case_modal,
     debrief_modal,
     enroll_modal,
-    follow_up_modal,
     forget_me_modal,
     not_needed_modal,
     pre_training_modal,
 )
 from bot.slack.blocks.nudges import (
+    CASE_BUTTONS,
     MESSAGE_GOALS_MAX,
     answered_message,
+    follow_up_message,
     nudge_message,
     quadrant_advice,
     record_lines,
@@ -48,6 +50,7 @@ from bot.slack.blocks.trainings import HOME_TRAININGS_MAX, training_list_blocks,
 from bot.slack.blocks.views import ComingView, GoalView, NudgeContext, RecordView, TrainingView
 
 __all__ = [
+    "CASE_BUTTONS",
     "DAY_PEOPLE_MAX",
     "FORGET_ME_VALUE",
     "GOAL_LIST_MAX",
@@ -67,6 +70,7 @@ __all__ = [
     "RecordView",
     "TrainingView",
     "answered_message",
+    "case_modal",
     "clip",
     "clip_mrkdwn",
     "day_message",
@@ -74,7 +78,7 @@ __all__ = [
     "enroll_modal",
     "ephemeral_text",
     "escape",
-    "follow_up_modal",
+    "follow_up_message",
     "forget_me_modal",
     "goal_list_message",
     "goal_modal",

@@ -13,12 +13,14 @@ from bot.slack.blocks.nudges import (
     _goal_lines,
     _is_learner_kind,
     _kind,
+    _later_round,
     _md_values,
-    _prompt_buttons,
+    _prompt_blocks,
     why_line,
 )
 from bot.slack.blocks.primitives import (
     BUTTON_TEXT_MAX,
+    MESSAGE_BLOCKS_MAX,
     Json,
     _actions,
     _and_more,
@@ -29,7 +31,7 @@ from bot.slack.blocks.primitives import (
 )
 from bot.slack.blocks.views import GoalView, NudgeContext
 from bot.slack.ids import Action
-from storage.models import NudgeKind
+from storage.models import NudgeKind, Outcome
 
 # People shown with buttons in one message; beyond, "and N more" and the App Home.
 DAY_PEOPLE_MAX = 10
@@ -56,17 +58,47 @@ def _line(part: DayPart, prompts: Prompts) -> str:
     if part.goal is not None:
         goal = _goal_lines([part.goal], prompts, yours=False)
         return prompts.text("day.goal_shared", **md) + "\n" + goal
-    kind = "reminder" if part.reminder else _kind(part.ctx)
-    return prompts.text(f"day.{kind}", **md)
+    if part.reminder:
+        return prompts.text("day.reminder", **md)
+    return prompts.text(f"day.{_kind(part.ctx)}{_later_round(part.ctx)}", **md)
 
 
 def _part_blocks(part: DayPart, prompts: Prompts) -> list[Json]:
     section = _section(_line(part, prompts))
     if part.goal is not None:
         return [section]
-    if part.state != "open":
+    closed = part.state != "open"
+    # A follow-up shows the answers given about each subject, open or answered.
+    if part.ctx.cases and part.state not in ("snoozed", Outcome.NOT_NEEDED.value):
+        return [section, *_prompt_blocks(part.ctx, prompts, closed=closed)]
+    if closed:
         return [section, _context(part.state_text)]
-    return [section, _actions(*_prompt_buttons(_kind(part.ctx), part.ctx.nudge_id, prompts))]
+    return [section, *_prompt_blocks(part.ctx, prompts)]
+
+
+def _training(part: DayPart) -> tuple[str, object, object]:
+    return part.ctx.training, part.ctx.starts_on, part.ctx.ends_on
+
+
+def _fitting(
+    people: Sequence[tuple[str | None, str]], parts: Sequence[DayPart], prompts: Prompts
+) -> list[tuple[str | None, str]]:
+    """The people whose parts fit in one message, in order: a follow-up asks about each
+    goal, so a few people's questions can fill Slack's 50 blocks. The rest are counted."""
+    budget = MESSAGE_BLOCKS_MAX - 3  # the intro, "and N more" and the footer
+    fitting: list[tuple[str | None, str]] = []
+    trainings: set[tuple[str, object, object]] = set()
+    used = 0
+    for person in people:
+        theirs = [p for p in parts if _person(p) == person]
+        new_trainings = {_training(p) for p in theirs} - trainings
+        cost = sum(len(_part_blocks(p, prompts)) for p in theirs) + len(new_trainings)
+        if fitting and used + cost > budget:
+            break
+        fitting.append(person)
+        trainings |= new_trainings
+        used += cost
+    return fitting
 
 
 def _group_why(group: Sequence[DayPart], prompts: Prompts) -> str | None:
@@ -85,17 +117,15 @@ def day_message(parts: Sequence[DayPart], prompts: Prompts) -> Json:
     for part in parts:
         if _person(part) not in people:
             people.append(_person(part))
-    shown_people = people[:DAY_PEOPLE_MAX]
+    shown_people = _fitting(people[:DAY_PEOPLE_MAX], parts, prompts)
     shown = [p for p in parts if _person(p) in shown_people]
     intro_key = "day.intro_learner" if for_learner else "day.intro_manager"
     intro = prompts.text(intro_key, count=len(people))
     blocks: list[Json] = [_section(intro)]
     trainings: dict[tuple[str, object, object], list[DayPart]] = {}
     for part in shown:
-        trainings.setdefault((part.ctx.training, part.ctx.starts_on, part.ctx.ends_on), []).append(
-            part
-        )
-    for (_training, _starts, _ends), group in trainings.items():
+        trainings.setdefault(_training(part), []).append(part)
+    for group in trainings.values():
         md = _md_values(group[0].ctx, prompts)
         heading = prompts.text("day.training", **md)
         # Once per training, under its name, when the group asks for a pre-training talk.

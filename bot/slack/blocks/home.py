@@ -10,7 +10,7 @@ from bot.core.trainings import TrainingWhy
 from bot.mrkdwn import user_text
 from bot.prompts import Prompts
 from bot.slack.blocks.goals import _goal_item
-from bot.slack.blocks.nudges import _context_line, _kind, _prompt_buttons
+from bot.slack.blocks.nudges import _context_line, _prompt_blocks
 from bot.slack.blocks.primitives import (
     SECTION_FIELDS_MAX,
     VIEW_BLOCKS_MAX,
@@ -33,6 +33,7 @@ from bot.slack.ids import Action
 # How many items each list shows before "and N more"; keeps every view under its block cap.
 # Open prompts are not cut off but paged: every one is reachable with its buttons.
 HOME_OPEN_PROMPTS_MAX = 15
+HOME_PROMPT_BLOCKS_MAX = 45  # the open prompts' blocks, of the tab's 100
 HOME_LINES_MAX = 15
 HOME_GOALS_MAX = 8
 HOME_NUMBERS_MAX = 20
@@ -48,17 +49,18 @@ def _lines_section(lines: list[str], prompts: Prompts) -> list[Json]:
     return blocks
 
 
-def _pages(page: int, total: int, prompts: Prompts) -> list[Json]:
-    """ "Showing 16-30 of 42" and the buttons to the pages before and after this one."""
-    if total <= HOME_OPEN_PROMPTS_MAX:
+def _pages(start: int, shown: int, total: int, prompts: Prompts) -> list[Json]:
+    """ "Showing 16 to 30 of 42" and the buttons to the prompts before and after these; a
+    button's value is the position (from 0) of the first prompt its page shows."""
+    if start == 0 and shown >= total:
         return []
-    first = page * HOME_OPEN_PROMPTS_MAX + 1
-    last = min(total, first + HOME_OPEN_PROMPTS_MAX - 1)
+    first, last = start + 1, start + shown
     turns = []
-    if page > 0:
-        turns.append(_button(prompts.text("buttons.page_back"), Action.HOME_PAGE, str(page - 1)))
+    if start > 0:
+        back = str(max(0, start - HOME_OPEN_PROMPTS_MAX))
+        turns.append(_button(prompts.text("buttons.page_back"), Action.HOME_PAGE, back))
     if last < total:
-        turns.append(_button(prompts.text("buttons.page_next"), Action.HOME_PAGE, str(page + 1)))
+        turns.append(_button(prompts.text("buttons.page_next"), Action.HOME_PAGE, str(last)))
     showing = prompts.text("home.showing", first=first, last=last, total=total)
     return [_context(showing), _actions(*turns)]
 
@@ -68,7 +70,7 @@ def home_view(
     *,
     open_prompts: Sequence[NudgeContext] = (),
     open_total: int | None = None,
-    open_page: int = 0,
+    open_start: int = 0,
     reports_trainings: Sequence[TrainingView] = (),
     logged_before: Sequence[RecordView] = (),
     my_trainings: Sequence[TrainingView] = (),
@@ -86,10 +88,16 @@ def home_view(
 
     if open_prompts:
         blocks.append(_header(prompts.text("home.waiting")))
+        shown = 0
         for ctx in open_prompts[:HOME_OPEN_PROMPTS_MAX]:
-            blocks.append(_section(_context_line(ctx, prompts)))
-            blocks.append(_actions(*_prompt_buttons(_kind(ctx), ctx.nudge_id, prompts)))
-        blocks += _pages(open_page, open_total or len(open_prompts), prompts)
+            prompt = [_section(_context_line(ctx, prompts)), *_prompt_blocks(ctx, prompts)]
+            # A follow-up asks about each goal: the prompts share a budget of blocks, and
+            # the next page starts with the first one left out.
+            if shown and len(blocks) + len(prompt) > HOME_PROMPT_BLOCKS_MAX:
+                break
+            blocks += prompt
+            shown += 1
+        blocks += _pages(open_start, shown, open_total or len(open_prompts), prompts)
 
     if reports_trainings:
         blocks.append(_header(prompts.text("home.reports_trainings")))

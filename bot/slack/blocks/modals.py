@@ -1,17 +1,18 @@
-"""A conversation's modals (before, after, not needed, the follow-up note), /enroll, forget me."""
+"""A conversation's modals (before, after, not needed, the follow-up's result), /enroll,
+forget me."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.limits import TRAINING_NAME_MAX
+from bot.core.limits import ANSWER_TEXT_MAX, TRAINING_NAME_MAX
 
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
 # are re-exported here for the builders' callers.
 from bot.mrkdwn import escape
 from bot.prompts import Prompts
 from bot.slack.blocks.nudges import (
-    _FOLLOW_UP_OUTCOMES,
+    _goal_lines,
     _goals_section,
     _is_learner_kind,
     _kind,
@@ -31,9 +32,9 @@ from bot.slack.blocks.primitives import (
     _text_input,
     _value,
 )
-from bot.slack.blocks.views import NudgeContext
-from bot.slack.ids import INPUT_ACTION, Block, View
-from storage.models import Outcome, Quadrant
+from bot.slack.blocks.views import GoalView, NudgeContext
+from bot.slack.ids import CONSENT_OPTION_VALUE, INPUT_ACTION, Block, View
+from storage.models import CASE_OUTCOMES, CaseAnswer, Outcome, Quadrant
 
 
 def _modal_head(ctx: NudgeContext, prompts: Prompts) -> list[Json]:
@@ -113,23 +114,53 @@ def debrief_modal(ctx: NudgeContext, prompts: Prompts, private_metadata: str) ->
     return _modal(View.DEBRIEF, title, blocks, private_metadata, prompts)
 
 
-def follow_up_modal(
-    ctx: NudgeContext, prompts: Prompts, private_metadata: str, outcome: str
+def case_modal(
+    ctx: NudgeContext,
+    prompts: Prompts,
+    private_metadata: str,
+    *,
+    answer: str,
+    goal: GoalView | None = None,
 ) -> Json:
-    """An optional note on the outcome the button chose; the outcome itself is not an input."""
-    outcome = _value(outcome)
-    if outcome not in {o.value for o in _FOLLOW_UP_OUTCOMES}:
-        raise ValueError(f"a follow-up outcome is applied, partly or not_yet, not {outcome!r}")
-    label_key = "note_applied" if outcome == Outcome.APPLIED.value else "note_other"
-    chosen = prompts.text(f"buttons.{outcome}")
-    element = _text_input(placeholder=prompts.text("follow_up_modal.note_placeholder"))
-    blocks = [
-        *_modal_head(ctx, prompts),
-        _section(prompts.text("follow_up_modal.chosen", outcome=escape(chosen))),
-        _input(Block.NOTE, prompts.text(f"follow_up_modal.{label_key}"), element, optional=True),
-    ]
-    title = prompts.text("follow_up_modal.title", **_plain_values(ctx, prompts))
-    return _modal(View.FOLLOW_UP, title, blocks, private_metadata, prompts)
+    """What result, and how they know (both optional), after the Success Case answer a
+    button recorded; the learner's also asks whether L&D may contact them (off unless ticked)."""
+    answer = _value(answer)
+    if answer not in {a.value for a in CaseAnswer}:
+        raise ValueError(f"unknown Success Case answer {answer!r}")
+    for_learner = _is_learner_kind(_kind(ctx))
+    chosen = prompts.text(f"buttons.case_{answer}")
+    blocks = [*_modal_head(ctx, prompts)]
+    if goal is not None:
+        blocks.append(_section(_goal_lines([goal], prompts, yours=for_learner)))
+    blocks.append(_section(prompts.text("case_modal.chosen", answer=escape(chosen))))
+    if CASE_OUTCOMES[CaseAnswer(answer)] != Outcome.APPLIED.value:
+        blocks.append(_context(prompts.text("case_modal.not_applied_hint")))
+    for block_id, key in ((Block.RESULT, "result"), (Block.EVIDENCE, "evidence")):
+        element = _text_input(
+            placeholder=prompts.text(f"case_modal.{key}_placeholder"), max_length=ANSWER_TEXT_MAX
+        )
+        blocks.append(_input(block_id, prompts.text(f"case_modal.{key}"), element, optional=True))
+    if for_learner:
+        option = _option(prompts.text("case_modal.consent_option"), CONSENT_OPTION_VALUE)
+        checkbox: Json = {"type": "checkboxes", "action_id": INPUT_ACTION, "options": [option]}
+        blocks.append(
+            _input(
+                Block.CONSENT,
+                prompts.text("case_modal.consent"),
+                checkbox,
+                optional=True,
+                hint=prompts.text("case_modal.consent_hint"),
+            )
+        )
+    return _modal(
+        View.CASE,
+        prompts.text("case_modal.title"),
+        blocks,
+        private_metadata,
+        prompts,
+        submit=prompts.text("case_modal.submit"),
+        close=prompts.text("case_modal.close"),
+    )
 
 
 def not_needed_modal(ctx: NudgeContext, prompts: Prompts, private_metadata: str) -> Json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from bot.core.followup import goal_subject, subjects_for
 from bot.core.limits import PERSON_NAME_MAX, TRAINING_NAME_MAX, WHY_MAX
 
 # The mrkdwn text helpers live below the domain, which fills prompts with user text too; they
@@ -26,7 +27,7 @@ from bot.slack.blocks.primitives import (
 )
 from bot.slack.blocks.views import GoalView, NudgeContext
 from bot.slack.ids import Action
-from storage.models import ConversationRecord, NudgeKind, Outcome, Quadrant
+from storage.models import CaseAnswer, ConversationRecord, NudgeKind, Outcome, Quadrant
 
 MESSAGE_GOALS_MAX = 5
 _PERMALINK = re.compile(r"^https://[^\s<>|]+$")
@@ -62,7 +63,14 @@ def _plain_values(ctx: NudgeContext, prompts: Prompts) -> dict[str, object]:
 
 
 _KINDS = frozenset(kind.value for kind in NudgeKind)
-_FOLLOW_UP_OUTCOMES = (Outcome.APPLIED, Outcome.PARTLY, Outcome.NOT_YET)
+_FOLLOW_UP_KINDS = (NudgeKind.FOLLOW_UP.value, NudgeKind.LEARNER_FOLLOW_UP.value)
+# The Success Case answers, in the order their buttons show.
+CASE_BUTTONS = (
+    (CaseAnswer.CLEAR_RESULTS, Action.CASE_CLEAR_RESULTS),
+    (CaseAnswer.NO_CLEAR_RESULTS, Action.CASE_NO_CLEAR_RESULTS),
+    (CaseAnswer.DIDNT_STICK, Action.CASE_DIDNT_STICK),
+    (CaseAnswer.NOT_APPLIED, Action.CASE_NOT_APPLIED),
+)
 
 
 def _kind(ctx: NudgeContext) -> str:
@@ -77,7 +85,8 @@ def _is_learner_kind(kind: str) -> bool:
 
 
 def _prompt_buttons(kind: str, nudge_id: int, prompts: Prompts) -> list[Json]:
-    """The buttons of a prompt, the same in its DM, its reminder and the Home tab."""
+    """The buttons of a prompt, the same in its DM, its reminder and the Home tab; a
+    follow-up's answers come per subject (`_prompt_blocks`), these are its other buttons."""
     value = str(nudge_id)
     remind = _button(prompts.text("buttons.remind_tomorrow"), Action.REMIND_TOMORROW, value)
     not_needed = _button(prompts.text("buttons.not_needed"), Action.NOT_NEEDED, value)
@@ -89,22 +98,69 @@ def _prompt_buttons(kind: str, nudge_id: int, prompts: Prompts) -> list[Json]:
             style="primary",
         )
         return [log, remind, not_needed]
-    if kind in (NudgeKind.FOLLOW_UP.value, NudgeKind.LEARNER_FOLLOW_UP.value):
-        # The manager's DM needs a primary button (INTERFACE.md); the learner's stays neutral.
-        style = "primary" if kind == NudgeKind.FOLLOW_UP.value else None
-        answers = [
-            _button(prompts.text("buttons.applied"), Action.APPLIED, value, style=style),
-            _button(prompts.text("buttons.partly"), Action.PARTLY, value),
-            _button(prompts.text("buttons.not_yet"), Action.NOT_YET, value),
-        ]
-        if kind == NudgeKind.FOLLOW_UP.value:
-            return [*answers, remind, not_needed]
-        return answers
+    if kind == NudgeKind.FOLLOW_UP.value:
+        return [remind, not_needed]
+    if kind == NudgeKind.LEARNER_FOLLOW_UP.value:
+        return []
     if kind == NudgeKind.GOAL_INVITE.value:
         return [
             _button(prompts.text("buttons.share_goal"), Action.SHARE_GOAL, value, style="primary")
         ]
     raise ValueError(f"a {kind!r} nudge has no buttons of its own")
+
+
+def _prompt_blocks(ctx: NudgeContext, prompts: Prompts, *, closed: bool = False) -> list[Json]:
+    """What a prompt asks for, wherever it shows: its buttons; a follow-up's question about
+    each subject, answered or not. A `closed` follow-up (answered, not needed) asks no more."""
+    kind = _kind(ctx)
+    if kind not in _FOLLOW_UP_KINDS:
+        return [_actions(*_prompt_buttons(kind, ctx.nudge_id, prompts))]
+    blocks = _case_blocks(ctx, prompts, closed=closed)
+    others = _prompt_buttons(kind, ctx.nudge_id, prompts)
+    if others and not closed:
+        blocks.append(_actions(*others))
+    return blocks
+
+
+def _case_blocks(ctx: NudgeContext, prompts: Prompts, *, closed: bool) -> list[Json]:
+    """The Success Case question about each goal its reader sees (or the training): four
+    buttons, or the answer given."""
+    for_learner = _is_learner_kind(_kind(ctx))
+    given = dict(ctx.cases)
+    goals = {goal_subject(goal.id): goal for goal in ctx.goals}
+    blocks: list[Json] = []
+    for subject in subjects_for(goal.id for goal in ctx.goals):
+        answer = given.get(subject)
+        if answer is None and closed:
+            continue
+        goal = goals.get(subject)
+        if goal is not None:
+            key = "goals.yours" if for_learner else "goals.shared_by_learner"
+            heading = prompts.text(key, **_md_values(ctx, prompts))
+            lines = _goal_lines([goal], prompts, yours=for_learner)
+            blocks.append(_section(f"{heading}\n{lines}"))
+        if answer is not None:
+            chosen = prompts.text(f"buttons.case_{_value(answer)}")
+            blocks.append(_context(prompts.text("follow_up_case.answered", answer=escape(chosen))))
+        else:
+            blocks.append(_actions(*_case_buttons(ctx, prompts, subject, for_learner)))
+    return blocks
+
+
+def _case_buttons(
+    ctx: NudgeContext, prompts: Prompts, subject: str, for_learner: bool
+) -> list[Json]:
+    value = f"{ctx.nudge_id}:{subject}"
+    # The manager's DM needs a primary button (INTERFACE.md); the learner's stays neutral.
+    return [
+        _button(
+            prompts.text(f"buttons.case_{answer.value}"),
+            action,
+            value,
+            style="primary" if not for_learner and answer == CaseAnswer.CLEAR_RESULTS else None,
+        )
+        for answer, action in CASE_BUTTONS
+    ]
 
 
 def _goal_lines(goals: Sequence[GoalView], prompts: Prompts, *, yours: bool) -> str:
@@ -173,10 +229,8 @@ def nudge_message(ctx: NudgeContext, prompts: Prompts) -> Json:
         return _manager_prompt(ctx, prompts, "pre_training", "agreements")
     if kind == NudgeKind.DEBRIEF.value:
         return _manager_prompt(ctx, prompts, "debrief", "points")
-    if kind == NudgeKind.FOLLOW_UP.value:
-        return _manager_prompt(ctx, prompts, "follow_up", None)
-    if kind == NudgeKind.LEARNER_FOLLOW_UP.value:
-        return _learner_follow_up(ctx, prompts)
+    if kind in _FOLLOW_UP_KINDS:
+        return follow_up_message(ctx, prompts)
     raise ValueError("reminders are built with reminder_message()")
 
 
@@ -228,16 +282,25 @@ def _manager_prompt(
     return _message(f"{escape(title)}\n{text}", blocks)
 
 
-def _learner_follow_up(ctx: NudgeContext, prompts: Prompts) -> Json:
+def _later_round(ctx: NudgeContext) -> str:
+    """The key suffix of a follow-up after the first round ("a month on" no longer fits)."""
+    return "_later" if (ctx.follow_up_round or 1) > 1 else ""
+
+
+def follow_up_message(ctx: NudgeContext, prompts: Prompts, *, closed: bool = False) -> Json:
+    """A follow-up's DM, manager's or learner's: the question about each subject, updated in
+    place as they are answered; `closed` once the follow-up is answered."""
+    section = _kind(ctx)
     md = _md_values(ctx, prompts)
-    title = prompts.text("learner_follow_up.title", **_plain_values(ctx, prompts))
-    text = prompts.text("learner_follow_up.intro", **md)
+    later = _later_round(ctx)
+    title = prompts.text(f"{section}.title{later}", **_plain_values(ctx, prompts))
+    text = prompts.text(f"{section}.intro{later}", **md)
+    footer = prompts.text("follow_up_case.thanks" if closed else f"{section}.footer", **md)
     blocks = [
         _header(title),
         _section(text),
-        *_goals_section(ctx, prompts, for_learner=True),
-        _actions(*_prompt_buttons(_kind(ctx), ctx.nudge_id, prompts)),
-        _context(prompts.text("learner_follow_up.footer", **md)),
+        *_prompt_blocks(ctx, prompts, closed=closed),
+        _context(footer),
     ]
     return _message(f"{escape(title)}\n{text}", blocks)
 
@@ -253,7 +316,7 @@ def reminder_message(ctx: NudgeContext, prompts: Prompts, permalink: str | None)
         text += " " + prompts.text("reminder.link", url=permalink)
     blocks = [
         _section(text),
-        _actions(*_prompt_buttons(kind, ctx.nudge_id, prompts)),
+        *_prompt_blocks(ctx, prompts),
         _context(prompts.text("reminder.footer", **md)),
     ]
     return _message(text, blocks)

@@ -34,6 +34,9 @@ class NudgeContext:
     why: str | None = None
     sponsor_name: str | None = None
     sponsor_slack_id: str | None = None
+    # A follow-up's Success Case answers so far: (subject, CaseAnswer value) each.
+    cases: tuple[tuple[str, str], ...] = ()
+    follow_up_round: int | None = None  # which of FOLLOW_UP_DAYS (1 = the first)
 
 
 @dataclass(frozen=True)

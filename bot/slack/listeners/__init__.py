@@ -12,6 +12,7 @@ def register_all(app: App, services: Services) -> None:
         conversations,
         directory,
         enroll,
+        followup,
         goals,
         home,
         summary,
@@ -19,5 +20,6 @@ def register_all(app: App, services: Services) -> None:
         workflow,
     )
 
-    for module in (enroll, directory, conversations, goals, home, summary, workflow, trainings):
+    listening = (enroll, directory, conversations, followup, goals, home, summary, workflow)
+    for module in (*listening, trainings):
         module.register(app, services)

@@ -1,4 +1,5 @@
-"""Manager prompts answered in Slack: log, snooze, not needed, follow-up, thread replies."""
+"""Manager prompts answered in Slack: log, snooze, not needed, thread replies (the
+follow-up's answers are in listeners/followup.py)."""
 
 from __future__ import annotations
 
@@ -33,12 +34,6 @@ from bot.slack.replies import (
 from storage.models import Nudge, NudgeKind, Outcome
 
 log = logging.getLogger(__name__)
-
-FOLLOW_UP_ACTIONS = {
-    Action.APPLIED: Outcome.APPLIED,
-    Action.PARTLY: Outcome.PARTLY,
-    Action.NOT_YET: Outcome.NOT_YET,
-}
 
 
 def _level(value: Any) -> int | None:
@@ -112,42 +107,6 @@ class ConversationListeners:
             return
         self.services.refresh_home(actor)
 
-    def follow_up_click(
-        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        """One click records the answer; the modal that opens only adds an optional note."""
-        ack()
-        actor = body["user"]["id"]
-        outcome = FOLLOW_UP_ACTIONS[Action(action["action_id"])]
-        prompts = self._prompts(body)
-        try:
-            with self.services.db.session() as session:
-                done = answers.answer_nudge(
-                    session,
-                    nudge_id=action.get("value"),
-                    actor=actor,
-                    answer=Answer(outcome=outcome),
-                    now=self.services.clock(),
-                )
-                message = answered_dm(
-                    session, done, prompts, self.services.settings.default_timezone
-                )
-                update_dm(client, done.nudge, message, also=clicked_message(body))
-                ctx = nudge_context(session, done.nudge)
-        except Refusal as exc:
-            self._refuse(client, body, exc)
-            return
-        meta = json.dumps({"nudge_id": ctx.nudge_id, "outcome": outcome.value})
-        try:
-            client.views_open(
-                trigger_id=body["trigger_id"],
-                view=blocks.follow_up_modal(ctx, prompts, meta, outcome),
-            )
-        except SLACK_FAILURES as exc:
-            # The answer is stored; the optional note is what is lost, and the DM says so.
-            log.info("follow_up.note_modal_not_opened error=%s", failure_reason(exc))
-        self.services.refresh_home(actor)
-
     # -- modals -------------------------------------------------------------------------
 
     def submit_pre_training(
@@ -196,37 +155,6 @@ class ConversationListeners:
             errors[Block.REASON] = too_long
         answer = Answer(outcome=Outcome.NOT_NEEDED, note=reason)
         self._submit(ack, body, view, client, answer, errors)
-
-    def submit_follow_up_note(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        note = clean_text(state_values(view).get(Block.NOTE))
-        if note and len(note) > ANSWER_TEXT_MAX:
-            too_long = self._prompts(body).text("validation.too_long", limit=ANSWER_TEXT_MAX)
-            ack(response_action="errors", errors={Block.NOTE: too_long})
-            return
-        actor = body["user"]["id"]
-        stored = None
-        if note:
-            # Stored before the modal closes: once the person sees it close, the note is kept.
-            with self.services.db.session() as session:
-                done = answers.add_note(
-                    session, nudge_id=metadata(view).get("nudge_id"), actor=actor, note=note
-                )
-                stored = done.nudge.id if done else None
-        ack()
-        if stored is None:
-            return
-        with self.services.db.session() as session:
-            found = answers.answered(session, nudge_id=stored, actor=actor)
-            if found is not None:
-                update_dm(
-                    client,
-                    found.nudge,
-                    answered_dm(
-                        session, found, self._prompts(body), self.services.settings.default_timezone
-                    ),
-                )
 
     def _submit(
         self,
@@ -370,11 +298,8 @@ def register(app: App, services: Services) -> None:
     for action_id in (Action.LOG_CONVERSATION, Action.NOT_NEEDED):
         app.action(action_id)(listeners.open_prompt_modal)
     app.action(Action.REMIND_TOMORROW)(listeners.remind_tomorrow)
-    for action_id in FOLLOW_UP_ACTIONS:
-        app.action(action_id)(listeners.follow_up_click)
     app.view(View.PRE_TRAINING)(listeners.submit_pre_training)
     app.view(View.DEBRIEF)(listeners.submit_debrief)
     app.view(View.NOT_NEEDED)(listeners.submit_not_needed)
-    app.view(View.FOLLOW_UP)(listeners.submit_follow_up_note)
     app.event("message")(listeners.thread_reply)
     app.action(Action.NOTE_FOR)(listeners.note_for)

@@ -38,8 +38,8 @@ class HomeListeners:
         """ "Next" or "Previous" under the open prompts: the same tab, another page."""
         ack()
         actor = actor_of(body)
-        page = int(action["value"]) if str(action.get("value", "")).isdigit() else 0
-        _publish(client, actor, build_home(self.services, actor, page))
+        start = int(action["value"]) if str(action.get("value", "")).isdigit() else 0
+        _publish(client, actor, build_home(self.services, actor, start))
 
     def toggle_sharing(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import string
 from collections.abc import Iterator
 from datetime import date
@@ -17,7 +18,7 @@ from slack_sdk.models.views import View as SlackView
 from bot.prompts import Prompts, PromptsError, load_prompts
 from bot.slack import blocks as b
 from bot.slack.ids import INPUT_ACTION, SHARE_OPTION_VALUE, Action, Block, View
-from storage.models import NudgeKind, Outcome, Quadrant
+from storage.models import CaseAnswer, NudgeKind, Outcome, Quadrant
 
 PROMPTS = load_prompts(None)
 LONG = "<script>&" + "x" * 10_000
@@ -135,8 +136,14 @@ def all_modals(context: b.NudgeContext) -> list[dict[str, Any]]:
     return [
         b.pre_training_modal(context, PROMPTS, META),
         b.debrief_modal(context, PROMPTS, META),
-        b.follow_up_modal(context, PROMPTS, META, "applied"),
-        b.follow_up_modal(context, PROMPTS, META, Outcome.NOT_YET),
+        b.case_modal(
+            context,
+            PROMPTS,
+            META,
+            answer="clear_results",
+            goal=context.goals[0] if context.goals else None,
+        ),
+        b.case_modal(context, PROMPTS, META, answer=CaseAnswer.NOT_APPLIED),
         b.not_needed_modal(context, PROMPTS, META),
         b.goal_modal(PROMPTS, META, [(1, context.training)], 1, LONG, LONG),
         b.goal_modal(PROMPTS, META, [(1, context.training), (2, LONG)], 2, "x", share=False),
@@ -265,18 +272,37 @@ def test_pre_training_prompt_has_agreements_goal_and_buttons() -> None:
 def test_debrief_and_follow_up_buttons() -> None:
     debrief = b.nudge_message(ctx("debrief"), PROMPTS)
     assert action_ids(debrief) == ["log_conversation", "remind_tomorrow", "not_needed"]
-    follow_up = b.nudge_message(ctx("follow_up"), PROMPTS)
-    assert action_ids(follow_up) == [
-        Action.APPLIED,
-        Action.PARTLY,
-        Action.NOT_YET,
-        Action.REMIND_TOMORROW,
-        Action.NOT_NEEDED,
+    cases = [
+        Action.CASE_CLEAR_RESULTS,
+        Action.CASE_NO_CLEAR_RESULTS,
+        Action.CASE_DIDNT_STICK,
+        Action.CASE_NOT_APPLIED,
     ]
-    assert any(d.get("style") == "primary" for d in walk(follow_up))
+    # The manager is asked about the goal the learner shared, the learner about both.
+    manager = ctx("follow_up", goals=ctx().goals[:1])
+    follow_up = b.nudge_message(manager, PROMPTS)
+    assert action_ids(follow_up) == [*cases, Action.REMIND_TOMORROW, Action.NOT_NEEDED]
+    assert {button(follow_up, a)["value"] for a in cases} == {"7:goal:1"}
+    assert button(follow_up, Action.CASE_CLEAR_RESULTS)["style"] == "primary"
+    assert "Yes, with clear results" in texts(follow_up, "plain_text")
     learner = b.nudge_message(ctx("learner_follow_up"), PROMPTS)
-    assert action_ids(learner) == [Action.APPLIED, Action.PARTLY, Action.NOT_YET]
+    assert action_ids(learner) == cases * 2
+    values = [d["value"] for d in walk(learner) if d.get("type") == "button"]
+    assert values == ["7:goal:1"] * 4 + ["7:goal:2"] * 4
     assert "A private goal" in "\n".join(texts(learner)), "learners see their own goals"
+    assert not any(d.get("style") for d in walk(learner) if d.get("type") == "button")
+    # No goal: the question is about the training itself.
+    training = b.nudge_message(ctx("learner_follow_up", goals=()), PROMPTS)
+    assert {d["value"] for d in walk(training) if d.get("type") == "button"} == {"7:training"}
+    # An answered subject shows its answer instead of its buttons.
+    half = ctx("learner_follow_up", cases=(("goal:1", "didnt_stick"),))
+    answered = b.nudge_message(half, PROMPTS)
+    assert action_ids(answered) == cases
+    assert "Your answer: *Tried, but it didn't stick*" in "\n".join(texts(answered))
+    done = ctx("follow_up", goals=ctx().goals[:1], cases=(("goal:1", "clear_results"),))
+    closed = b.follow_up_message(done, PROMPTS, closed=True)
+    validate_message(closed)
+    assert action_ids(closed) == [], "an answered follow-up asks nothing more"
 
 
 def test_reminder_message_has_the_original_buttons_and_the_link() -> None:
@@ -431,12 +457,18 @@ def test_debrief_follow_up_and_not_needed_modals() -> None:
     debrief = b.debrief_modal(ctx("debrief"), PROMPTS, META)
     assert debrief["callback_id"] == View.DEBRIEF
     assert list(inputs(debrief)) == ["takeaways", "first_application", "support", "checkin_on"]
-    follow_up = b.follow_up_modal(ctx("follow_up"), PROMPTS, META, "partly")
-    assert follow_up["callback_id"] == View.FOLLOW_UP
-    assert list(inputs(follow_up)) == ["note"]
-    assert "*Partly*" in "\n".join(texts(follow_up))
+    manager = b.case_modal(ctx("follow_up"), PROMPTS, META, answer="no_clear_results")
+    assert manager["callback_id"] == View.CASE
+    assert list(inputs(manager)) == ["result", "evidence"]
+    assert all(field["optional"] for field in inputs(manager).values())
+    assert "*Yes, no clear results yet*" in "\n".join(texts(manager))
+    learner = b.case_modal(ctx("learner_follow_up"), PROMPTS, META, answer="clear_results")
+    assert list(inputs(learner)) == ["result", "evidence", "consent"]
+    consent = inputs(learner)["consent"]
+    assert consent["optional"] and "initial_options" not in consent["element"], "off by default"
+    assert consent["element"]["options"][0]["text"]["text"] == "L&D may contact me about this"
     with pytest.raises(ValueError):
-        b.follow_up_modal(ctx("follow_up"), PROMPTS, META, "logged")
+        b.case_modal(ctx("follow_up"), PROMPTS, META, answer="applied")
     not_needed = b.not_needed_modal(ctx(), PROMPTS, META)
     assert not_needed["callback_id"] == View.NOT_NEEDED
     assert list(inputs(not_needed)) == ["reason"]
@@ -554,8 +586,11 @@ def test_home_view_with_500_of_everything_stays_under_100_blocks() -> None:
     validate_view(view)
     assert view["type"] == "home"
     assert len(view["blocks"]) <= 100
-    assert "Showing 1 to 15 of 500" in json.dumps(view), "hidden prompts are counted"
-    assert Action.HOME_PAGE in action_ids(view), "and a page away"
+    # Follow-ups ask about each goal, so fewer than a page of prompts fit: the next ones
+    # are a click away.
+    shown = re.search(r"Showing 1 to (\d+) of 500", json.dumps(view))
+    assert shown and 1 <= int(shown[1]) < 15, "hidden prompts are counted"
+    assert button(view, Action.HOME_PAGE)["value"] == shown[1], "and a page away"
     # The footer survives any amount of content.
     assert action_ids(view["blocks"][-1]) == [Action.TOGGLE_SHARING, Action.FORGET_ME]
     assert button(view["blocks"][-1], Action.TOGGLE_SHARING)["value"] == "on"
@@ -642,3 +677,30 @@ def _assert_no_words(tree: ast.Module) -> None:
     # Builders take their words from prompts: no English phrase is hard-coded.
     for phrase in ("Remind me", "Not needed", "Log our", "Sweet spot", "matters to", "A lot"):
         assert not [text for text in literals if phrase in text]
+
+
+def test_a_day_message_of_follow_ups_with_many_goals_fits_and_counts_the_rest() -> None:
+    goals = tuple(b.GoalView(i, f"Goal {i}") for i in range(1, 6))
+    parts = [
+        b.DayPart(
+            ctx(
+                "follow_up",
+                nudge_id=n,
+                learner_name=f"Learner {n}",
+                learner_slack_id=f"U0L{n:03d}",
+                goals=goals,
+            )
+        )
+        for n in range(1, 11)
+    ]
+    message = b.day_message(parts, PROMPTS)
+    validate_message(message)
+    asked = {
+        d["value"].partition(":")[0]
+        for d in walk(message)
+        if d.get("action_id") == Action.CASE_CLEAR_RESULTS
+    }
+    assert 1 < len(asked) < 10, "whole people, as many as fit"
+    body = "\n".join(texts(message))
+    assert f"{10 - len(asked)} more people" in body and "Home tab" in body
+    assert message["blocks"][-1]["type"] == "context", "the footer is never cut"

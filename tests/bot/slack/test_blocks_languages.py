@@ -15,7 +15,7 @@ from slack_sdk.models.views import View as SlackView
 
 from bot.prompts import SHIPPED_LOCALES, Prompts, load_catalogues
 from bot.slack import blocks as b
-from storage.models import ConversationRecord, NudgeKind, Outcome, Quadrant
+from storage.models import CaseAnswer, ConversationRecord, NudgeKind, Outcome, Quadrant
 
 CATALOGUES = load_catalogues()
 LONG = "<Ünïcødé & 日本語>" + "x" * 4000
@@ -131,8 +131,11 @@ def _views(prompts: Prompts, long: bool) -> Iterator[tuple[str, dict[str, Any]]]
     follow = _ctx(NudgeKind.FOLLOW_UP, long=long)
     yield "pre-training", b.pre_training_modal(ctx, prompts, META)
     yield "debrief", b.debrief_modal(_ctx(NudgeKind.DEBRIEF, long=long), prompts, META)
-    for outcome in (Outcome.APPLIED, Outcome.PARTLY, Outcome.NOT_YET):
-        yield f"follow-up {outcome}", b.follow_up_modal(follow, prompts, META, outcome)
+    learner = _ctx(NudgeKind.LEARNER_FOLLOW_UP, long=long)
+    for answer in CaseAnswer:
+        yield f"follow-up {answer}", b.case_modal(follow, prompts, META, answer=answer)
+        goal = learner.goals[0] if learner.goals else None
+        yield f"learner {answer}", b.case_modal(learner, prompts, META, answer=answer, goal=goal)
     yield "not needed", b.not_needed_modal(ctx, prompts, META)
     yield "goal", b.goal_modal(prompts, META, [(1, ctx.training), (2, LONG)], 1, LONG, LONG)
     yield "enroll", b.enroll_modal(prompts, META)
