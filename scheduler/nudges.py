@@ -1,6 +1,6 @@
 """Turns an enrollment into nudge rows, and keeps them right when the enrollment changes.
 
-`planned_nudges` is the one rule for what an enrollment's nudges are (when, or why not);
+`planned_rounds` is the one rule for what an enrollment's nudges are (when, or why not);
 `plan_nudges` stores it for one enrollment, the CSV import's bulk path for many.
 """
 
@@ -105,30 +105,6 @@ def rounds_of(kind: NudgeKind, rules: Rules) -> tuple[int | None, ...]:
     if kind in FOLLOW_UP_KINDS:
         return tuple(range(1, len(rules.follow_up_days) + 1))
     return (None,)
-
-
-def planned_nudges(
-    memo: PlanMemo,
-    *,
-    starts_on: date,
-    ends_on: date | None,
-    learner: Recipient,
-    manager: Recipient | None,
-    default_tz: str,
-    completed_on: date | None = None,
-) -> dict[NudgeKind, Planned]:
-    """The first nudge of each kind an enrollment should have (`planned_rounds` without the
-    later follow-up rounds), by kind, in `PLANNED_KINDS` order."""
-    plans = planned_rounds(
-        memo,
-        starts_on=starts_on,
-        ends_on=ends_on,
-        learner=learner,
-        manager=manager,
-        default_tz=default_tz,
-        completed_on=completed_on,
-    )
-    return {kind: plan for (kind, number), plan in plans.items() if (number or 1) == 1}
 
 
 def planned_rounds(

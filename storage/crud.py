@@ -329,6 +329,7 @@ NUDGE_COLUMNS = (
     "ooo_deferrals",
     "reason",
     "idempotency_key",
+    "follow_up_round",
     "created_at",
     "updated_at",
 )

@@ -31,7 +31,7 @@ from bot.core.directory import (
 from bot.core.limits import EXTERNAL_ID_MAX, TRAINING_NAME_MAX
 from bot.core.lookup import LookupUnavailable, PeopleLookup
 from bot.core.trainings import WhyTooLong, apply_why, clean_why
-from scheduler.nudges import nudge_key, plan_nudges, planned_nudges
+from scheduler.nudges import nudge_key, plan_nudges, planned_rounds
 from scheduler.planning import PlanMemo, Rules, zone
 from storage import crud
 from storage.crud import PersonRow
@@ -675,7 +675,7 @@ class Intake:
 
 
 # A planned nudge, encoded for storage: (kind, to the learner?, due_at, status, reason).
-_Template = tuple[str, bool, Any, str, str | None]
+_Template = tuple[str, bool, Any, str, str | None, int | None]
 
 
 @dataclass(slots=True)
@@ -742,7 +742,7 @@ def _add(report: ImportReport, counts: ImportReport) -> None:
 
 
 class _BulkPlans:
-    """`planned_nudges` for the bulk path's new enrollments, as `plan_nudges` stores them:
+    """`planned_rounds` for the bulk path's new enrollments, as `plan_nudges` stores them:
     worked out once per distinct (dates, zones, who is active) at one `now`, and kept
     encoded for storage."""
 
@@ -772,7 +772,7 @@ class _BulkPlans:
         )
         found = self._templates.get(key)
         if found is None:
-            plans = planned_nudges(
+            plans = planned_rounds(
                 self.memo,
                 starts_on=starts_on,
                 ends_on=ends_on,
@@ -788,6 +788,7 @@ class _BulkPlans:
                     self.now_stamp if plan.due_at is None else self.values.stamp(plan.due_at),
                     str(plan.status),
                     plan.reason,
+                    plan.follow_up_round,
                 )
                 for plan in plans.values()
             ]
@@ -799,7 +800,7 @@ def _insert_planned(
     rows: Sequence[tuple[_New, PersonRow, PersonRow | None]],
     planned: _BulkPlans,
 ) -> None:
-    """New enrollments and the nudges `plan_nudges` would give them (`planned_nudges`), in bulk.
+    """New enrollments and the nudges `plan_nudges` would give them (`planned_rounds`), in bulk.
 
     Plain tuples through `storage.bulk` (COPY or one executemany): binding values through
     SQLAlchemy row by row costs more than storing them.
@@ -835,7 +836,7 @@ def _insert_planned(
         if new.status == EnrollmentStatus.CANCELLED:
             continue  # plan_nudges plans nothing for a new, cancelled enrollment
         learner_id, manager_id = learner.id, manager.id if manager else None
-        for kind, to_learner, due_at, status, reason in planned.nudges(
+        for kind, to_learner, due_at, status, reason, number in planned.nudges(
             new.starts_on, new.ends_on, new.completed_on, learner, manager
         ):
             add(
@@ -849,7 +850,8 @@ def _insert_planned(
                     0,
                     0,
                     reason,
-                    nudge_key(new_id, FIRST_GENERATION, kind),
+                    nudge_key(new_id, FIRST_GENERATION, kind, number),
+                    number,
                     created,
                     updated,
                 )

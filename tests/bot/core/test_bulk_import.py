@@ -203,6 +203,7 @@ def orm_snapshot(db: Database) -> dict[str, Any]:
                 (n.lease_until, n.channel, n.ts, n.sent_at),
                 n.reason,
                 n.idempotency_key.split(".", 1)[1],
+                n.follow_up_round,
                 n.updated_at,
                 n.created_at.tzinfo,
             )
@@ -279,6 +280,41 @@ def test_bulk_path_stores_what_enroll_stores_on_both_databases(
                 assert (report.created, report.updated, report.unchanged) == counts
             assert orm_snapshot(db) == orm_snapshot(reference)
             assert len(orm_snapshot(db)["nudges"]) > 20
+        finally:
+            reference.dispose()
+
+
+def test_bulk_path_plans_every_follow_up_round_as_enroll_does(
+    db: Database, db_url: str, tmp_path: Path, fake: FakeSlack
+) -> None:
+    """FOLLOW_UP_DAYS=30,90: the bulk path stores both rounds, keyed and numbered as
+    `plan_nudges` numbers them."""
+    from bot.core.directory import ImportReport
+
+    rules = Rules(follow_up_days=(30, 90))
+    reference_urls = (
+        [f"sqlite:///{tmp_path / 'rows.db'}"] if db_url.startswith("sqlite") else throwaway_pg()
+    )
+    for reference_url in reference_urls:
+        reference = Database(reference_url)
+        try:
+            reference.upgrade()
+            world(db, fake), world(reference, fake)  # the people
+            inputs = [
+                (line, _csv_input(row))
+                for line, row in enumerate(ENROLLMENTS.splitlines()[1:], start=2)
+            ]
+            Intake(db, rules=rules, default_tz="UTC", clock=Clock(NOW)).enroll_many(
+                inputs, ImportReport(), batch_size=1000
+            )
+            _row_by_row(
+                Intake(reference, rules=rules, default_tz="UTC", clock=Clock(NOW)), ENROLLMENTS
+            )
+            stored = orm_snapshot(db)
+            assert stored == orm_snapshot(reference)
+            rounds = {n[10]: n[11] for n in stored["nudges"] if n[2] == "follow_up"}
+            assert set(rounds.values()) == {1, 2}
+            assert any(key.endswith(".r2") for key in rounds)
         finally:
             reference.dispose()
 
