@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
@@ -71,9 +71,33 @@ class AckFirstExecutor(ThreadPoolExecutor):
     itself returns once the listener has acked (or ended), so Bolt's loop finds the ack at once.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._running: set[Future[Any]] = set()
+        self._running_lock = threading.Lock()
+
+    def idle(self, timeout: float) -> bool:
+        """Wait until every listener submitted so far has ended, work after its ack included
+        (the simulated workspace waits so before it moves its clock on); False on time-out."""
+        with self._running_lock:
+            running = list(self._running)
+        return not wait(running, timeout).not_done
+
+    def _track(self, future: Future[Any]) -> Future[Any]:
+        with self._running_lock:
+            self._running.add(future)
+
+        def done(_: Future[Any]) -> None:
+            with self._running_lock:
+                self._running.discard(future)
+
+        future.add_done_callback(done)
+        return future
+
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         if getattr(fn, "__name__", "") != BOLT_ACK_FUNCTION:
-            return super().submit(fn, *args, **kwargs)  # lazy listeners: nobody waits
+            # Lazy listeners: nobody waits.
+            return self._track(super().submit(fn, *args, **kwargs))
         acked = threading.Event()
 
         def run() -> Any:
@@ -84,7 +108,7 @@ class AckFirstExecutor(ThreadPoolExecutor):
                 _ack_signal.acked = None
                 acked.set()
 
-        future = super().submit(run)
+        future = self._track(super().submit(run))
         acked.wait(ACK_WAIT_SECONDS)
         return future
 

@@ -42,6 +42,15 @@ def test_the_demo_shows_the_whole_lifecycle_and_writes_matching_files(
     assert "five of them are Maya's team" in transcript
     assert "the most DMs anyone got from Coachbot on one local day was 1 " in transcript
     assert "is a public holiday where" in transcript and "so the debrief moves from" in transcript
+    # The evidence: a success case and a non-success case named, as they agreed; Rui's
+    # success is counted, his name and what he wrote are not.
+    summary = transcript.split("== The L&D summary ==")[1]
+    interview = summary.split("People to interview")[-1]
+    assert "Ada Weber, Coaching Skills (success): My 1:1s now end with a plan" in interview
+    assert "Hana Mori, Coaching Skills (non-success): A hiring freeze" in interview
+    assert "Success cases: 2 · non-success cases: 1" in summary
+    assert "Counted, not named: 1" in interview
+    assert "Rui" not in summary and "two owners and a date" not in summary
 
     database = out / "coachbot-demo.db"
     charts = list(out.glob("training-summary-*.png"))

@@ -54,7 +54,7 @@ def _delivered(bot: Bot) -> str:
 def test_the_summary_counts_cases_and_names_only_the_consenting(bot: Bot) -> None:
     _seeded(bot)
     text = _summary_dm(bot, "2026-W48")
-    assert "3 success cases · 1 non-success cases, of 5 enrollments" in text
+    assert "Success cases: 3 · non-success cases: 1 (of 5 enrollments" in text
     assert "*Coaching*: 2 success, 1 non-success (of 4)" in text
     assert "*Smaller trainings, together* (1): 1 success, 0 non-success (of 1)" in text
     assert "Learner LA, *Coaching* (success): Cut meetings by half How they know: Calendar" in text
@@ -68,7 +68,7 @@ def test_the_summary_counts_cases_and_names_only_the_consenting(bot: Bot) -> Non
     ):
         assert hidden not in text
     assert "Meetings are shorter" not in text  # the manager's text: SHARE_NOTES_WITH_LD is off
-    assert "2 more cases are counted, not named" in text
+    assert "Counted, not named: 2" in text
     # Per round, counts beside every rate; a round of one answer is too few to show.
     assert "*After 30 days*, managers: applied, fully or partly, 67% (2 of 3): 1 applied" in text
     assert "*After 30 days*, learners: applied, fully or partly, 100% (3 of 3)" in text
@@ -184,12 +184,12 @@ def test_forgetting_a_learner_removes_their_cases(db: Database) -> None:
         assert len(s.exec(select(CaseRecord)).all()) == 7  # LA's two answers are gone
     text = reporting.summary_text(reporting.build_summary(db, settings, W48, NOW), PROMPTS)
     assert "Cut meetings by half" not in text and "Learner LA" not in text
-    assert "2 success cases · 1 non-success cases, of 4 enrollments" in text
+    assert "Success cases: 2 · non-success cases: 1 (of 4 enrollments" in text
     # A manager forgotten takes their own answers only: LD's non-success goes with them, and
     # LC's "clear results" now stands alone.
     forget_person(db, "mg@example.org")
     text = reporting.summary_text(reporting.build_summary(db, settings, W48, NOW), PROMPTS)
-    assert "3 success cases · 0 non-success cases, of 3 enrollments" in text
+    assert "Success cases: 3 · non-success cases: 0 (of 3 enrollments" in text
 
 
 def test_retention_clears_old_results(db: Database) -> None:
@@ -239,4 +239,4 @@ def test_the_leads_app_home_shows_the_digests_chart_and_the_cases(
     ]
     text = json.dumps(home, ensure_ascii=False)
     assert "Success cases to follow up" in text and "Cut meetings by half" in text
-    assert "Learner LB" not in text and "2 more cases are counted, not named" in text
+    assert "Learner LB" not in text and "Counted, not named: 2" in text
