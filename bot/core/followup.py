@@ -124,6 +124,23 @@ def answer_case(
     return CaseAnswered(nudge, case, person, record)
 
 
+def answer_open_subjects(
+    session: Session, *, nudge_id: Any, answer: CaseAnswer, actor: str, now: datetime
+) -> CaseAnswered:
+    """One answer for every subject of a follow-up still open: a click on the buttons of a
+    follow-up sent before the Success Case question, which asked about the whole training."""
+    nudge = nudge_for_actor(session, nudge_id, actor)
+    given = {c.subject for c in crud.cases_of_nudge(session, nudge_id=nudge.id)}  # type: ignore[arg-type]
+    open_subjects = [s for s in subjects(session, nudge) if s not in given]
+    if not open_subjects:
+        raise Refusal(RefusalReason.ALREADY_ANSWERED)
+    for subject in open_subjects:
+        done = answer_case(
+            session, nudge_id=nudge.id, subject=subject, answer=answer, actor=actor, now=now
+        )
+    return done
+
+
 def describe_case(
     session: Session,
     *,

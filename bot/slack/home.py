@@ -161,7 +161,9 @@ def _learner_sections(session: Session, me: int, today: Any) -> dict[str, Any]:
         .where(
             Enrollment.learner_id == me,
             Nudge.status == NudgeStatus.PENDING,
-            Nudge.kind != NudgeKind.REMINDER,
+            # Reminders, and the goals the learner shared on their way to the manager, are
+            # not the learner's to look forward to.
+            col(Nudge.kind).not_in([NudgeKind.REMINDER, NudgeKind.GOAL_SHARED]),
         )
         .order_by(col(Nudge.due_at))
         .limit(10)

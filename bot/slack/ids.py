@@ -16,6 +16,11 @@ class Action(StrEnum):
     CASE_NO_CLEAR_RESULTS = "case_no_clear_results"
     CASE_DIDNT_STICK = "case_didnt_stick"
     CASE_NOT_APPLIED = "case_not_applied"
+    # The buttons of follow-ups sent before the Success Case question (value: the nudge id),
+    # still in people's DMs: answered as migration 0010 maps their earlier answers.
+    EARLIER_APPLIED = "followup_applied"
+    EARLIER_PARTLY = "followup_partly"
+    EARLIER_NOT_YET = "followup_not_yet"
     # Learner's goal invite (value: the nudge id)
     SHARE_GOAL = "share_goal"  # opens the goal modal for that enrollment
     INTEREST = "learner_interest"  # static_select / buttons: "1", "2", "3"

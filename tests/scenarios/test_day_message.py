@@ -261,3 +261,20 @@ def test_app_home_pages_through_every_open_prompt_with_its_buttons(bot: Bot) -> 
     bot.fake.wait_for_calls("views.open")
     with bot.db.session() as s:
         assert s.get(Nudge, int(on_second[0])).status == "sent"  # the modal asks why first
+
+
+def test_a_goal_waiting_for_the_managers_window_leaves_the_learners_home_as_it_was(
+    bot: Bot,
+) -> None:
+    team(bot, 1)
+    bot.clock.set(datetime(2026, 12, 3, 20, 0, tzinfo=UTC))  # Grace's window is closed
+    bot.command("/goal", "Ask one open question in every 1:1", user="UADA")
+    with bot.db.session() as s:
+        eventually(
+            lambda: s.exec(select(Nudge).where(Nudge.kind == "goal_shared")).first() is not None
+        )
+    published = bot.fake.count("views.publish")
+    bot.event({"type": "app_home_opened", "user": "UADA", "tab": "home"})
+    bot.fake.wait_for_calls("views.publish", published + 1)
+    home = str(bot.fake.home_views["UADA"]["blocks"])
+    assert "Ask one open question" in home and "Coaching Skills" in home

@@ -333,3 +333,36 @@ def test_a_second_round_is_planned_sent_and_answered_on_its_own(
         assert _nudge(bot, "follow_up", 2).id in {r.parent_id for r in reminders}
     finally:
         server.close()
+
+
+def test_applied_partly_not_yet_on_a_follow_up_sent_before_the_question_still_count(
+    bot: Bot,
+) -> None:
+    """A DM sent before the upgrade still has the old buttons: a click answers each subject
+    as migration 0010 maps those answers, and the DM shows the question as it is now."""
+    ada_and_grace(bot)
+    _goals(bot, "Ask one open question in every 1:1", "Agree on one next step per meeting")
+    dm = _follow_up_dm(bot, "UADA")
+    nudge = _nudge(bot, "learner_follow_up")
+    earlier = copy.deepcopy(dm)
+    earlier["blocks"] = [
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "action_id": old, "value": str(nudge.id), "text": {}}
+                for old in ("followup_applied", "followup_partly", "followup_not_yet")
+            ],
+        }
+    ]
+    assert bot.click(earlier, "followup_partly", user="UADA").status == 200
+    eventually(lambda: len(_cases(bot)) == 2)
+    assert {(c.subject.split(":")[0], c.answer) for c in _cases(bot)} == {
+        ("goal", CaseAnswer.DIDNT_STICK.value)
+    }
+    record = _record(bot, "learner_follow_up")
+    assert record is not None and record.outcome == "partly"
+    eventually(lambda: not _values(_current(bot, dm)))  # no question left open in the DM
+    # A second click on the old buttons is told it was answered, and changes nothing.
+    bot.click(earlier, "followup_applied", user="UADA")
+    eventually(lambda: bot.fake.count("chat.postEphemeral") >= 1)
+    assert len(_cases(bot)) == 2

@@ -30,11 +30,17 @@ from bot.slack.replies import (
     update_dm,
 )
 from storage import crud
-from storage.models import Nudge
+from storage.models import CaseAnswer, Nudge
 
 log = logging.getLogger(__name__)
 
 CASE_ACTIONS = {action: answer for answer, action in blocks.CASE_BUTTONS}
+# Applied, Partly and Not yet, as migration 0010 maps the answers given with them.
+EARLIER_ACTIONS = {
+    Action.EARLIER_APPLIED: CaseAnswer.NO_CLEAR_RESULTS,
+    Action.EARLIER_PARTLY: CaseAnswer.DIDNT_STICK,
+    Action.EARLIER_NOT_YET: CaseAnswer.NOT_APPLIED,
+}
 
 
 def follow_up_dm(
@@ -91,6 +97,31 @@ class FollowUpListeners:
             log.info("case.modal_not_opened case=%s error=%s", case_id, failure_reason(exc))
         self.services.refresh_home(actor)
 
+    def earlier_click(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        """Applied / Partly / Not yet on a follow-up sent before the Success Case question:
+        the answer for each of its subjects, and the DM shows the question as it is now."""
+        ack()
+        actor = body["user"]["id"]
+        prompts = self.services.prompts_for(actor_of(body))
+        try:
+            with self.services.db.session() as session:
+                done = followup.answer_open_subjects(
+                    session,
+                    nudge_id=action.get("value"),
+                    answer=EARLIER_ACTIONS[Action(action["action_id"])],
+                    actor=actor,
+                    now=self.services.clock(),
+                )
+                default_tz = self.services.settings.default_timezone
+                message = follow_up_dm(session, done.nudge, prompts, default_tz)
+        except Refusal as exc:
+            tell(client, body, refusal_text(exc, prompts), prompts)
+            return
+        update_dm(client, done.nudge, message, also=clicked_message(body))
+        self.services.refresh_home(actor)
+
     def submit_case(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
@@ -125,4 +156,6 @@ def register(app: App, services: Services) -> None:
     listeners = FollowUpListeners(services)
     for action_id in CASE_ACTIONS:
         app.action(action_id)(listeners.answer_click)
+    for action_id in EARLIER_ACTIONS:
+        app.action(action_id)(listeners.earlier_click)
     app.view(View.CASE)(listeners.submit_case)
