@@ -879,7 +879,7 @@ class Demo:
         out.say(out.magenta("== The L&D summary =="))
         files = self._report()
         out.say()
-        counts = ", ".join(f"{v} {k}" for k, v in sorted(self.counts.items()))
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(self.counts.items()))
         out.say(out.bold("What happened: ") + counts)
         most, who, day = self.most_dms_in_a_day()
         out.say(

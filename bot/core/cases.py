@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.core.followup import TRAINING_SUBJECT
 from storage.metrics import CaseRow
 from storage.models import CASE_OUTCOMES, CaseAnswer, CaseSide
 
@@ -104,10 +105,23 @@ def enrollment_case(rows: Sequence[CaseRow]) -> EnrollmentCase:
     for row in rows:
         if row.round == latest[row.subject]:
             sides[row.subject][row.side] = row  # the last answer of a side stands
+    # A manager who saw none of the learner's goals (none shared) was asked about the
+    # training: that answer stands for each goal the learner answered in the same round.
+    overall = sides.get(TRAINING_SUBJECT, {}).get(CaseSide.MANAGER)
+    learner_rounds = {
+        theirs.round
+        for subject, by_side in sides.items()
+        if subject != TRAINING_SUBJECT and (theirs := by_side.get(CaseSide.LEARNER))
+    }
     found: dict[Case, tuple[CaseRow | None, CaseRow | None]] = {}
     for subject in sorted(sides):
         learner = sides[subject].get(CaseSide.LEARNER)
         manager = sides[subject].get(CaseSide.MANAGER)
+        beside_goals = overall is not None and overall.round in learner_rounds
+        if subject == TRAINING_SUBJECT and learner is None and beside_goals:
+            continue  # read beside the learner's goals, not as a case of its own
+        if manager is None and learner is not None and overall is not None:
+            manager = overall if overall.round == learner.round else None
         case = subject_case(learner, manager)
         if case is None:
             continue

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.core.answers import Answer, Refusal, RefusalReason, nudge_for_actor, record_answer
+from bot.core.answers import (
+    ANSWERABLE,
+    Answer,
+    Refusal,
+    RefusalReason,
+    nudge_for_actor,
+    record_answer,
+)
+from bot.core.limits import FOLLOW_UP_GOALS_MAX
 from storage import crud
 from storage.models import (
     CASE_OUTCOMES,
@@ -40,8 +48,10 @@ def goal_subject(goal_id: int) -> str:
 
 
 def subjects_for(goal_ids: Iterable[int]) -> list[str]:
-    """What a follow-up asks about: each goal its reader sees, or the training when none."""
-    return [goal_subject(goal_id) for goal_id in goal_ids] or [TRAINING_SUBJECT]
+    """What a follow-up asks about: each goal its reader sees (the first
+    FOLLOW_UP_GOALS_MAX), or the training when none."""
+    asked = [goal_subject(goal_id) for goal_id in goal_ids][:FOLLOW_UP_GOALS_MAX]
+    return asked or [TRAINING_SUBJECT]
 
 
 def goal_of(subject: str) -> int | None:
@@ -122,6 +132,25 @@ def answer_case(
         outcome = best_outcome(given[s] for s in asked)
         record = record_answer(session, nudge, Answer(outcome=outcome), actor=person, now=now)
     return CaseAnswered(nudge, case, person, record)
+
+
+def settle(session: Session, *, enrollment_id: int, now: datetime) -> None:
+    """After a goal went away (deleted, or no longer shared): an open follow-up of the
+    enrollment whose remaining subjects all have their answer is answered now, or it would
+    wait for a click that can no longer come."""
+    for nudge in session.exec(
+        select(Nudge).where(
+            Nudge.enrollment_id == enrollment_id,
+            col(Nudge.kind).in_(FOLLOW_UPS),
+            col(Nudge.status).in_(ANSWERABLE),
+        )
+    ):
+        given = {c.subject: c.answer for c in crud.cases_of_nudge(session, nudge_id=nudge.id)}  # type: ignore[arg-type]
+        asked = subjects(session, nudge)
+        recipient = session.get(Person, nudge.recipient_id)
+        if given and recipient is not None and set(asked) <= set(given):
+            outcome = best_outcome(given[s] for s in asked)
+            record_answer(session, nudge, Answer(outcome=outcome), actor=recipient, now=now)
 
 
 def answer_open_subjects(

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.core import followup
 from bot.core.limits import GOAL_MEASURE_MAX, GOAL_TEXT_MAX
 from scheduler.nudges import goal_shared_key
 from storage import crud
@@ -128,6 +129,8 @@ def save(
             raise GoalError(GoalField.TEXT, "ephemeral.goal_not_found")
         changed = (goal.text, goal.measure, goal.enrollment_id) != (text, measure, enrollment.id)
         newly_shared = share and (not goal.shared or changed)
+        # Unshared, or moved to another training: no longer a question for whom it was.
+        left = goal.enrollment_id if (goal.shared and not share) or changed else None
         goal.text, goal.measure, goal.enrollment_id = text, measure, enrollment.id  # type: ignore[assignment]
         goal.shared, goal.updated_at = share, now
     else:
@@ -141,10 +144,13 @@ def save(
             updated_at=now,
         )
         newly_shared = share
+        left = None
     if newly_shared:
         goal.shared_at = now
     session.add(goal)
     session.flush()
+    if left is not None:
+        followup.settle(session, enrollment_id=left, now=now)
     training = session.get(Training, enrollment.training_id)
     assert training is not None
     log.info("goal.saved goal=%s enrollment=%s shared=%s", goal.id, enrollment.id, share)
@@ -189,12 +195,13 @@ def own_goal(session: Session, goal_id: Any, learner: Person | None) -> Goal | N
     return goal
 
 
-def delete(session: Session, goal_id: Any, learner: Person | None) -> bool:
+def delete(session: Session, goal_id: Any, learner: Person | None, *, now: datetime) -> bool:
     """Delete one of the learner's own goals; False when it is not theirs (or gone)."""
     goal = own_goal(session, goal_id, learner)
     if goal is None:
         return False
     session.delete(goal)
     session.flush()
+    followup.settle(session, enrollment_id=goal.enrollment_id, now=now)
     log.info("goal.deleted goal=%s", goal_id)
     return True

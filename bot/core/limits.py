@@ -19,3 +19,5 @@ GOAL_MEASURE_MAX = 1000  # "how you will know", in the goal modal
 ANSWER_TEXT_MAX = 3000  # a free-text answer in a modal (a reason, a note, a result)
 NOTE_MAX = 4000  # a reply in a prompt's thread, kept as a note
 WHY_MAX = 500  # why a training matters (INTERFACE.md, "Why it matters")
+# Goals a follow-up asks about, the first ones set: each is two blocks of a Slack message.
+FOLLOW_UP_GOALS_MAX = 8

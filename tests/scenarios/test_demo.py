@@ -69,7 +69,7 @@ def test_the_demo_shows_the_whole_lifecycle_and_writes_matching_files(
             select(func.count()).select_from(Nudge).where(col(Nudge.sent_at).is_not(None))
         ).one()
     counts = transcript.split("What happened: ")[1].splitlines()[0]
-    assert f"{goals} goals" in counts and f"{notes} notes" in counts
+    assert f"goals: {goals}" in counts and f"notes: {notes}" in counts
     assert records > 10 and sent > 30
     rows = list(csv.DictReader(tables[0].open(encoding="utf-8")))
     assert rows and {"training", "pre_training", "debrief"} <= set(rows[0])

@@ -366,3 +366,33 @@ def test_applied_partly_not_yet_on_a_follow_up_sent_before_the_question_still_co
     bot.click(earlier, "followup_applied", user="UADA")
     eventually(lambda: bot.fake.count("chat.postEphemeral") >= 1)
     assert len(_cases(bot)) == 2
+
+
+def test_a_goal_deleted_after_the_others_were_answered_closes_the_follow_up(bot: Bot) -> None:
+    """Grace answered about the first goal; Ada then deletes the second, the one question
+    left: the follow-up is answered, not left waiting for a click that cannot come."""
+    ada_and_grace(bot)
+    _goals(bot, "Ask one open question in every 1:1", "Agree on one next step per meeting")
+    dm = _follow_up_dm(bot, "UGRACE")
+    first, second = _values(dm)
+    _answer(bot, dm, CaseAnswer.CLEAR_RESULTS, first, "UGRACE")
+    assert _record(bot, "follow_up") is None  # one question still open
+    responses = len(bot.fake.responses)
+    bot.command("/goal", "list", user="UADA")
+    listing = bot.fake.wait_for_responses(responses + 1)[-1]
+    delete = next(
+        e
+        for b in listing["blocks"]
+        for e in b.get("elements") or [b.get("accessory") or {}]
+        if e.get("action_id") == Action.DELETE_GOAL and e.get("value") == second.split(":")[-1]
+    )
+    assert (
+        bot.click(
+            {"blocks": [{"type": "actions", "elements": [delete]}]}, Action.DELETE_GOAL, user="UADA"
+        ).status
+        == 200
+    )
+    eventually(lambda: _record(bot, "follow_up") is not None)
+    record = _record(bot, "follow_up")
+    assert record is not None and record.outcome == "applied"
+    assert _nudge(bot, "follow_up").status == "answered"

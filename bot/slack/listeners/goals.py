@@ -263,7 +263,7 @@ class GoalListeners:
         actor = body["user"]["id"]
         with self.services.db.session() as session:
             learner = crud.person_by_slack_id(session, slack_id=actor)
-            if not goals.delete(session, action.get("value"), learner):
+            if not goals.delete(session, action.get("value"), learner, now=self.services.clock()):
                 prompts = self._prompts(body)
                 tell(client, body, prompts.text("ephemeral.goal_not_found"), prompts)
                 return

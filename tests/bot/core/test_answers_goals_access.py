@@ -170,8 +170,8 @@ def test_goals_are_checked_stored_and_shared_with_the_manager(
         share = session.get(Nudge, saved.share_nudge_id)
         assert share is not None and (share.kind, share.goal_id) == ("goal_shared", saved.goal.id)
         assert share.recipient_id == team["maya"] and share.due_at == NOW
-        assert not goals.delete(session, saved.goal.id, grace)
-        assert goals.delete(session, saved.goal.id, ada)
+        assert not goals.delete(session, saved.goal.id, grace, now=NOW)
+        assert goals.delete(session, saved.goal.id, ada, now=NOW)
         assert goals.goals_of(session, ada) == []
 
 

@@ -105,3 +105,23 @@ def test_small_trainings_are_counted_together() -> None:
 def test_a_round_is_labelled_by_its_day_count_when_known() -> None:
     assert round_days(1, 30) == 30 and round_days(2, 30) is None
     assert round_days(2, (30, 90)) == 90 and round_days(3, (30, 90)) is None
+
+
+@pytest.mark.parametrize(
+    ("learner", "manager", "expected"),
+    [
+        ("clear_results", "not_applied", None),  # the manager disagrees about the training
+        ("clear_results", "no_clear_results", Case.SUCCESS),
+        ("didnt_stick", "not_applied", None),  # the learner answered: their word decides
+        ("not_applied", "clear_results", Case.NON_SUCCESS),
+    ],
+)
+def test_a_manager_who_saw_no_goal_answers_for_each_of_them(
+    learner: str, manager: str, expected: Case | None
+) -> None:
+    """The learner kept their goal to themselves: the manager was asked about the training,
+    and that answer is read beside the learner's answer about the goal."""
+    found = enrollment_case(
+        [row("learner", learner, subject="goal:5", consent=True), row("manager", manager)]
+    )
+    assert found.case == expected
