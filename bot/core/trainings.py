@@ -60,14 +60,21 @@ def apply_why(training: Training, *, why: str | None, sponsor: Person | None) ->
 
 
 def edit_why(
-    session: Session, *, training_id: int, why: str | None, sponsor: Person | None
+    session: Session,
+    *,
+    training_id: int,
+    why: str | None,
+    sponsor: Person | None,
+    keep_sponsor: bool = False,
 ) -> Training:
-    """An L&D lead's edit: the form holds both fields, so an empty one clears what was stored."""
+    """An L&D lead's edit: the form holds both fields, so an empty one clears what was stored
+    (but with `keep_sponsor`, an empty sponsor keeps one the form could not show)."""
     training = session.get(Training, training_id)
     if training is None:
         raise TrainingGone(training_id)
     training.why = clean_why(why)
-    training.sponsor_id = sponsor.id if sponsor is not None else None
+    if sponsor is not None or not keep_sponsor:
+        training.sponsor_id = sponsor.id if sponsor is not None else None
     session.add(training)
     log.info(
         "training.why_edited training=%s has_why=%s sponsor=%s",

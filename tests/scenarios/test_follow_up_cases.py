@@ -77,9 +77,11 @@ def _nudge(bot: Bot, kind: str, follow_up_round: int = 1) -> Nudge:
 
 
 def _answer(bot: Bot, dm: dict[str, Any], answer: CaseAnswer, value: str, user: str) -> None:
-    views = bot.fake.count("views.open")
+    """A click on one answer: the modal opens first, then the DM is updated in place."""
+    views, updates = bot.fake.count("views.open"), bot.fake.count("chat.update")
     assert bot.click(dm, ANSWERS[answer], user=user, value=value).status == 200
     bot.fake.wait_for_calls("views.open", views + 1)
+    bot.fake.wait_for_calls("chat.update", updates + 1)
 
 
 def _goals(bot: Bot, *goals: str) -> None:

@@ -290,3 +290,31 @@ def test_someone_not_an_ld_lead_can_neither_open_nor_submit_the_edit(bot: Bot) -
     assert answer["response_action"] == "update"
     assert "Only L&D leads" in json.dumps(answer["view"]["blocks"])
     assert _training(bot).why == WHY and _training(bot).sponsor_id is None
+
+
+def test_a_sponsor_not_in_slack_yet_survives_an_edit_of_the_why(bot: Bot) -> None:
+    """A sponsor named by email (from the CSV or the webhook) has no Slack id to show in the
+    modal's select: saving the why with the select empty keeps them."""
+    _people(bot)
+    ada_and_grace(bot)
+    with bot.db.session() as s:
+        ines = Person(email="ines@example.org", name="Ines Vogel")
+        s.add(ines)
+        s.flush()
+        training = s.exec(select(Training).where(Training.name == "Coaching Skills")).one()
+        training.sponsor_id = ines.id
+        s.add(training)
+    bot.click(_home(bot), Action.EDIT_TRAINING, user=LEAD)
+    modal = bot.opened_view()
+    assert "Ines Vogel, who is not in Slack yet" in json.dumps(modal["blocks"])
+    kept = {Block.TRAINING_WHY: text_value(WHY), Block.SPONSOR: user_value(None)}
+    assert bot.submit(modal, kept, user=LEAD).json() in ({}, None)
+    training = _training(bot)
+    assert training.why == WHY and training.sponsor_id == _person_id_by_email(
+        bot, "ines@example.org"
+    )
+
+
+def _person_id_by_email(bot: Bot, email: str) -> int | None:
+    with bot.db.session() as s:
+        return s.exec(select(Person.id).where(Person.email == email)).one()

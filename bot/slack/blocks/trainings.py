@@ -60,6 +60,9 @@ def training_modal(training: TrainingWhy, prompts: Prompts) -> Json:
     sponsor: Json = {"type": "users_select", "action_id": INPUT_ACTION}
     if training.sponsor_slack_id:
         sponsor["initial_user"] = training.sponsor_slack_id
+    # A sponsor known by email only (not in Slack yet) cannot be shown in the select: an
+    # empty select keeps them.
+    unseen = bool(training.sponsor_name) and not training.sponsor_slack_id
     blocks = [
         _section(f"*{user_text(training.name, TRAINING_NAME_MAX)}*"),
         _input(
@@ -78,14 +81,16 @@ def training_modal(training: TrainingWhy, prompts: Prompts) -> Json:
             prompts.text("training_modal.sponsor"),
             sponsor,
             optional=True,
-            hint=prompts.text("training_modal.sponsor_hint"),
+            hint=prompts.text("training_modal.sponsor_kept", sponsor=training.sponsor_name)
+            if unseen
+            else prompts.text("training_modal.sponsor_hint"),
         ),
     ]
     return _modal(
         View.TRAINING,
         prompts.text("training_modal.title"),
         blocks,
-        json.dumps({"training_id": training.id}),
+        json.dumps({"training_id": training.id, "keep_sponsor": unseen}),
         prompts,
         submit=prompts.text("training_modal.submit"),
     )

@@ -86,15 +86,17 @@ class FollowUpListeners:
         except Refusal as exc:
             tell(client, body, refusal_text(exc, prompts), prompts)
             return
-        update_dm(client, done.nudge, message, also=clicked_message(body))
         goal = next((g for g in ctx.goals if followup.goal_subject(g.id) == subject), None)
         meta = json.dumps({"case_id": case_id})
         view = blocks.case_modal(ctx, prompts, meta, answer=answer, goal=goal)
         try:
+            # First: the trigger expires three seconds after the click, and this modal is
+            # the one place to describe the result (and for a learner, to give consent).
             client.views_open(trigger_id=body["trigger_id"], view=view)
         except SLACK_FAILURES as exc:
             # The answer is stored; only the optional result is lost.
             log.info("case.modal_not_opened case=%s error=%s", case_id, failure_reason(exc))
+        update_dm(client, done.nudge, message, also=clicked_message(body))
         self.services.refresh_home(actor)
 
     def earlier_click(

@@ -80,6 +80,7 @@ class TrainingListeners:
                     training_id=training_id,
                     why=values.get(Block.TRAINING_WHY),
                     sponsor=sponsor,
+                    keep_sponsor=metadata(view).get("keep_sponsor") is True,
                 )
         except WhyTooLong as exc:
             text = prompts.text("training_modal.why_too_long", max=WHY_MAX, count=exc.length)
