@@ -159,15 +159,17 @@ def home_view(
         ]
         blocks += _lines_section(lines, prompts)
 
+    # The lead's part comes last and is kept whole: what else the tab holds gives way.
+    lead: list[Json] = []
     if is_ld_lead or ld_numbers:
-        blocks.append(_header(prompts.text("home.this_week")))
+        lead.append(_header(prompts.text("home.this_week")))
         numbers = [
             f"*{user_text(label, 200)}*\n{user_text(value, 200)}"
             for label, value in ld_numbers[:HOME_NUMBERS_MAX]
         ]
         for start in range(0, len(numbers), SECTION_FIELDS_MAX):
-            blocks.append(_fields(numbers[start : start + SECTION_FIELDS_MAX]))
-        blocks.append(
+            lead.append(_fields(numbers[start : start + SECTION_FIELDS_MAX]))
+        lead.append(
             _actions(
                 _button(
                     prompts.text("buttons.send_summary"),
@@ -177,11 +179,11 @@ def home_view(
                 )
             )
         )
-        blocks += ld_evidence  # the latest chart and the success cases (blocks/evidence.py)
+        lead += ld_evidence  # the latest chart and the success cases (blocks/evidence.py)
     if is_ld_lead and ld_trainings[0]:
-        blocks += training_list_blocks(*ld_trainings, prompts)
+        lead += training_list_blocks(*ld_trainings, prompts)
 
-    if not blocks:
+    if not blocks and not lead:
         blocks.append(_section(prompts.text("home.empty")))
 
     # The value is the state the toggle switches to, so a double click cannot flip it back.
@@ -194,5 +196,5 @@ def home_view(
             _button(prompts.text("buttons.forget_me"), Action.FORGET_ME, FORGET_ME_VALUE),
         ),
     ]
-    blocks = blocks[: VIEW_BLOCKS_MAX - len(footer)] + footer
+    blocks = blocks[: VIEW_BLOCKS_MAX - len(footer) - len(lead)] + lead + footer
     return {"type": "home", "blocks": blocks}

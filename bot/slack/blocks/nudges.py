@@ -129,7 +129,11 @@ def _case_blocks(ctx: NudgeContext, prompts: Prompts, *, closed: bool) -> list[J
     given = dict(ctx.cases)
     goals = {goal_subject(goal.id): goal for goal in ctx.goals}
     blocks: list[Json] = []
-    for subject in subjects_for(goal.id for goal in ctx.goals):
+    asked = subjects_for(goal.id for goal in ctx.goals)
+    # An answer about a subject no longer asked (the training, answered before the question
+    # was per goal) still shows.
+    asked += [subject for subject in given if subject not in asked]
+    for subject in asked:
         answer = given.get(subject)
         if answer is None and closed:
             continue
