@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from scheduler.nudges import UNCERTAIN, is_uncertain, reminder_key
@@ -214,9 +213,15 @@ class Dispatcher:
     def _claim_postgres(
         self, now: datetime, limit: int, only: Sequence[int] | None
     ) -> list[tuple[int, bool]]:
-        with self.db.engine.begin() as conn:
-            rows = conn.execute(self.claim_statement(now, limit, only))
-            return [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
+        # Twice when the first finds nothing: a claim that read the due rows just before
+        # another dispatcher's claim committed picks that claim's people, now unlocked, and
+        # then none of their rows (no longer pending); a fresh statement sees past them.
+        for _attempt in range(2):
+            with self.db.engine.begin() as conn:
+                rows = list(conn.execute(self.claim_statement(now, limit, only)))
+            if rows:
+                break
+        return [(r.id, bool(r.again)) for r in sorted(rows, key=_claim_order)]
 
     def claim_statement(
         self, now: datetime, limit: int, only: Sequence[int] | None = None
@@ -232,7 +237,7 @@ class Dispatcher:
         table = Nudge.__table__  # type: ignore[attr-defined]
         person = Person.__table__  # type: ignore[attr-defined]
         expired = (
-            sa.select(table.c.id)
+            sa.select(table.c.id, sa.literal(True).label("again"), table.c.lease_until.label("at"))
             .where(table.c.status == NudgeStatus.SENDING.value, table.c.lease_until < now)
             .where(*_only(table, only))
             .order_by(table.c.lease_until, table.c.id)
@@ -241,19 +246,10 @@ class Dispatcher:
             .cte("expired")
         )
         pending = (table.c.status == NudgeStatus.PENDING.value, table.c.due_at <= now)
-        # The people of the first due rows, read in index order: a walk along (status,
-        # due_at) that stops early, where grouping every due row took a bitmap scan that
-        # visits each row sent since the last vacuum, every time.
-        soonest = (
-            sa.select(table.c.recipient_id, table.c.due_at)
-            .where(*pending, *_only(table, only))
-            .order_by(table.c.due_at, table.c.id)
-            .limit(limit * PEOPLE_SCAN_ROWS)
-            .subquery("soonest")
-        )
         first_due = (
-            sa.select(soonest.c.recipient_id, sa.func.min(soonest.c.due_at).label("first"))
-            .group_by(soonest.c.recipient_id)
+            sa.select(table.c.recipient_id, sa.func.min(table.c.due_at).label("first"))
+            .where(*pending, *_only(table, only))
+            .group_by(table.c.recipient_id)
             .subquery("first_due")
         )
         people = (
@@ -265,20 +261,18 @@ class Dispatcher:
             .cte("people")
         )
         due = (
-            sa.select(table.c.id)
+            sa.select(table.c.id, sa.literal(False).label("again"), table.c.due_at.label("at"))
             .where(*pending, table.c.recipient_id.in_(sa.select(people.c.id)))
             .with_for_update(skip_locked=True)
             .cte("due")
         )
-        # Rows whose dispatcher died (sorted first, by _claim_order), and the due ones, each
-        # found by primary key from an array the CTE yields once: a join with the CTEs,
-        # whose size the planner cannot know, could read the whole table.
-        reclaimed = table.c.id == _ids_of(expired)
+        # Rows whose dispatcher died (sorted first, by _claim_order), and the due ones.
+        picked = sa.select(expired).union_all(sa.select(due)).cte("picked")
         return (
             table.update()
-            .where(sa.or_(reclaimed, table.c.id == _ids_of(due)))
+            .where(table.c.id == picked.c.id)
             .values(**self._lease(now))
-            .returning(table.c.id, reclaimed.label("again"), table.c.due_at.label("at"))
+            .returning(table.c.id, picked.c.again, picked.c.at)
         )
 
     def _claim_sqlite(
@@ -718,17 +712,6 @@ class _Batch:
     now: datetime
     done: dict[int, SendResult]
     futures: dict[int, Future[SendResult]]
-
-
-# How many of the soonest due rows, per person a claim may take, it reads to find them.
-PEOPLE_SCAN_ROWS = 10
-
-
-def _ids_of(picked: sa.CTE) -> sa.ColumnElement[Any]:
-    """`= ANY (SELECT array_agg(id) FROM picked)`: PostgreSQL reads the CTE once, then each
-    row by its primary key."""
-    ids = sa.select(sa.func.array_agg(picked.c.id)).scalar_subquery()
-    return sa.any_(sa.cast(ids, postgresql.ARRAY(sa.Integer)))  # an array, not a row set
 
 
 def _only(table: sa.Table, ids: Sequence[int] | None) -> list[sa.ColumnElement[bool]]:
