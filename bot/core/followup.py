@@ -125,13 +125,20 @@ def answer_case(
             session.flush()
     except IntegrityError:
         raise Refusal(RefusalReason.ALREADY_ANSWERED) from None  # a double click
-    given = {c.subject: c.answer for c in crud.cases_of_nudge(session, nudge_id=nudge.id)}
     log.info("case.recorded nudge=%s case=%s answer=%s", nudge.id, case.id, answer.value)
-    record = None
-    if set(asked) <= set(given):
-        outcome = best_outcome(given[s] for s in asked)
-        record = record_answer(session, nudge, Answer(outcome=outcome), actor=person, now=now)
+    record = _answer_if_complete(session, nudge, asked, actor=person, now=now)
     return CaseAnswered(nudge, case, person, record)
+
+
+def _answer_if_complete(
+    session: Session, nudge: Nudge, asked: list[str], *, actor: Person, now: datetime
+) -> ConversationRecord | None:
+    """The follow-up's own answer, its best subject's, once every subject `asked` has one."""
+    given = {c.subject: c.answer for c in crud.cases_of_nudge(session, nudge_id=nudge.id)}  # type: ignore[arg-type]
+    if not given or not set(asked) <= set(given):
+        return None
+    outcome = best_outcome(given[s] for s in asked)
+    return record_answer(session, nudge, Answer(outcome=outcome), actor=actor, now=now)
 
 
 def settle(session: Session, *, enrollment_id: int, now: datetime) -> None:
@@ -145,12 +152,9 @@ def settle(session: Session, *, enrollment_id: int, now: datetime) -> None:
             col(Nudge.status).in_(ANSWERABLE),
         )
     ):
-        given = {c.subject: c.answer for c in crud.cases_of_nudge(session, nudge_id=nudge.id)}  # type: ignore[arg-type]
-        asked = subjects(session, nudge)
         recipient = session.get(Person, nudge.recipient_id)
-        if given and recipient is not None and set(asked) <= set(given):
-            outcome = best_outcome(given[s] for s in asked)
-            record_answer(session, nudge, Answer(outcome=outcome), actor=recipient, now=now)
+        if recipient is not None:
+            _answer_if_complete(session, nudge, subjects(session, nudge), actor=recipient, now=now)
 
 
 def answer_open_subjects(
